@@ -1,0 +1,3 @@
+"""Samantha: a local, voice-first companion."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""Wiring: builds the stages from a :class:`Config` and runs them live, over recordings
+(``replay``), or for one sentence (``say``). The live loop and replay share
+:class:`Endpointer` and :class:`Conversation`; only the source and the sink differ."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .audio.devices import find_device
+from .audio.files import AudioFileError, read_audio
+from .audio.sinks import SpeakerSink, WavSink
+from .audio.sources import MicrophoneSource, array_frames
+from .brain import Brain, resolve_endpoint
+from .config import Config, data_dir
+from .conversation import Conversation, TranscriptLog
+from .listen import EndpointSettings, Endpointer
+from .persona import load_persona
+from .stt import Transcriber
+from .turns import SAMPLE_RATE
+from .voice import Voice
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """The loaded models and clients; loading them is the slow part of start-up."""
+
+    transcriber: Transcriber
+    voice: Voice
+    brain: Brain
+    persona: object
+    keepalive: object | None  # the embedded LLM server, when used
+
+
+def load_parts(cfg: Config, data: Path) -> Parts:
+    t = time.perf_counter()
+    persona = load_persona(cfg.persona.name)
+    result: dict = {}
+
+    def load_llm():  # the embedded server loads in parallel with Whisper and Piper
+        try:
+            result["endpoint"] = resolve_endpoint(cfg.llm)
+        except Exception as exc:  # re-raised on the main thread
+            result["error"] = exc
+
+    llm_thread = threading.Thread(target=load_llm, name="llm-start", daemon=True)
+    llm_thread.start()
+    transcriber = Transcriber(cfg.stt, data / "models")
+    voice = Voice(cfg.tts, data)
+    llm_thread.join()
+    if "error" in result:
+        raise result["error"]
+    endpoint, keepalive = result["endpoint"]
+    log.info("models ready in %.2fs", time.perf_counter() - t)
+    return Parts(transcriber, voice, Brain(cfg.llm, endpoint), persona, keepalive)
+
+
+def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
+    return Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
+                        TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns)
+
+
+@contextmanager
+def graceful_stop(on_stop):
+    """SIGINT and SIGTERM call ``on_stop`` instead of raising, so shutdown is orderly and
+    traceback-free; previous handlers come back afterwards."""
+    previous = {}
+
+    def handler(signum, frame):
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        on_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+
+
+def run_live(cfg: Config) -> int:
+    data = data_dir()
+    in_dev = find_device(cfg.audio.input_device, "input")
+    out_dev = find_device(cfg.audio.output_device, "output")
+    parts = load_parts(cfg, data)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
+    sink = SpeakerSink(out_dev)
+    mic = MicrophoneSource(in_dev, cfg.audio.block_ms)
+    endpointer = Endpointer(EndpointSettings.from_config(cfg.vad))
+    cancel = threading.Event()
+
+    def stop():
+        cancel.set()
+        mic.stop()
+        sink.stop()
+
+    with graceful_stop(stop):
+        mic.start()
+        log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
+        try:
+            for frame in mic:
+                for utt in endpointer.push(frame):
+                    log.info("heard %.1fs of speech", utt.duration)
+                    conv.respond(utt, sink, cancel=cancel)
+                    if cancel.is_set():
+                        break
+                    # half-duplex until barge-in exists: drop what the mic heard while we spoke
+                    mic.drain()
+                    endpointer.reset()
+        finally:
+            mic.close()
+            sink.close()
+    log.info("stopped after %d turns", conv.turns)
+    return 0
+
+
+def replay(cfg: Config, files: list[str], out: Path) -> int:
+    """Feed recorded user turns through the live pipeline; write reply WAVs and
+    ``transcript.jsonl`` to ``out``. Returns 1 when any input file could not be used."""
+    out.mkdir(parents=True, exist_ok=True)
+    parts = load_parts(cfg, data_dir())
+    conv = new_conversation(cfg, parts, out / "transcript.jsonl")
+    endpointer = Endpointer(EndpointSettings.from_config(cfg.vad))
+    trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
+    cancel = threading.Event()
+    failed = 0
+    t0 = 0.0
+    with graceful_stop(cancel.set):
+        for path in files:
+            if cancel.is_set():
+                break
+            try:
+                audio = read_audio(path)
+            except AudioFileError as exc:
+                log.error("skipped: %s", exc)
+                failed += 1
+                continue
+            stream = np.concatenate([audio, trailing])
+            heard = 0
+            for utt in endpointer.utterances(array_frames(stream, t0=t0)):
+                heard += 1
+                wav = out / f"reply-{conv.turns + 1:03d}.wav"
+                turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))
+                if turn is not None:
+                    log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text, wav.name)
+            if not heard:
+                log.warning("%s: no speech found; nothing sent", path)
+            endpointer.reset()
+            t0 += len(stream) / SAMPLE_RATE
+    log.info("replayed %d files, %d turns, transcript in %s", len(files), conv.turns, out / "transcript.jsonl")
+    return 1 if failed else 0
+
+
+def say(cfg: Config, text: str, out: Path | None) -> int:
+    voice = Voice(cfg.tts, data_dir())
+    if out is not None:
+        sink = WavSink(out)
+    else:
+        sink = SpeakerSink(find_device(cfg.audio.output_device, "output"))
+    sink.begin()
+    for audio in voice.synthesize(text):
+        sink.write(audio, voice.sample_rate)
+    sink.finish()
+    sink.close()
+    return 0
+

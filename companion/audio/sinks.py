@@ -1,0 +1,149 @@
+"""Audio sinks for reply audio: the speaker, a WAV file, or nowhere.
+
+Every sink takes mono float32 at any rate, can be stopped mid-chunk, and reports when the
+first sample of a reply was handed to the output (for voice-to-voice latency).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .devices import AudioDeviceError, Device, _sd
+from .files import write_wav
+from .resample import resample
+
+log = logging.getLogger(__name__)
+
+
+class NullSink:
+    """Discards audio; keeps the timing contract."""
+
+    def __init__(self):
+        self.first_sample_at: float | None = None
+
+    def begin(self) -> None:
+        self.first_sample_at = None
+
+    def write(self, audio: np.ndarray, rate: int) -> None:
+        if self.first_sample_at is None and len(audio):
+            self.first_sample_at = time.monotonic()
+
+    def finish(self) -> None:
+        """Block until everything written has been played."""
+
+    def stop(self) -> None:
+        """Drop whatever has not been played yet."""
+
+    def close(self) -> None:
+        pass
+
+
+class WavSink(NullSink):
+    """Collects one reply and writes it to ``path`` on :meth:`finish`."""
+
+    def __init__(self, path: str | Path, rate: int | None = None):
+        super().__init__()
+        self.path = Path(path)
+        self.rate = rate
+        self._parts: list[np.ndarray] = []
+
+    def write(self, audio: np.ndarray, rate: int) -> None:
+        super().write(audio, rate)
+        if self.rate is None:
+            self.rate = rate
+        self._parts.append(resample(audio, rate, self.rate))
+
+    def stop(self) -> None:
+        self._parts.clear()
+
+    def finish(self) -> None:
+        audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
+        write_wav(self.path, audio, self.rate or 22050)
+
+
+class SpeakerSink(NullSink):
+    """A sounddevice output stream fed from a queue of blocks by its callback.
+
+    The stream stays open between replies so the first sample of a reply goes out within
+    one callback period; :meth:`stop` empties the queue at once (barge-in, Ctrl-C).
+    """
+
+    def __init__(self, device: Device, blocksize: int = 512):
+        super().__init__()
+        self.device = device
+        self.rate = self._pick_rate(device)
+        self._blocks: collections.deque[np.ndarray] = collections.deque()
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        sd = _sd()
+        try:
+            self._stream = sd.OutputStream(device=device.index, samplerate=self.rate, channels=1, dtype="float32",
+                                           blocksize=blocksize, callback=self._callback)
+            self._stream.start()
+        except Exception as exc:
+            raise AudioDeviceError(f"Cannot open speaker {device.name!r} at {self.rate} Hz ({exc}). "
+                                   "Pick another with --output-device (see 'companion devices').") from None
+        log.info("speaking on %r at %d Hz", device.name, self.rate)
+
+    @staticmethod
+    def _pick_rate(device: Device) -> int:
+        sd = _sd()
+        for rate in (22050, device.default_rate, 48000, 44100):
+            try:
+                sd.check_output_settings(device=device.index, samplerate=rate, channels=1, dtype="float32")
+                return int(rate)
+            except Exception:
+                continue
+        return int(device.default_rate)
+
+    def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: no allocation-heavy work
+        out = outdata[:, 0]
+        filled = 0
+        with self._lock:
+            while filled < frames and self._blocks:
+                head = self._blocks[0]
+                n = min(frames - filled, len(head))
+                out[filled:filled + n] = head[:n]
+                filled += n
+                if n == len(head):
+                    self._blocks.popleft()
+                else:
+                    self._blocks[0] = head[n:]
+            if filled and self.first_sample_at is None:
+                self.first_sample_at = time.monotonic()
+            if not self._blocks:
+                self._idle.set()
+        out[filled:] = 0.0
+
+    def write(self, audio: np.ndarray, rate: int) -> None:
+        if not len(audio):
+            return
+        data = resample(audio, rate, self.rate).astype(np.float32)
+        with self._lock:
+            self._blocks.append(data)
+            self._idle.clear()
+
+    def finish(self, timeout: float | None = None) -> None:
+        self._idle.wait(timeout)
+        # let the device's own buffer empty so the last syllable is not cut by the next turn
+        time.sleep(min(0.25, float(self._stream.latency or 0) + 0.05))
+
+    def stop(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self._idle.set()
+
+    def close(self) -> None:
+        self.stop()
+        try:
+            self._stream.abort()
+            self._stream.close()
+        except Exception:
+            pass

@@ -1,0 +1,120 @@
+"""Command line: parses arguments and calls into :mod:`companion.app`; no logic lives here.
+
+Domain errors are turned into one-line messages and exit codes only at this edge:
+2 for configuration, 1 for everything else a user can fix (devices, models, files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from .config import ConfigError, data_dir, load_config, parse_assignments
+
+COMMANDS = ("run", "replay", "say", "devices", "doctor")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/companion/config.toml, else ./config.toml)")
+    common.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one setting, e.g. --set vad.end_silence_ms=800 (repeatable)")
+    common.add_argument("--input-device", help="microphone: name substring or index")
+    common.add_argument("--output-device", help="speaker or headset: name substring or index")
+    common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on the terminal")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    p = argparse.ArgumentParser(prog="companion", parents=[common],
+                                description="Samantha, a local voice-first companion. With no command: 'run'.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", parents=[common], help="talk live on the default (or chosen) audio devices")
+    rp = sub.add_parser("replay", parents=[common], help="run recorded user turns through the same pipeline")
+    rp.add_argument("inputs", nargs="+", metavar="IN", help="audio files, one user turn each (any rate, mono or stereo)")
+    rp.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for reply WAVs and transcript.jsonl")
+    sp = sub.add_parser("say", parents=[common], help="speak a sentence with the configured voice")
+    sp.add_argument("text")
+    sp.add_argument("--out", type=Path, metavar="FILE.wav", help="write a WAV instead of playing")
+    sub.add_parser("devices", parents=[common], help="list audio devices")
+    sub.add_parser("doctor", parents=[common], help="check devices, models and the LLM endpoint")
+    return p
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    term = logging.StreamHandler(sys.stderr)
+    term.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
+    term.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root.addHandler(term)
+    try:
+        logs = data_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fh = logging.handlers.RotatingFileHandler(logs / "companion.log", maxBytes=2_000_000, backupCount=5)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(fh)
+    except OSError as exc:
+        root.warning("not logging to a file: %s", exc)
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "faster_whisper", "piper"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        flags = parse_assignments(args.assignments)
+        if args.input_device is not None:
+            flags.setdefault("audio", {})["input_device"] = args.input_device
+        if args.output_device is not None:
+            flags.setdefault("audio", {})["output_device"] = args.output_device
+        cfg = load_config(args.config, flags)
+    except ConfigError as exc:
+        print(f"companion: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.quiet, args.verbose)
+    try:
+        return _dispatch(command, args, cfg)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from .audio.devices import AudioDeviceError
+        from .audio.files import AudioFileError
+        from .models import ModelError
+        from .persona import PersonaError
+
+        if isinstance(exc, (AudioDeviceError, AudioFileError, ModelError, PersonaError, RuntimeError)) and not args.verbose:
+            print(f"companion: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _dispatch(command: str, args, cfg) -> int:
+    from . import app
+
+    if command == "run":
+        return app.run_live(cfg)
+    if command == "replay":
+        return app.replay(cfg, args.inputs, args.out)
+    if command == "say":
+        return app.say(cfg, args.text, args.out)
+    if command == "devices":
+        from .audio.devices import list_devices
+
+        for d in list_devices():
+            kinds = ", ".join(k for k, n in (("in", d.inputs), ("out", d.outputs)) if n)
+            print(f"{d.index:3d}  {d.name}  [{kinds}; {d.default_rate} Hz; {d.hostapi}]")
+        return 0
+    if command == "doctor":
+        from .doctor import report, run_checks
+
+        text, code = report(run_checks(cfg))
+        print(text)
+        return code
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

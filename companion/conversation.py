@@ -1,0 +1,218 @@
+"""One conversation: owns the history and the transcript, and turns an utterance into a
+spoken reply (transcribe -> think -> chunk -> synthesise -> play), streaming, so the first
+clause plays while the rest is still being written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from .brain import Brain, BrainError
+from .persona import Persona
+from .speech_text import SpeechChunker
+from .stt import Transcriber
+from .turns import Timings, Turn, Utterance
+from .voice import Voice
+
+log = logging.getLogger(__name__)
+
+_WORDS = re.compile(r"[A-Za-z0-9\u00C0-\u024F\u0400-\u04FF\u4e00-\u9fff]")
+# Whisper's usual inventions on noise: treated as "nothing was said".
+_NOISE_TEXTS = {"you", "thank you.", "thanks for watching!", "thank you for watching.", "bye.", "."}
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What memory contributes to a reply: extra system context, or a complete answer that
+    replaces the LLM (e.g. "what do you remember about me?" answered from the database)."""
+
+    context: str = ""
+    reply: str | None = None
+
+
+class Memory(Protocol):
+    def on_user_turn(self, text: str, now: datetime) -> Recall:
+        """Called before thinking; stores the user's words durably and recalls context."""
+
+    def on_reply(self, turn: Turn, spoken: str) -> None:
+        """Called after speaking, with what was actually said aloud."""
+
+
+class NoMemory:
+    def on_user_turn(self, text: str, now: datetime) -> Recall:
+        return Recall()
+
+    def on_reply(self, turn: Turn, spoken: str) -> None:
+        pass
+
+
+class TranscriptLog:
+    """Append-only JSONL, one line per turn, flushed and fsynced so a crash loses nothing said."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, turn: Turn) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(turn.to_json(), ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def is_meaningful(text: str) -> bool:
+    return bool(_WORDS.search(text)) and text.strip().lower() not in _NOISE_TEXTS
+
+
+_END = object()  # closes the synthesis queue
+
+
+class Conversation:
+    def __init__(self, transcriber: Transcriber, brain: Brain, voice: Voice, persona: Persona,
+                 transcript: TranscriptLog | None = None, memory: Memory | None = None,
+                 history_turns: int = 12, clock=datetime.now):
+        self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
+        self.transcript = transcript
+        self.memory = memory or NoMemory()
+        self.history_turns = history_turns
+        self.clock = clock
+        self.history: list[dict] = []
+        self.turns = 0
+        self.last_turn: Turn | None = None
+
+    # -- prompt --------------------------------------------------------------------------
+    def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
+        system = self.persona.system_prompt + f"\n\nIt is {now:%A, %B %-d, %Y, %-I:%M %p}."
+        if recall.context:
+            system += "\n\n" + recall.context
+        recent = self.history[-2 * self.history_turns:] if self.history_turns else []
+        return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
+
+    # -- one turn ------------------------------------------------------------------------
+    def respond(self, utt: Utterance, sink, source: str | None = None,
+                cancel: threading.Event | None = None, reply_audio: str | None = None) -> Turn | None:
+        """Transcribe ``utt`` and speak the reply into ``sink``. Returns the logged turn, or
+        ``None`` when nothing meaningful was said (silence or noise: no turn is sent)."""
+        cancel = cancel or threading.Event()
+        started = time.monotonic()
+        timings = Timings(endpoint_wait=utt.decided_at - utt.speech_end)
+        transcript = self.transcriber.transcribe(utt.audio)
+        timings.stt = transcript.stt_s
+        if not is_meaningful(transcript.text):
+            log.info("ignored a turn with no words (%r)", transcript.text)
+            return None
+        now = self.clock()
+        self.turns += 1
+        turn = Turn(index=self.turns, user_text=transcript.text, source=source, reply_audio=reply_audio,
+                    started_at=now.isoformat(timespec="seconds"), timings=timings)
+        log.info("user: %s", transcript.text)
+        recall = self.memory.on_user_turn(transcript.text, now)
+
+        sink.begin()
+        speaker = _SpeakingWorker(self.voice, sink, cancel)
+        spoken = []
+        request_at = time.monotonic()
+        chunker = SpeechChunker()
+
+        def say(piece: str) -> None:
+            if timings.first_sentence is None:
+                timings.first_sentence = time.monotonic() - request_at
+            spoken.append(piece)
+            speaker.put(piece)
+
+        try:
+            if recall.reply is not None:
+                for piece in chunker.push(recall.reply + " "):
+                    say(piece)
+            else:
+                for delta in self.brain.stream(self.messages(transcript.text, recall, now), cancel):
+                    if timings.llm_first_token is None:
+                        timings.llm_first_token = time.monotonic() - request_at
+                    for piece in chunker.push(delta):
+                        say(piece)
+            for piece in chunker.flush():
+                say(piece)
+            if not spoken and not cancel.is_set():
+                raise BrainError("the model returned an empty reply")
+        except BrainError as exc:
+            turn.error = str(exc)
+            log.warning("no reply: %s", exc)
+            say(self.persona.apology)
+        finally:
+            speaker.close()
+        if not cancel.is_set():
+            sink.finish()
+        else:
+            sink.stop()
+        turn.reply_text = " ".join(spoken)
+        timings.tts_first_audio = speaker.first_audio_s
+        if sink.first_sample_at is not None:
+            timings.first_audio = sink.first_sample_at - started
+            timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
+        timings.reply_total = time.monotonic() - started
+        log.info("samantha: %s", turn.reply_text)
+        log.info("timings: %s", timings.rounded())
+        self._remember(turn, transcript.text)
+        return turn
+
+    def _remember(self, turn: Turn, user_text: str) -> None:
+        if turn.error is None:
+            self.history += [{"role": "user", "content": user_text},
+                             {"role": "assistant", "content": turn.reply_text}]
+        else:  # keep the user's words so the next request still knows what they asked
+            self.history.append({"role": "user", "content": user_text})
+            self.history.append({"role": "assistant", "content": "(I could not answer that.)"})
+        self.last_turn = turn
+        if self.transcript is not None:
+            self.transcript.append(turn)
+        try:
+            self.memory.on_reply(turn, turn.reply_text)
+        except Exception:  # memory must never take the conversation down
+            log.exception("memory could not store the reply")
+
+
+class _SpeakingWorker:
+    """Synthesises queued text pieces one at a time on its own thread and writes the audio
+    to the sink, so synthesis of piece N overlaps with generation of piece N+1."""
+
+    def __init__(self, voice: Voice, sink, cancel: threading.Event):
+        self.voice, self.sink, self.cancel = voice, sink, cancel
+        self.first_audio_s: float | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str) -> None:
+        self._queue.put((text, time.monotonic()))
+
+    def close(self) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self.cancel.is_set():
+                continue
+            text, queued_at = item
+            try:
+                for audio in self.voice.synthesize(text):
+                    if self.cancel.is_set():
+                        break
+                    if self.first_audio_s is None:
+                        self.first_audio_s = time.monotonic() - queued_at
+                    self.sink.write(audio, self.voice.sample_rate)
+            except Exception:
+                log.exception("could not synthesise %r", text)

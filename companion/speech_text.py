@@ -1,0 +1,103 @@
+"""Text made for the ear: strip what cannot be spoken, and cut a token stream into
+speakable pieces as early as is natural (first clause early, then whole sentences)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+_URL = re.compile(r"(https?://|www\.)\S+", re.I)
+_CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
+_INLINE_CODE = re.compile(r"`([^`]*)`")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.M)
+_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+", re.M)
+_QUOTE = re.compile(r"^\s*>\s?", re.M)
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F900-\U0001F9FF\U00002B00-\U00002BFF\uFE0F\u200D]")
+_STRAY = re.compile(r"[*#_~`|<>\[\]{}^\\]")
+_ROLE_PREFIX = re.compile(r"^\s*(samantha|assistant)\s*:\s*", re.I)
+_SPACES = re.compile(r"[ \t]+")
+
+
+def clean_for_speech(text: str) -> str:
+    """Remove markdown, emoji, URLs and markup so TTS reads only words."""
+    text = _CODE_BLOCK.sub(" ", text)
+    text = _INLINE_CODE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _URL.sub("the link", text)
+    for _ in range(2):
+        text = _EMPHASIS.sub(r"\2", text)
+    text = _HEADING.sub("", text)
+    text = _BULLET.sub("", text)
+    text = _QUOTE.sub("", text)
+    text = _EMOJI.sub("", text)
+    text = _STRAY.sub(" ", text)
+    text = _ROLE_PREFIX.sub("", text)
+    text = text.replace("\n", " ")
+    return _SPACES.sub(" ", text).strip()
+
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
+_CLAUSE_END = re.compile(r"[,;:—–]\s+")
+_ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|etc|e\.g|i\.e|No)\.\s+$", re.I)
+
+
+class SpeechChunker:
+    """Accumulates text deltas and releases speakable chunks.
+
+    The first chunk may end at a clause boundary once it has ``first_clause_min`` words, so
+    the first audio starts sooner; later chunks are whole sentences (better prosody).
+    """
+
+    def __init__(self, first_clause_min: int = 4, max_chars: int = 240):
+        self.first_clause_min = first_clause_min
+        self.max_chars = max_chars
+        self._buf = ""
+        self._emitted = 0
+
+    def push(self, delta: str) -> list[str]:
+        self._buf += delta
+        out = []
+        while True:
+            piece = self._take()
+            if piece is None:
+                return out
+            if piece:
+                out.append(piece)
+
+    def flush(self) -> list[str]:
+        rest, self._buf = clean_for_speech(self._buf), ""
+        if rest:
+            self._emitted += 1
+            return [rest]
+        return []
+
+    def _take(self) -> str | None:
+        buf = self._buf
+        cut = None
+        for m in _SENTENCE_END.finditer(buf):
+            if not _ABBREV.search(buf[:m.end()]):
+                cut = m.end()
+                break
+        if cut is None and self._emitted == 0:
+            for m in _CLAUSE_END.finditer(buf):
+                if len(buf[:m.start()].split()) >= self.first_clause_min:
+                    cut = m.end()
+                    break
+        if cut is None and len(buf) > self.max_chars:
+            space = buf.rfind(" ", 0, self.max_chars)
+            cut = space + 1 if space > 0 else self.max_chars
+        if cut is None:
+            return None
+        piece, self._buf = clean_for_speech(buf[:cut]), buf[cut:]
+        if piece:
+            self._emitted += 1
+        return piece
+
+
+def speakable_chunks(deltas: Iterable[str], **kw) -> Iterator[str]:
+    chunker = SpeechChunker(**kw)
+    for d in deltas:
+        yield from chunker.push(d)
+    yield from chunker.flush()

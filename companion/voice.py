@@ -1,0 +1,43 @@
+"""Text to speech with Piper: load a voice once, synthesise one speakable chunk at a time."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .config import TTSConfig
+from .models import resolve_voice
+
+log = logging.getLogger(__name__)
+
+
+class Voice:
+    """A loaded Piper voice. ``synthesize`` is blocking; call it from a worker thread."""
+
+    def __init__(self, cfg: TTSConfig, data: Path):
+        from piper import PiperVoice, SynthesisConfig
+
+        files = resolve_voice(cfg.voice, data)
+        t = time.perf_counter()
+        try:
+            self._piper = PiperVoice.load(files.onnx, config_path=files.config)
+        except Exception as exc:
+            raise RuntimeError(f"voice {cfg.voice!r} could not be loaded from {files.onnx} ({exc}); "
+                               "the .onnx or .onnx.json may be damaged, download both again") from None
+        self.name = files.name
+        self.sample_rate = int(self._piper.config.sample_rate)
+        self._syn = SynthesisConfig(length_scale=1.0 / cfg.speed, volume=cfg.volume)
+        log.info("voice %s loaded in %.2fs (%d Hz)", files.name, time.perf_counter() - t, self.sample_rate)
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """Yield mono float32 audio at :attr:`sample_rate`, one block per sentence Piper finds."""
+        for chunk in self._piper.synthesize(text, syn_config=self._syn):
+            yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+    def speak_to_array(self, text: str) -> np.ndarray:
+        parts = list(self.synthesize(text))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
