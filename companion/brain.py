@@ -58,18 +58,20 @@ class Brain:
         except o.APIConnectionError as exc:
             raise BrainError(f"cannot reach {self.endpoint.base_url} ({exc.__cause__ or exc})") from None
         except o.APIStatusError as exc:
-            raise BrainError(f"{self.endpoint.base_url} refused the request: HTTP {exc.status_code} {exc.message}") from None
+            raise BrainError(f"{self.endpoint.base_url} refused the request ({exc.message})") from None
         except o.OpenAIError as exc:
             raise BrainError(f"{self.endpoint.base_url}: {exc}") from None
+        finished = False
         try:
             for event in stream:
                 if cancel is not None and cancel.is_set():
                     return
                 if not event.choices:
                     continue
-                delta = event.choices[0].delta
-                if delta is not None and delta.content:
-                    yield delta.content
+                choice = event.choices[0]
+                if choice.delta is not None and choice.delta.content:
+                    yield choice.delta.content
+                finished = finished or choice.finish_reason is not None
         except o.APITimeoutError:
             raise BrainError(f"{self.endpoint.base_url} stopped sending for {self.cfg.read_timeout_s:g}s") from None
         except (o.OpenAIError, ValueError) as exc:
@@ -78,3 +80,5 @@ class Brain:
             raise BrainError(f"the reply stream from {self.endpoint.base_url} broke off ({exc.__class__.__name__})") from None
         finally:
             stream.close()
+        if not finished:
+            raise BrainError(f"the reply stream from {self.endpoint.base_url} ended without finishing")
