@@ -47,6 +47,12 @@ class Memory(Protocol):
         """Called after speaking, with what was actually said aloud."""
 
 
+class Skill(Protocol):
+    def handle(self, text: str, now: datetime) -> str | None:
+        """A complete spoken answer when this skill recognises the request, else ``None``.
+        Skills are deterministic (rules, parsers), so they work with the smallest model."""
+
+
 class NoMemory:
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         return Recall()
@@ -80,10 +86,11 @@ _END = object()  # closes the synthesis queue
 class Conversation:
     def __init__(self, transcriber: Transcriber, brain: Brain, voice: Voice, persona: Persona,
                  transcript: TranscriptLog | None = None, memory: Memory | None = None,
-                 history_turns: int = 12, clock=datetime.now):
+                 skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now):
         self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
         self.transcript = transcript
         self.memory = memory or NoMemory()
+        self.skills = list(skills or [])
         self.history_turns = history_turns
         self.clock = clock
         self.history: list[dict] = []
@@ -117,6 +124,10 @@ class Conversation:
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
         log.info("user: %s", transcript.text)
         recall = self.memory.on_user_turn(transcript.text, now)
+        if recall.reply is None:
+            answer = next((a for a in (s.handle(transcript.text, now) for s in self.skills) if a is not None), None)
+            if answer is not None:
+                recall = Recall(recall.context, answer)
 
         sink.begin()
         speaker = _SpeakingWorker(self.voice, sink, cancel)
