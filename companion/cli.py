@@ -18,9 +18,10 @@ COMMANDS = ("run", "replay", "say", "devices", "doctor")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's copy of these options must not overwrite values given before it
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--config", metavar="PATH", help="config file (default: ~/.config/companion/config.toml, else ./config.toml)")
-    common.add_argument("--set", dest="assignments", action="append", default=[], metavar="SECTION.KEY=VALUE",
+    common.add_argument("--set", dest="assignments", action="append", metavar="SECTION.KEY=VALUE",
                         help="override one setting, e.g. --set vad.end_silence_ms=800 (repeatable)")
     common.add_argument("--input-device", help="microphone: name substring or index")
     common.add_argument("--output-device", help="speaker or headset: name substring or index")
@@ -63,6 +64,10 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for name, default in (("config", None), ("assignments", []), ("input_device", None), ("output_device", None),
+                          ("quiet", False), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     command = args.command or "run"
     try:
         flags = parse_assignments(args.assignments)
@@ -103,7 +108,12 @@ def _dispatch(command: str, args, cfg) -> int:
     if command == "devices":
         from .audio.devices import list_devices
 
-        for d in list_devices():
+        devices = list_devices()
+        if not devices:
+            print("No audio devices found. Plug in a headset (or start PulseAudio/PipeWire); "
+                  "'companion replay' works without devices.")
+            return 1
+        for d in devices:
             kinds = ", ".join(k for k, n in (("in", d.inputs), ("out", d.outputs)) if n)
             print(f"{d.index:3d}  {d.name}  [{kinds}; {d.default_rate} Hz; {d.hostapi}]")
         return 0
