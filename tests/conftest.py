@@ -1,0 +1,93 @@
+"""Shared fixtures: an isolated data directory per test (one env var moves all user state),
+real models loaded once per session, and Piper-synthesised user turns."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from companion.config import STTConfig, TTSConfig
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """Assembled Whisper models, shared by every test's data directory (assembly copies 145 MB)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def companion_home(tmp_path, monkeypatch, model_cache) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").symlink_to(model_cache, target_is_directory=True)
+    monkeypatch.setenv("COMPANION_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # no user config leaks in
+    for name in list(os.environ):
+        if name.startswith("COMPANION_") and name != "COMPANION_HOME":
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture(scope="session")
+def transcriber(model_cache):
+    from companion.stt import Transcriber
+
+    return Transcriber(STTConfig(), model_cache)
+
+
+@pytest.fixture(scope="session")
+def voice(tmp_path_factory):
+    from companion.voice import Voice
+
+    return Voice(TTSConfig(), tmp_path_factory.mktemp("voice-home"))
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory, voice):
+    """``speech("text", rate=16000, stereo=False) -> Path``: a real spoken user turn (Piper),
+    optionally resampled or made stereo, cached for the session."""
+    from companion.audio.files import write_wav
+    from companion.audio.resample import resample
+
+    folder = tmp_path_factory.mktemp("speech")
+
+    def make(text: str, rate: int | None = None, stereo: bool = False, lead_s: float = 0.3) -> Path:
+        import numpy as np
+        import wave
+
+        key = hashlib.sha1(f"{text}|{rate}|{stereo}|{lead_s}".encode()).hexdigest()[:10]
+        path = folder / f"{re.sub(r'[^a-z]+', '-', text.lower())[:30]}-{key}.wav"
+        if path.exists():
+            return path
+        audio = voice.speak_to_array(text)
+        out_rate = rate or voice.sample_rate
+        audio = resample(audio, voice.sample_rate, out_rate)
+        audio = np.concatenate([np.zeros(int(lead_s * out_rate), np.float32), audio])
+        if not stereo:
+            return write_wav(path, audio, out_rate)
+        pcm = (np.clip(np.stack([audio, audio * 0.8], 1), -1, 1) * 32767).astype("<i2")
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(out_rate)
+            w.writeframes(pcm.tobytes())
+        return path
+
+    return make
+
+
+@pytest.fixture
+def scripted_llm():
+    from companion.testing.scripted_llm import ScriptedLLM
+
+    with ScriptedLLM() as server:
+        yield server
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, for comparing transcripts."""
+    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
