@@ -45,16 +45,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
     root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_companion", False)]:  # main() may run twice in-process
+        root.removeHandler(old)
+        old.close()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     term = logging.StreamHandler(sys.stderr)
     term.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
     term.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    term._companion = True
     root.addHandler(term)
     try:
         logs = data_dir() / "logs"
         logs.mkdir(parents=True, exist_ok=True, mode=0o700)
         fh = logging.handlers.RotatingFileHandler(logs / "companion.log", maxBytes=2_000_000, backupCount=5)
         fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        fh._companion = True
         root.addHandler(fh)
     except OSError as exc:
         root.warning("not logging to a file: %s", exc)
