@@ -1,0 +1,44 @@
+"""The default, embedded LLM for real: SmolLM2 on the in-process llama.cpp server."""
+
+import json
+
+import openai
+import pytest
+
+from companion.brain import Brain, resolve_endpoint
+from companion.cli import main
+from companion.config import LLMConfig
+
+from conftest import words
+from test_replay import assert_spoken
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    endpoint, server = resolve_endpoint(LLMConfig())
+    yield endpoint
+    server.close()
+
+
+def test_binds_loopback_with_a_random_key(embedded):
+    assert embedded.base_url.startswith("http://127.0.0.1:")
+    assert len(embedded.api_key) >= 24
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=embedded.base_url, api_key="wrong", max_retries=0).models.list()
+
+
+def test_streams_a_reply(embedded):
+    text = "".join(Brain(LLMConfig(), embedded).stream([{"role": "user", "content": "Say hello to Theodore."}]))
+    assert len(words(text)) >= 2
+
+
+def test_replay_with_embedded_defaults(tmp_path, speech, transcriber):
+    out = tmp_path / "out"
+    # greedy decoding, so the reply (and this test) is the same on every run
+    assert main(["replay", str(speech("Hello Samantha, how are you today?")), "--out", str(out),
+                 "--set", "llm.temperature=0"]) == 0
+    (turn,) = [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines()]
+    assert turn["error"] is None
+    assert words(turn["user_text"]) == words("Hello Samantha, how are you today?")
+    assert len(words(turn["reply_text"])) >= 2
+    assert_spoken(turn["reply_audio"], turn["reply_text"], transcriber)
