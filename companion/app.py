@@ -47,9 +47,13 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     persona = load_persona(cfg.persona.name)
     result: dict = {}
 
-    def load_llm():  # the embedded server loads in parallel with Whisper and Piper
+    def load_llm():  # the embedded server loads (and warms up) in parallel with Whisper and Piper
         try:
-            result["endpoint"] = resolve_endpoint(cfg.llm)
+            endpoint, keepalive = resolve_endpoint(cfg.llm)
+            brain = Brain(cfg.llm, endpoint)
+            if keepalive is not None:  # local: prime its prompt cache with the persona
+                brain.warm_up([{"role": "system", "content": persona.system_prompt}, {"role": "user", "content": "Hi"}])
+            result["brain"], result["keepalive"] = brain, keepalive
         except Exception as exc:  # re-raised on the main thread
             result["error"] = exc
 
@@ -57,17 +61,30 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     llm_thread.start()
     transcriber = Transcriber(cfg.stt, data / "models")
     voice = Voice(cfg.tts, data)
+    transcriber.warm_up()
+    voice.speak_to_array("Hello.")
     llm_thread.join()
     if "error" in result:
         raise result["error"]
-    endpoint, keepalive = result["endpoint"]
     log.info("models ready in %.2fs", time.perf_counter() - t)
-    return Parts(transcriber, voice, Brain(cfg.llm, endpoint), persona, keepalive)
+    return Parts(transcriber, voice, result["brain"], persona, result["keepalive"])
 
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
     return Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns)
+
+
+def confirmed_turns(endpointer: Endpointer, frames, conv: Conversation):
+    """The user's confirmed turns from a stream of frames; tentative ones (a first pause)
+    start transcription early. Shared by the live loop and replay."""
+    for frame in frames:
+        for utt in endpointer.push(frame):
+            if utt.final:
+                yield utt
+            else:
+                conv.listen_ahead(utt)
+    yield from endpointer.flush()
 
 
 @contextmanager
@@ -110,15 +127,14 @@ def run_live(cfg: Config) -> int:
         mic.start()
         log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
         try:
-            for frame in mic:
-                for utt in endpointer.push(frame):
-                    log.info("heard %.1fs of speech", utt.duration)
-                    conv.respond(utt, sink, cancel=cancel)
-                    if cancel.is_set():
-                        break
-                    # half-duplex until barge-in exists: drop what the mic heard while we spoke
-                    mic.drain()
-                    endpointer.reset()
+            for utt in confirmed_turns(endpointer, mic, conv):
+                if cancel.is_set():
+                    break
+                log.info("heard %.1fs of speech", utt.duration)
+                conv.respond(utt, sink, cancel=cancel)
+                # half-duplex until barge-in exists: drop what the mic heard while we spoke
+                mic.drain()
+                endpointer.reset()
         finally:
             mic.close()
             sink.close()
@@ -149,7 +165,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
                 continue
             stream = np.concatenate([audio, trailing])
             heard = 0
-            for utt in endpointer.utterances(array_frames(stream, t0=t0)):
+            for utt in confirmed_turns(endpointer, array_frames(stream, t0=t0), conv):
                 heard += 1
                 wav = out / f"reply-{conv.turns + 1:03d}.wav"
                 turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))

@@ -45,6 +45,15 @@ class Brain:
             base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=cfg.max_retries,
             timeout=openai.Timeout(cfg.read_timeout_s, connect=cfg.connect_timeout_s))
 
+    def warm_up(self, messages: list[dict]) -> None:
+        """A one-token request, so the first real turn finds the model loaded and the
+        persona's prompt cached. Failures are only logged: the turn itself will report them."""
+        try:
+            self.client.chat.completions.create(model=self.cfg.model or self.endpoint.model, messages=messages,
+                                                max_tokens=1, temperature=0.0)
+        except self._openai.OpenAIError as exc:
+            log.warning("LLM warm-up failed: %s", exc)
+
     def stream(self, messages: list[dict], cancel: threading.Event | None = None) -> Iterator[str]:
         """Yield text deltas. Raises :class:`BrainError` on any endpoint failure; stops quietly
         (closing the HTTP stream) once ``cancel`` is set."""

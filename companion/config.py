@@ -54,7 +54,8 @@ class STTConfig:
     compute_type: str = _opt("int8", "CTranslate2 compute type", choices=("int8", "int8_float16", "int8_float32", "float16", "float32", "default"))
     language: str = _opt("en", "spoken language code, or '' to detect it on every turn")
     beam_size: int = _opt(1, "1 is fastest; 5 is slightly more accurate", lo=1, hi=10)
-    threads: int = _opt(0, "CPU threads, 0 = library default", lo=0, hi=256)
+    threads: int = _opt(2, "CPU threads, 0 = library default (4)", lo=0, hi=256)
+    short_window: bool = _opt(True, "encode a window fitted to the turn instead of Whisper's fixed 30 s (about 4x faster on short turns; needs a set language)")
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,22 @@ class VADConfig:
     min_speech_ms: int = _opt(250, "shorter bursts (clicks, coughs) are ignored", lo=32, hi=5000)
     max_turn_s: float = _opt(30.0, "a turn is cut and sent after this long", lo=1.0, hi=300.0)
     preroll_ms: int = _opt(300, "audio kept from before speech starts, so first syllables survive", lo=0, hi=2000)
+    speculate_ms: int = _opt(200, "silence after which transcription starts before the turn is confirmed; 0 = off", lo=0, hi=5000)
 
 
 @dataclass(frozen=True)
 class PersonaConfig:
     name: str = _opt("samantha", "persona file in prompts/ (without extension)")
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    enabled: bool = _opt(True, "keep a long-term memory (memory.sqlite3 in the data directory); false stores nothing")
+    context_tokens: int = _opt(400, "hard budget for remembered facts and snippets in each prompt", lo=0, hi=8000)
+    snippets: int = _opt(3, "how many past turns found by search may be added to each prompt", lo=0, hi=20)
+    extraction: str = _opt("auto", "how facts are written: 'rules' (any model), 'llm' (rules plus JSON extraction "
+                           "and session summaries by a capable model), 'auto' = 'llm' when [llm] names a model on a "
+                           "non-embedded endpoint", choices=("auto", "rules", "llm"))
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VADConfig = field(default_factory=VADConfig)
     persona: PersonaConfig = field(default_factory=PersonaConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type]

@@ -106,6 +106,10 @@ class Conversation:
         return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
 
     # -- one turn ------------------------------------------------------------------------
+    def listen_ahead(self, utt: Utterance) -> None:
+        """A tentative turn (the user paused): start understanding it before it is confirmed."""
+        self.transcriber.prefetch(utt.audio)
+
     def respond(self, utt: Utterance, sink, source: str | None = None,
                 cancel: threading.Event | None = None, reply_audio: str | None = None) -> Turn | None:
         """Transcribe ``utt`` and speak the reply into ``sink``. Returns the logged turn, or
@@ -115,6 +119,7 @@ class Conversation:
         timings = Timings(endpoint_wait=utt.decided_at - utt.speech_end)
         transcript = self.transcriber.transcribe(utt.audio)
         timings.stt = transcript.stt_s
+        timings.stt_wait = time.monotonic() - started
         if not is_meaningful(transcript.text):
             log.info("ignored a turn with no words (%r)", transcript.text)
             return None

@@ -61,10 +61,12 @@ class EndpointSettings:
     min_speech_ms: int = 250
     max_turn_s: float = 30.0
     preroll_ms: int = 300
+    speculate_ms: int = 200  # 0 = off
 
     @classmethod
     def from_config(cls, vad) -> "EndpointSettings":
-        return cls(vad.threshold, vad.end_silence_ms, vad.min_speech_ms, vad.max_turn_s, vad.preroll_ms)
+        return cls(vad.threshold, vad.end_silence_ms, vad.min_speech_ms, vad.max_turn_s, vad.preroll_ms,
+                   vad.speculate_ms)
 
 
 class Endpointer:
@@ -73,6 +75,10 @@ class Endpointer:
     Speech starts on one chunk above ``threshold`` and stays on while chunks are above
     ``threshold - 0.15`` (hysteresis); the turn ends after ``end_silence_ms`` below that.
     Bursts with less than ``min_speech_ms`` of speech (clicks, coughs) are dropped.
+
+    After ``speculate_ms`` of silence it also returns a tentative utterance
+    (``final=False``) holding exactly the audio the final one will hold if the user stays
+    quiet, so transcription can start while the end of the turn is still being confirmed.
     """
 
     TAIL_MS = 160  # audio kept after the last voiced chunk: word endings are quiet
@@ -99,6 +105,7 @@ class Endpointer:
         self._last_voiced = 0.0
         self._last_voiced_len = 0
         self._voiced_s = 0.0
+        self._speculated_len = 0
         self._pending = np.zeros(0, np.float32)
 
     def push(self, frame: Frame) -> list[Utterance]:
@@ -145,15 +152,25 @@ class Endpointer:
             self._voiced_s += CHUNK / SAMPLE_RATE
         if end_t - self._speech_start >= self.s.max_turn_s:
             return self._close(end_t, cut=True)
-        if end_t - self._last_voiced >= self.s.end_silence_ms / 1000:
+        silent_s = end_t - self._last_voiced
+        if silent_s >= self.s.end_silence_ms / 1000:
             return self._close(end_t, cut=False)
+        if (self.s.speculate_ms and silent_s >= self.s.speculate_ms / 1000 and len(self._chunks) >= self._keep()
+                and self._speculated_len != self._last_voiced_len and self._voiced_s * 1000 >= self.s.min_speech_ms):
+            self._speculated_len = self._last_voiced_len
+            return Utterance(np.concatenate(self._chunks[:self._keep()]), self._speech_start, self._last_voiced, end_t,
+                             final=False)
         return None
+
+    def _keep(self) -> int:
+        return self._last_voiced_len + self.TAIL_MS * SAMPLE_RATE // 1000 // CHUNK
 
     def _close(self, decided_at: float, cut: bool) -> Utterance | None:
         chunks = self._chunks or []
-        keep = min(len(chunks), self._last_voiced_len + self.TAIL_MS * SAMPLE_RATE // 1000 // CHUNK)
+        keep = min(len(chunks), self._keep())
         voiced, start, end = self._voiced_s, self._speech_start, self._last_voiced
         self._chunks = None
+        self._speculated_len = 0
         self.vad.reset()
         if voiced * 1000 < self.s.min_speech_ms:
             return None
@@ -162,5 +179,5 @@ class Endpointer:
     def utterances(self, frames) -> Iterator[Utterance]:
         """All turns in a finite stream of frames (used by replay and tests)."""
         for frame in frames:
-            yield from self.push(frame)
+            yield from (u for u in self.push(frame) if u.final)
         yield from self.flush()

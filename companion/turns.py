@@ -30,6 +30,7 @@ class Utterance:
     speech_end: float  # source time of the last speech frame
     decided_at: float  # source time the endpointer declared the turn over
     cut: bool = False  # True when max_turn_s forced the end
+    final: bool = True  # False for a tentative turn at the first pause (speculative transcription)
 
     @property
     def duration(self) -> float:
@@ -48,7 +49,8 @@ class Timings:
     """Per-stage timings of one reply, in seconds. ``None`` where a stage did not happen."""
 
     endpoint_wait: float | None = None  # end of speech -> turn declared over
-    stt: float | None = None
+    stt: float | None = None  # transcription compute time
+    stt_wait: float | None = None  # how long the reply actually waited for it (less when speculated)
     llm_first_token: float | None = None  # request sent -> first text delta
     first_sentence: float | None = None  # request sent -> first speakable chunk
     tts_first_audio: float | None = None  # first chunk -> its audio synthesised

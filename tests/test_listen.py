@@ -76,3 +76,23 @@ def test_short_burst_below_min_speech_is_dropped(speech):
     stream = np.concatenate([silence(0.5), word, silence(1.0)])
     assert len(list(Endpointer(EndpointSettings(min_speech_ms=100)).utterances(array_frames(stream)))) == 1
     assert list(Endpointer(EndpointSettings(min_speech_ms=2000)).utterances(array_frames(stream))) == []
+
+
+def test_tentative_turn_at_first_pause_holds_the_final_audio(speech):
+    talk = read_audio(speech("Let me think about that for a second.", lead_s=0))
+    stream = np.concatenate([silence(0.5), talk, silence(1.2)])
+    ep = Endpointer(EndpointSettings(end_silence_ms=600, speculate_ms=200))
+    events = [u for f in array_frames(stream) for u in ep.push(f)]
+    assert [u.final for u in events] == [False, True]
+    tentative, final = events
+    np.testing.assert_array_equal(tentative.audio, final.audio)
+    assert 0.18 <= tentative.decided_at - tentative.speech_end <= 0.26
+    # utterances() (used where nobody listens ahead) yields only confirmed turns
+    assert all(u.final for u in Endpointer().utterances(array_frames(stream)))
+
+
+def test_no_tentative_when_speculation_is_off(speech):
+    talk = read_audio(speech("Good evening.", lead_s=0))
+    ep = Endpointer(EndpointSettings(speculate_ms=0))
+    events = [u for f in array_frames(np.concatenate([talk, silence(1)])) for u in ep.push(f)]
+    assert [u.final for u in events] == [True]

@@ -1,0 +1,56 @@
+"""Whisper on real speech: the fitted short window hears the same words as the full one,
+and a transcription started at the first pause is reused when the turn is confirmed."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from companion.audio.files import read_audio
+from companion.config import STTConfig
+from companion.stt import Transcriber
+
+from conftest import words
+
+SENTENCES = [
+    "Hi.",
+    "Are you still there?",
+    "What should I cook for dinner tonight?",
+    "Remind me to call my sister tomorrow morning.",
+    "I moved to Boston last week and I really love walking along the harbor in the evening.",
+]
+
+
+@pytest.fixture(scope="module")
+def full_window(model_cache):
+    return Transcriber(dataclasses.replace(STTConfig(), short_window=False), model_cache)
+
+
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_short_window_hears_what_the_full_window_hears(sentence, speech, transcriber, full_window):
+    audio = read_audio(speech(sentence))
+    short = transcriber.transcribe(audio)
+    full = full_window.transcribe(audio)
+    assert words(short.text) == words(full.text) == words(sentence)
+
+
+def test_long_turn_uses_the_full_window(speech, transcriber):
+    sentence = "The morning was quiet and the coffee was warm."
+    audio = read_audio(speech(sentence))
+    audio = np.concatenate([audio, np.zeros(16000 * 14, np.float32)])  # longer than a short window covers
+    assert words(transcriber.transcribe(audio).text) == words(sentence)
+
+
+def test_prefetched_transcription_is_reused_only_for_the_same_audio(speech, transcriber):
+    audio = read_audio(speech("Good morning, Samantha."))
+    transcriber.prefetch(audio)
+    first = transcriber.transcribe(audio)
+    assert words(first.text) == words("Good morning, Samantha.")
+    transcriber.prefetch(audio)
+    assert transcriber.transcribe(audio) is not first  # a new guess, not a stale cache
+    transcriber.prefetch(audio[: len(audio) // 2])  # the user went on: the guess is discarded
+    assert words(transcriber.transcribe(audio).text) == words("Good morning, Samantha.")
+
+
+def test_silence_gives_no_words(transcriber):
+    assert transcriber.transcribe(np.zeros(16000 * 2, np.float32)).text == ""
