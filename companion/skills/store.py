@@ -1,0 +1,59 @@
+"""The skills' own SQLite database (``skills.sqlite3`` in the data directory), separate from
+memory's. WAL and synchronous=FULL: a reminder or draft that was confirmed survives a crash
+or power cut. Numbered migrations, recorded in a table, so old databases upgrade in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..config import data_dir
+
+MIGRATIONS = [
+    """CREATE TABLE reminders (
+        id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        due TEXT NOT NULL,              -- ISO 8601 with offset
+        rule TEXT,                      -- RRULE for repeating reminders
+        created TEXT NOT NULL,
+        announced INTEGER NOT NULL DEFAULT 0,  -- times said aloud for the current due time
+        last_announced TEXT,
+        finished TEXT,                  -- acknowledged (one-off) or cancelled
+        cancelled INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE letter_drafts (
+        id INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        purpose TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '',
+        signature TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        stage TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        saved_path TEXT
+    )""",
+]
+
+
+def default_path() -> Path:
+    return data_dir() / "skills.sqlite3"
+
+
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """Open (creating and migrating) the skills database. ``check_same_thread=False``: the live
+    loop asks for due reminders from the same thread that handles turns, but tests may not."""
+    path = Path(path or default_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY)")
+    done = {row[0] for row in db.execute("SELECT number FROM migrations")}
+    for number, sql in enumerate(MIGRATIONS, 1):
+        if number not in done:
+            with db:
+                db.execute("BEGIN")
+                db.execute(sql)
+                db.execute("INSERT INTO migrations (number) VALUES (?)", (number,))
+    return db
