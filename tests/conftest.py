@@ -91,3 +91,24 @@ def scripted_llm():
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation, for comparing transcripts."""
     return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
+
+
+@pytest.fixture
+def virtual_headset():
+    """A private PulseAudio daemon with null-sink ``mic`` and ``spk`` (see
+    companion/testing/virtual_headset.py); skipped where PulseAudio is not installed.
+    Checks on the way out that none of its processes is left running."""
+    from companion.testing import virtual_headset as vh
+
+    if not vh.available():
+        pytest.skip(f"PulseAudio not installed (missing {', '.join(vh.missing_tools())}); "
+                    "apt-get install pulseaudio pulseaudio-utils libportaudio2")
+    with vh.VirtualHeadset() as headset:
+        yield headset
+        pids = [headset.daemon.pid]
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        pytest.fail(f"virtual headset process {pid} still running after close")

@@ -1,0 +1,121 @@
+"""The real ``companion`` process on a virtual headset: a private PulseAudio daemon whose
+null sinks are the microphone and the speaker. We speak into it (a Piper-synthesised user
+turn), listen to it, transcribe what it said, and stop it with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from companion.audio.resample import resample
+from companion.testing.virtual_headset import read_wav
+
+from conftest import words
+
+pytestmark = pytest.mark.slow
+
+REPLY = "Let's make a warm vegetable soup with fresh bread."
+USER = "Hello Samantha, what should I cook for dinner tonight?"
+
+
+def companion_command() -> list[str]:
+    script = Path(sys.executable).parent / "companion"
+    exe = str(script) if script.exists() else shutil.which("companion")
+    return [exe] if exe else [sys.executable, "-m", "companion"]
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"companion exited with {proc.returncode} while waiting for {what}:\n"
+                        + (log.read_text(errors="replace")[-3000:] if log else ""))
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}:\n"
+                + (log.read_text(errors="replace")[-3000:] if log else ""))
+
+
+def voiced(audio: np.ndarray, rate: int, threshold: float = 0.02, win_s: float = 0.02) -> np.ndarray:
+    """Indices of the windows whose RMS is above ``threshold``."""
+    win = int(rate * win_s)
+    n = len(audio) // win
+    rms = np.sqrt(np.mean(audio[: n * win].reshape(n, win) ** 2, axis=1)) if n else np.zeros(0)
+    return np.nonzero(rms > threshold)[0] * win
+
+
+def test_live_loop_on_virtual_headset(tmp_path, companion_home, virtual_headset, speech, scripted_llm, transcriber):
+    hs = virtual_headset
+    devices = subprocess.run([*companion_command(), "devices"], env=hs.environ(), capture_output=True, text=True,
+                             timeout=60)
+    if "pulse" not in devices.stdout:
+        pytest.skip(f"PortAudio does not see the PulseAudio device (libasound2-plugins missing?): {devices.stdout}")
+
+    user_wav = speech(USER)
+    user_audio, user_rate = read_wav(user_wav)
+    speech_end_in_file = np.nonzero(np.abs(user_audio) > 0.01)[0][-1] / user_rate
+    scripted_llm.default = REPLY
+
+    ear = hs.record(tmp_path / "speaker.wav").wait_started()
+    log = tmp_path / "companion.stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([*companion_command(), "run", "--input-device", "pulse", "--output-device", "pulse"],
+                                env=hs.environ(COMPANION_LLM_BASE_URL=scripted_llm.base_url),
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+    try:
+        wait_for(lambda: "listening (" in log.read_text(errors="replace"), 90, "the 'listening' log line", proc, log)
+        time.sleep(0.3)
+        played_at = time.monotonic()
+        hs.play(user_wav)
+
+        transcripts = companion_home / "transcripts"
+        lines = wait_for(lambda: [json.loads(l) for f in transcripts.glob("*.jsonl") for l in f.read_text().splitlines()],
+                         60, "the turn in the transcript JSONL", proc, log)
+        time.sleep(0.5)  # the last block of the reply leaves the device
+        audio = ear.stop()
+
+        proc.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("companion did not exit within 10 s of SIGTERM:\n" + log.read_text(errors="replace")[-3000:])
+        shutdown_s = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    stderr = log.read_text(errors="replace")
+    assert code == 0, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert shutdown_s < 3.0, f"shutdown took {shutdown_s:.2f}s"
+
+    # the turn was logged, with what the user said and what Samantha answered
+    assert len(lines) == 1, lines
+    turn = lines[0]
+    assert words(turn["user_text"]) == words(USER)
+    assert words(turn["reply_text"]) == words(REPLY)
+    assert turn["timings"]["voice_to_voice"] is not None
+    assert scripted_llm.requests and words(scripted_llm.requests[-1]["messages"][-1]["content"]) == words(USER)
+
+    # a spoken reply came back, after the user finished speaking
+    rate = ear.rate
+    loud = voiced(audio, rate)
+    assert len(loud) * 0.02 > 1.0, f"only {len(loud) * 0.02:.2f}s of non-silent audio on the speaker"
+    onset_at = ear.time_of(loud[0])
+    assert onset_at > played_at + speech_end_in_file, "reply audio started before the user finished"
+    reply_audio = audio[max(0, loud[0] - rate // 5): loud[-1] + rate // 2]
+    heard = transcriber.transcribe(resample(reply_audio, rate, 16000)).text
+    said = words(REPLY)
+    assert sum(w in set(words(heard)) for w in said) / len(said) >= 0.8, heard
