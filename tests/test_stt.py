@@ -52,5 +52,10 @@ def test_prefetched_transcription_is_reused_only_for_the_same_audio(speech, tran
     assert words(transcriber.transcribe(audio).text) == words("Good morning, Samantha.")
 
 
-def test_silence_gives_no_words(transcriber):
-    assert transcriber.transcribe(np.zeros(16000 * 2, np.float32)).text == ""
+def test_silence_and_noise_are_not_taken_for_a_turn(transcriber):
+    """Whisper invents "you" on silence; the conversation must not treat that as speech."""
+    from companion.conversation import is_meaningful
+
+    noise = (np.random.default_rng(0).standard_normal(32000) * 0.02).astype(np.float32)
+    for audio in (np.zeros(32000, np.float32), noise):
+        assert not is_meaningful(transcriber.transcribe(audio).text)
