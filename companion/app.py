@@ -22,6 +22,7 @@ from .audio.sources import MicrophoneSource, array_frames
 from .brain import Brain, resolve_endpoint
 from .config import Config, data_dir
 from .conversation import Conversation, TranscriptLog
+from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
 from .persona import load_persona
 from .stt import Transcriber
@@ -72,7 +73,8 @@ def load_parts(cfg: Config, data: Path) -> Parts:
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
     return Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
-                        TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns)
+                        TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
+                        memory=open_memory(cfg, data_dir(), parts.brain))
 
 
 def confirmed_turns(endpointer: Endpointer, frames, conv: Conversation):
@@ -138,6 +140,7 @@ def run_live(cfg: Config) -> int:
         finally:
             mic.close()
             sink.close()
+    conv.memory.end_session(datetime.now())
     log.info("stopped after %d turns", conv.turns)
     return 0
 
@@ -175,6 +178,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
                 log.warning("%s: no speech found; nothing sent", path)
             endpointer.reset()
             t0 += len(stream) / SAMPLE_RATE
+    conv.memory.end_session(datetime.now())
     log.info("replayed %d files, %d turns, transcript in %s", len(files), conv.turns, out / "transcript.jsonl")
     return 1 if failed else 0
 

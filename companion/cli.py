@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import ConfigError, data_dir, load_config, parse_assignments
 
-COMMANDS = ("run", "replay", "say", "devices", "doctor")
+COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="override one setting, e.g. --set vad.end_silence_ms=800 (repeatable)")
     common.add_argument("--input-device", help="microphone: name substring or index")
     common.add_argument("--output-device", help="speaker or headset: name substring or index")
+    common.add_argument("--persona", metavar="NAME", help="persona from prompts/ (or a .md/.json path), e.g. samantha")
     common.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on the terminal")
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -40,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, metavar="FILE.wav", help="write a WAV instead of playing")
     sub.add_parser("devices", parents=[common], help="list audio devices")
     sub.add_parser("doctor", parents=[common], help="check devices, models and the LLM endpoint")
+    mp = sub.add_parser("memory", parents=[common], help="see, search, export or erase what Samantha remembers")
+    msub = mp.add_subparsers(dest="memory_action", metavar="ACTION", required=True)
+    msub.add_parser("list", help="facts remembered about you").add_argument(
+        "--all", action="store_true", help="include values that were replaced by newer ones")
+    msub.add_parser("search", help="facts and past turns matching TEXT").add_argument("text", nargs="+", metavar="TEXT")
+    msub.add_parser("forget", help="erase fact ID (see list) and the words it came from").add_argument("id", type=int)
+    msub.add_parser("export", help="write everything to a JSON file").add_argument("file", type=Path, metavar="FILE.json")
+    msub.add_parser("import", help="add a JSON export").add_argument("file", type=Path, metavar="FILE.json")
+    msub.add_parser("wipe", help="erase all memory").add_argument("--yes", action="store_true", help="really do it")
     return p
 
 
@@ -69,7 +79,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    for name, default in (("config", None), ("assignments", []), ("input_device", None), ("output_device", None),
+    for name, default in (("config", None), ("assignments", []), ("input_device", None), ("output_device", None), ("persona", None),
                           ("quiet", False), ("verbose", False)):
         if not hasattr(args, name):
             setattr(args, name, default)
@@ -80,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             flags.setdefault("audio", {})["input_device"] = args.input_device
         if args.output_device is not None:
             flags.setdefault("audio", {})["output_device"] = args.output_device
+        if args.persona is not None:
+            flags.setdefault("persona", {})["name"] = args.persona
         cfg = load_config(args.config, flags)
     except ConfigError as exc:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
@@ -122,6 +134,10 @@ def _dispatch(command: str, args, cfg) -> int:
             kinds = ", ".join(k for k, n in (("in", d.inputs), ("out", d.outputs)) if n)
             print(f"{d.index:3d}  {d.name}  [{kinds}; {d.default_rate} Hz; {d.hostapi}]")
         return 0
+    if command == "memory":
+        from .memory.manage import run_command
+
+        return run_command(cfg, args)
     if command == "doctor":
         from .doctor import report, run_checks
 

@@ -98,6 +98,16 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class MemoryConfig:
+    enabled: bool = _opt(True, "keep a long-term memory (memory.sqlite3 in the data directory); false stores nothing")
+    context_tokens: int = _opt(400, "hard budget for remembered facts and snippets in each prompt", lo=0, hi=8000)
+    snippets: int = _opt(3, "how many past turns found by search may be added to each prompt", lo=0, hi=20)
+    extraction: str = _opt("auto", "how facts are written: 'rules' (any model), 'llm' (rules plus JSON extraction "
+                           "and session summaries by a capable model), 'auto' = 'llm' when [llm] names a model on a "
+                           "non-embedded endpoint", choices=("auto", "rules", "llm"))
+
+
+@dataclass(frozen=True)
 class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     stt: STTConfig = field(default_factory=STTConfig)
@@ -105,6 +115,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VADConfig = field(default_factory=VADConfig)
     persona: PersonaConfig = field(default_factory=PersonaConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
 
 

@@ -46,6 +46,9 @@ class Memory(Protocol):
     def on_reply(self, turn: Turn, spoken: str) -> None:
         """Called after speaking, with what was actually said aloud."""
 
+    def end_session(self, now: datetime) -> None:
+        """Called once when the conversation ends (closing the session, summarising it)."""
+
 
 class Skill(Protocol):
     def handle(self, text: str, now: datetime) -> str | None:
@@ -58,6 +61,9 @@ class NoMemory:
         return Recall()
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
+        pass
+
+    def end_session(self, now: datetime) -> None:
         pass
 
 
@@ -102,6 +108,8 @@ class Conversation:
         system = self.persona.system_prompt + f"\n\nIt is {now:%A, %B %-d, %Y, %-I:%M %p}."
         if recall.context:
             system += "\n\n" + recall.context
+        if self.persona.reminder:  # last, nearest the conversation, to keep her in character
+            system += "\n\n" + self.persona.reminder
         recent = self.history[-2 * self.history_turns:] if self.history_turns else []
         return [{"role": "system", "content": system}, *recent, {"role": "user", "content": user_text}]
 

@@ -1,0 +1,85 @@
+"""The conversation's :class:`~companion.conversation.Memory`: stores every user turn before
+the reply is made, answers memory commands from the database, learns facts from the user's
+words by rules (and by a capable model in the background), and recalls context for the prompt."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..config import MemoryConfig
+from ..conversation import Recall
+from ..turns import Turn
+from . import commands
+from .commands import CONFIRM, Command, parse_command
+from .retrieval import build_context
+from .rules import extract_facts
+from .store import MemoryStore
+from .writer import LLMWriter
+
+log = logging.getLogger(__name__)
+
+
+class LongTermMemory:
+    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None):
+        self.store, self.cfg, self.writer = store, cfg, writer
+        self.session_id: int | None = None
+        self.paused = False  # "don't remember this conversation": nothing is stored until resumed
+
+    def on_user_turn(self, text: str, now: datetime) -> Recall:
+        command = parse_command(text)
+        turn_id = None
+        if not self.paused:
+            if self.session_id is None:
+                self.session_id = self.store.start_session(now)
+            turn_id = self.store.add_turn(self.session_id, "user", text, now)  # durable before any reply
+        reply = self._command(command, now, turn_id) if command else None
+        if reply is None and turn_id is not None:
+            self._learn(text, now, turn_id)
+        context = build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
+        return Recall(context, reply)
+
+    def on_reply(self, turn: Turn, spoken: str) -> None:
+        if self.session_id is not None and not self.paused:
+            at = datetime.fromisoformat(turn.started_at) if turn.started_at else datetime.now()  # the turn's clock
+            self.store.add_turn(self.session_id, "assistant", turn.reply_text, at, spoken=spoken)
+
+    def end_session(self, now: datetime) -> None:
+        """Close the session; a capable model summarises it (waited for, briefly, at exit)."""
+        if self.session_id is not None:
+            self.store.end_session(self.session_id, now)
+            if self.writer is not None:
+                self.writer.summarize(self.session_id, now)
+        if self.writer is not None and not self.writer.close():
+            log.warning("memory writing by the model did not finish in time; rule-based facts are stored")
+        self.session_id = None
+
+    def _learn(self, text: str, now: datetime, turn_id: int) -> None:
+        for f in extract_facts(text, now):
+            self.store.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=turn_id, closes=f.closes)
+        if self.writer is not None:
+            self.writer.extract(turn_id, text, now)
+
+    def _command(self, command: Command, now: datetime, turn_id: int | None) -> str:
+        kind = command.kind
+        if kind == "recall":
+            return commands.recall(self.store)
+        if kind == "forget":
+            return commands.forget(self.store, command.arg, now)
+        if kind == "forget_last":
+            return commands.forget_previous(self.store, self.session_id, turn_id)
+        if kind == "forget_all":
+            self.store.wipe()
+            self.session_id = None
+            return CONFIRM["forget_all"]
+        if kind == "pause":
+            if self.session_id is not None:
+                self.store.delete_session(self.session_id)
+            self.session_id, self.paused = None, True
+            return CONFIRM["pause"]
+        if kind == "resume":
+            was, self.paused = self.paused, False
+            return CONFIRM["resume"] if was else CONFIRM["already"]
+        if self.paused:  # remember
+            return CONFIRM["paused"]
+        return commands.remember(self.store, command.arg, now, turn_id)

@@ -1,0 +1,87 @@
+"""``companion memory list | search | forget | export | import | wipe``: what the user can see
+and control about what Samantha remembers. Prints for a terminal; returns an exit status."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..config import Config, data_dir
+from . import phrasing
+from .retrieval import match_query
+from .store import DB_NAME, MemoryError, MemoryStore
+
+
+def run_command(cfg: Config, args) -> int:
+    store = MemoryStore(data_dir() / DB_NAME)
+    try:
+        return _ACTIONS[args.memory_action](store, args)
+    finally:
+        store.close()
+
+
+def _list(store: MemoryStore, args) -> int:
+    facts = store.facts(current=not args.all)
+    counts = store.counts()
+    print(f"{counts['turns']} turns in {counts['sessions']} conversations; {len(facts)} facts"
+          f"{'' if args.all else ' (current; --all shows replaced ones too)'}")
+    for f in facts:
+        until = f", until {f.valid_to[:10]}" if f.valid_to else ""
+        print(f"{f.id:5d}  {phrasing.label(f.attribute)}: {f.value}  (since {f.valid_from[:10]}{until}; {f.origin})")
+    return 0
+
+
+def _search(store: MemoryStore, args) -> int:
+    query = match_query(" ".join(args.text))
+    facts, turns = store.search_facts(query, 20), store.search_turns(query, 20)
+    for f in facts:
+        print(f"fact {f.id:5d}  {phrasing.label(f.attribute)}: {f.value}")
+    for t in turns:
+        print(f"turn {t.turn_id:5d}  {t.created_at[:16].replace('T', ' ')}  {t.role}: {t.text}")
+    if not facts and not turns:
+        print("Nothing found.")
+    return 0
+
+
+def _forget(store: MemoryStore, args) -> int:
+    if not store.forget_facts([args.id]):
+        raise MemoryError(f"there is no fact {args.id}; 'companion memory list' shows the ids")
+    print(f"Forgot fact {args.id} and the words it came from.")
+    return 0
+
+
+def _export(store: MemoryStore, args) -> int:
+    data = store.export()
+    path = Path(args.file)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as private as the database
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1)
+    print(f"Exported {len(data['facts'])} facts and {len(data['turns'])} turns to {path}.")
+    return 0
+
+
+def _import(store: MemoryStore, args) -> int:
+    try:
+        data = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MemoryError(f"{args.file}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MemoryError(f"{args.file}: not a JSON export ({exc})") from None
+    added = store.import_(data)
+    print(f"Imported {added['facts']} facts and {added['turns']} turns from {args.file}.")
+    return 0
+
+
+def _wipe(store: MemoryStore, args) -> int:
+    counts = store.counts()
+    if not args.yes:
+        print(f"This erases {counts['turns']} turns and {counts['facts']} facts for good. "
+              "Run 'companion memory wipe --yes' to do it.")
+        return 1
+    store.wipe()
+    print(f"Erased {counts['turns']} turns and {counts['facts']} facts.")
+    return 0
+
+
+_ACTIONS = {"list": _list, "search": _search, "forget": _forget, "export": _export, "import": _import, "wipe": _wipe}

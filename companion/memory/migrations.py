@@ -1,0 +1,101 @@
+"""Numbered schema migrations, applied in order and recorded in ``_migrations`` so an old
+database is upgraded in place and a new one is built by the same steps (as simonw/llm does)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_core", """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            started_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            text TEXT NOT NULL,          -- as transcribed (user) or as generated (assistant)
+            spoken TEXT,                 -- what was actually said aloud (assistant)
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX turns_session ON turns(session_id, id);
+        CREATE TABLE facts (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            subject TEXT NOT NULL,       -- 'user' for facts about the user
+            attribute TEXT NOT NULL,     -- e.g. name, lives_in, sister, likes
+            value TEXT NOT NULL,
+            source_turn_id INTEGER REFERENCES turns(id) ON DELETE SET NULL,
+            origin TEXT NOT NULL,        -- rule | command | llm | import
+            valid_from TEXT NOT NULL,
+            valid_to TEXT                -- set when a newer value replaces this one
+        );
+        CREATE INDEX facts_current ON facts(user_id, attribute) WHERE valid_to IS NULL;
+        CREATE TABLE summaries (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+    """),
+    ("002_search", """
+        CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='turns', content_rowid='id',
+                                                  tokenize='porter unicode61');
+        CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
+            INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER turns_ad AFTER DELETE ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE VIRTUAL TABLE facts_fts USING fts5(attribute, value, content='facts', content_rowid='id',
+                                                  tokenize='porter unicode61');
+        CREATE TRIGGER facts_ai AFTER INSERT ON facts BEGIN
+            INSERT INTO facts_fts(rowid, attribute, value) VALUES (new.id, replace(new.attribute, '_', ' '), new.value);
+        END;
+        CREATE TRIGGER facts_ad AFTER DELETE ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, attribute, value)
+            VALUES ('delete', old.id, replace(old.attribute, '_', ' '), old.value);
+        END;
+    """),
+]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied now."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")  # one transaction per migration: all of it or none of it
+        try:
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", (name,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script on ';' ending a complete statement (trigger bodies contain ';')."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line.split("--", 1)[0] + ("\n" if "--" in line else "")
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [s for s in out if s.strip(" ;\n")]

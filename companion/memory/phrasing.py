@@ -1,0 +1,89 @@
+"""How stored facts read: second person when Samantha says them aloud ("you live in Boston"),
+compact labels in the prompt ("lives in: Boston"). One table, so both stay in step."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+
+from .rules import KIN, PETS
+from .store import Fact
+
+# attribute -> (prompt label, spoken template with {v}; {vs} is a list of several values)
+_FORMS: dict[str, tuple[str, str]] = {
+    "name": ("name", "your name is {v}"),
+    "lives_in": ("lives in", "you live in {v}"),
+    "hometown": ("is from", "you're from {v}"),
+    "job": ("works as", "you work as {a}"),
+    "employer": ("works at", "you work at {v}"),
+    "birthday": ("birthday", "your birthday is {v}"),
+    "allergy": ("allergic to", "you're allergic to {vs}"),
+    "likes": ("likes", "you like {vs}"),
+    "dislikes": ("dislikes", "you don't like {vs}"),
+    "plan": ("plans", "you have plans: {vs}"),
+    "note": ("asked you to remember", "you asked me to remember that {vs}"),
+}
+ORDER = ("name", "lives_in", "hometown", "job", "employer", "birthday", "allergy")  # then the rest, oldest first
+
+_FLIP = [(r"\bI'm\b", "you're"), (r"\bI am\b", "you are"), (r"\bI was\b", "you were"), (r"\bI've\b", "you've"),
+         (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b", "you"), (r"\bmy\b", "your"), (r"\bMy\b", "Your"),
+         (r"\bmine\b", "yours"), (r"\bmyself\b", "yourself"), (r"\bme\b", "you")]
+
+
+def flip(text: str) -> str:
+    """The user's words as Samantha would say them back ("my sister" -> "your sister")."""
+    for pattern, repl in _FLIP:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+def join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def grouped(facts: list[Fact]) -> "OrderedDict[str, list[str]]":
+    groups: OrderedDict[str, list[str]] = OrderedDict((a, []) for a in ORDER)
+    for f in facts:
+        groups.setdefault(f.attribute, []).append(f.value)
+    return OrderedDict((a, vs) for a, vs in groups.items() if vs)
+
+
+def label(attribute: str) -> str:
+    if attribute in _FORMS:
+        return _FORMS[attribute][0]
+    return attribute.replace("_", " ")
+
+
+def spoken(attribute: str, values: list[str]) -> str:
+    values = [flip(v) for v in values]
+    if attribute in _FORMS:
+        v = values[-1]
+        return _FORMS[attribute][1].format(v=v, vs=join(values), a=_article(v))
+    if attribute.startswith("favorite_"):
+        return f"your favorite {attribute[9:].replace('_', ' ')} is {values[-1]}"
+    if attribute in PETS:
+        return f"your {attribute} is called {values[0]}" if len(values) == 1 else f"your {attribute}s are called {join(values)}"
+    if attribute in KIN and len(values) > 1:
+        return f"your {attribute}s are {join(values)}"
+    return f"your {attribute.replace('_', ' ')} is {join(values)}"
+
+
+def _article(value: str) -> str:
+    if re.match(r"(?:a|an|the)\b", value, re.I) or value[:1].isupper():
+        return value
+    return ("an " if value[:1].lower() in "aeiou" else "a ") + value
+
+
+def profile_lines(facts: list[Fact]) -> list[str]:
+    """One prompt line per attribute: 'lives in: Boston'."""
+    return [f"{label(a)}: {'; '.join(vs)}" for a, vs in grouped(facts).items()]
+
+
+def spoken_profile(facts: list[Fact], most: int = 8) -> str:
+    """The answer to "what do you remember about me?", built only from the database."""
+    parts = [spoken(a, vs) for a, vs in grouped(facts).items()]
+    if not parts:
+        return ("I don't remember anything about you yet. Tell me about yourself, or say "
+                "'remember that' and I'll keep it.")
+    more = " There's a little more, too." if len(parts) > most else ""
+    return f"Here's what I remember: {join(parts[:most])}.{more}"

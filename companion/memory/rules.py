@@ -1,0 +1,156 @@
+"""Facts from the user's own words, by rules, so memory is correct with any model (the 135M
+one cannot produce reliable JSON). Precision over recall: a missed fact costs little, a wrong
+one is repeated back to the user. Only ever applied to what the *user* said."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+PARTNERS = ("wife", "husband", "partner", "girlfriend", "boyfriend", "fiancee", "fiance", "mom", "mother", "mum",
+            "dad", "father", "boss")
+KIN = ("sister", "brother", "son", "daughter", "friend", "best friend", "cousin", "aunt", "uncle", "grandma",
+       "grandmother", "grandpa", "grandfather", "niece", "nephew", "roommate", "colleague", "neighbor", "neighbour")
+PETS = ("dog", "cat", "puppy", "kitten", "parrot", "rabbit", "bunny", "hamster", "horse", "bird", "fish", "turtle",
+        "snake", "guinea pig")
+SINGLE = {"name", "lives_in", "hometown", "job", "employer", "birthday", *PARTNERS}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_V = r"(?P<v>[^,.;!?]+?)"  # a value: up to the end of its clause (see _END)
+_END = (r"(?=\s+(?:and|but|because|so|since|though|although|if|when|while|who|which|where)\b"
+        r"|\s+(?:and|but)\s|[,.;!?]|$)")
+_LIST_END = (r"(?=\s+(?:but|because|so|since|though|although|if|when|while)\b"
+             r"|\s+and\s+(?:I|I'm|my|we|you|he|she|they|it)\b|[,.;!?]|$)")  # "hiking and jazz" is one list
+_NAME = r"(?P<v>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})"  # capitalised words, as Whisper writes names
+_TRAILING_TIME = re.compile(r"\s+(?:last|this|next)\s+(?:week|month|year|spring|summer|fall|autumn|winter)$"
+                            r"|\s+(?:a\s+(?:few|couple\s+of)\s+\w+|\w+\s+\w+)\s+ago$"
+                            r"|\s+(?:in\s+\d{4}|recently|now|anymore|these\s+days|nowadays|yesterday|today|already)$",
+                            re.I)
+_PRONOUNS = {"you", "it", "that", "this", "them", "him", "her", "those", "these", "to", "so", "a", "the"}
+_WHEN = (r"(?P<when>today|tonight|tomorrow(?:\s+(?:morning|afternoon|evening|night))?"
+         r"|(?:next|this)\s+(?:week|weekend|month|year|" + "|".join(WEEKDAYS) + r")"
+         r"|on\s+(?:" + "|".join(WEEKDAYS) + r")|on\s+(?:the\s+)?\w+\s+\w+|in\s+(?:\w+\s+)?(?:days?|weeks?|months?))")
+
+_RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, re.I if attr not in ("name",) else 0)) for attr, rx in [
+    ("name", r"\b[Mm]y name(?:'s| is) " + _NAME),
+    ("name", r"\b(?:[Cc]all me|I'?m called|I am called|[Pp]eople call me) " + _NAME),
+    ("lives_in", r"\bI (?:currently |now |still |actually )?live in " + _V + _END),
+    ("lives_in", r"\bI(?:'ve| have)? (?:just |recently |finally )?moved to " + _V + _END),
+    ("lives_in", r"\bI(?:'m| am) (?:now |currently )?living in " + _V + _END),
+    ("hometown", r"\bI(?:'m| am) (?:originally )?from " + _V + _END),
+    ("hometown", r"\bI grew up in " + _V + _END),
+    ("job", r"\bI work as (?:an? )?" + _V + _END),
+    ("job", r"\bmy job is (?:being )?(?:an? )?" + _V + _END),
+    ("job", r"\bI(?:'m| am) an? " + _V + r" by (?:profession|trade)"),
+    ("employer", r"\bI work (?:at|for) " + _V + _END),
+    ("birthday", r"\bmy birthday(?:'s| is) (?:on )?" + _V + _END),
+    ("birthday", r"\bI was born on " + _V + _END),
+    ("allergy", r"\bI(?:'m| am) (?:very |really |severely )?allergic to " + _V + _END),
+    ("allergy", r"\bI have an? (?P<v>[\w -]+?) allergy"),
+    ("dislikes", r"\bI (?:really )?(?:don'?t|do not) (?:really )?(?:like|enjoy|care for) " + _V + _LIST_END),
+    ("dislikes", r"\bI (?:really )?(?:hate|dislike|detest|can'?t stand|cannot stand) " + _V + _LIST_END),
+    ("likes", r"\bI (?:really |absolutely |just |do )?(?:like|love|enjoy|adore) " + _V + _LIST_END),
+]]
+_RELATION = re.compile(r"\b[Mm]y (?P<rel>" + "|".join(sorted(PARTNERS + KIN + PETS, key=len, reverse=True)) +
+                       r")(?:'s name is| is called| is named| name is|,)\s+" + _NAME)
+_HAVE = re.compile(r"\bI have an? (?P<rel>" + "|".join(sorted(KIN + PETS, key=len, reverse=True)) +
+                   r") (?:called|named) " + _NAME, re.I)
+_FAVORITE = re.compile(r"\bmy (?:favou?rite) (?P<what>\w+(?: \w+)?) is " + _V + _END, re.I)
+_PLAN = re.compile(r"\bI(?:'m| am| will|'ll)? (?:going to|planning to|gonna|have to|will) (?P<v>[^,.;!?]+?)\s+" + _WHEN, re.I)
+_APPOINTMENT = re.compile(r"\bI(?:'ve| have)(?: got)? an? (?P<v>[\w' ]*?(?:appointment|meeting|interview|exam|test|party"
+                          r"|wedding|trip|flight|date|concert|game|surgery)(?: with [\w ]+?)?)\s+" + _WHEN, re.I)
+
+
+@dataclass(frozen=True)
+class FactCandidate:
+    """A fact the user stated about themselves, ready for :meth:`MemoryStore.add_fact`."""
+
+    attribute: str
+    value: str
+    single: bool
+    closes: tuple[str, ...] = ()
+
+
+def sentences(text: str) -> list[str]:
+    """Statements only: questions ("do I like jazz?") state nothing."""
+    parts = re.findall(r"[^.!?]+[.!?]?", text)
+    return [p.strip() for p in parts if p.strip() and not p.strip().endswith("?")]
+
+
+def extract_facts(text: str, now: datetime) -> list[FactCandidate]:
+    out: list[FactCandidate] = []
+    for sentence in sentences(text):
+        for attr, rx in _RULES:
+            for m in rx.finditer(sentence):
+                for value in _values(attr, m.group("v")):
+                    out.append(_candidate(attr, value))
+        for rx in (_RELATION, _HAVE):
+            for m in rx.finditer(sentence):
+                rel = m.group("rel").lower()
+                out.append(FactCandidate(rel, _clean(m.group("v")), rel in SINGLE))
+        for m in _FAVORITE.finditer(sentence):
+            value = _clean(m.group("v"))
+            if value:
+                out.append(FactCandidate("favorite_" + m.group("what").lower().replace(" ", "_"), value, True))
+        for rx in (_APPOINTMENT, _PLAN):
+            for m in rx.finditer(sentence):
+                what = _clean(m.group("v"))
+                if what and what.lower() not in _PRONOUNS:
+                    out.append(FactCandidate("plan", f"{what} {resolve_when(m.group('when'), now)}", False))
+                    break
+    return _unique(out)
+
+
+def _values(attr: str, raw: str) -> list[str]:
+    value = _clean(raw)
+    if attr in ("likes", "dislikes", "allergy"):
+        value = re.sub(r"^(?:to |the idea of |it when )", "", value, flags=re.I)
+        items = [_clean(v) for v in re.split(r",\s*|\s+and\s+|\s+or\s+", value)]
+        return [v for v in items if v and v.lower() not in _PRONOUNS and len(v.split()) <= 6]
+    if not value or value.lower() in _PRONOUNS or len(value.split()) > 8:
+        return []
+    return [value[0].upper() + value[1:] if attr in ("lives_in", "hometown") else value]
+
+
+def _candidate(attr: str, value: str) -> FactCandidate:
+    closes = {"likes": ("dislikes",), "dislikes": ("likes",)}.get(attr, ())
+    return FactCandidate(attr, value, attr in SINGLE, closes)
+
+
+def _clean(value: str) -> str:
+    value = value.strip(" '\"")
+    while True:
+        trimmed = _TRAILING_TIME.sub("", value)
+        if trimmed == value:
+            return value.strip()
+        value = trimmed
+
+
+def _unique(facts: list[FactCandidate]) -> list[FactCandidate]:
+    seen, out = set(), []
+    for f in facts:
+        key = (f.attribute, f.value.lower())
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def resolve_when(when: str, now: datetime) -> str:
+    """Pin a relative date to the calendar ("tomorrow" said on Monday is Tuesday's date), so the
+    plan still means the right day when it is recalled next week."""
+    low = " ".join(when.lower().split())
+    day = None
+    if low in ("today", "tonight"):
+        day = now
+    elif low.startswith("tomorrow"):
+        day = now + timedelta(days=1)
+    else:
+        m = re.fullmatch(r"(?:on|next|this) (\w+)", low)
+        if m and m.group(1) in WEEKDAYS:
+            ahead = (WEEKDAYS.index(m.group(1)) - now.weekday()) % 7 or 7
+            day = now + timedelta(days=ahead)
+    if day is None:
+        return f"({when}, said on {now:%B %-d, %Y})"
+    return f"on {day:%A, %B %-d, %Y}"

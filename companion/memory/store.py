@@ -1,0 +1,287 @@
+"""The memory database: one SQLite file (WAL, mode 0600) holding users, sessions, every turn,
+facts with validity periods, and session summaries. Each write commits before it returns, so
+a crash or ``kill -9`` loses nothing already written; all access goes through one lock so the
+reply path and the background writer can share the connection."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .migrations import migrate
+
+DB_NAME = "memory.sqlite3"
+EXPORT_FORMAT = "companion-memory"
+EXPORT_VERSION = 1
+_TABLES = ("users", "sessions", "turns", "facts", "summaries")  # parents before children
+
+
+class MemoryError(RuntimeError):
+    """The memory database cannot be opened or a request on it is invalid; says what to do."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: int
+    subject: str
+    attribute: str
+    value: str
+    source_turn_id: int | None
+    origin: str
+    valid_from: str
+    valid_to: str | None
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A stored turn found by search."""
+
+    turn_id: int
+    session_id: int
+    role: str
+    text: str
+    created_at: str
+
+
+def stamp(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+class MemoryStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # create private before SQLite does
+            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a committed turn survives power loss too
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            migrate(self.db)
+        except (OSError, sqlite3.Error) as exc:
+            raise MemoryError(f"cannot open the memory database {self.path} ({exc}); check the data directory's "
+                              "permissions, or move the file away to start a fresh memory") from None
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{self.path}{suffix}").exists():
+                os.chmod(f"{self.path}{suffix}", 0o600)
+        self.lock = threading.RLock()
+        self.user_id = self._default_user()
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic write under the lock: committed (durably) on exit, rolled back on error.
+        Nested calls join the outer transaction."""
+        with self.lock:
+            if self.db.in_transaction:
+                yield self.db
+                return
+            with transaction(self.db):
+                yield self.db
+
+    def _write(self, sql: str, params=()) -> sqlite3.Cursor:
+        with self.transaction() as db:
+            return db.execute(sql, params)
+
+    def _rows(self, sql: str, params=()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def _default_user(self) -> int:
+        row = self._rows("SELECT id FROM users ORDER BY id LIMIT 1")
+        if row:
+            return row[0]["id"]
+        return self._write("INSERT INTO users (created_at) VALUES (?)", (stamp(datetime.now()),)).lastrowid
+
+    # -- sessions and turns ----------------------------------------------------------------
+    def start_session(self, now: datetime) -> int:
+        with self.transaction():  # a session left open by a crash ends at its last turn
+            self.db.execute("UPDATE sessions SET ended_at = COALESCE((SELECT MAX(created_at) FROM turns "
+                            "WHERE session_id = sessions.id), started_at) WHERE ended_at IS NULL")
+            return self.db.execute("INSERT INTO sessions (user_id, started_at) VALUES (?, ?)",
+                                   (self.user_id, stamp(now))).lastrowid
+
+    def end_session(self, session_id: int, now: datetime) -> None:
+        self._write("UPDATE sessions SET ended_at = ? WHERE id = ?", (stamp(now), session_id))
+
+    def delete_session(self, session_id: int) -> None:
+        """Erase a session with its turns, the facts taken from them, and its summary."""
+        with self.transaction():
+            self.db.execute("DELETE FROM facts WHERE source_turn_id IN (SELECT id FROM turns WHERE session_id = ?)",
+                            (session_id,))
+            self.db.execute("DELETE FROM turns WHERE session_id = ?", (session_id,))
+            self.db.execute("DELETE FROM summaries WHERE session_id = ?", (session_id,))
+
+    def add_turn(self, session_id: int, role: str, text: str, now: datetime, spoken: str | None = None) -> int:
+        return self._write("INSERT INTO turns (session_id, role, text, spoken, created_at) VALUES (?, ?, ?, ?, ?)",
+                           (session_id, role, text, spoken, stamp(now))).lastrowid
+
+    def session_turns(self, session_id: int, last: int = -1) -> list[Snippet]:
+        """A session's turns in order; only the ``last`` few when given."""
+        rows = self._rows("SELECT id, session_id, role, text, created_at FROM turns WHERE session_id = ? "
+                          "ORDER BY id DESC LIMIT ?", (session_id, last))
+        return [_snippet(r) for r in reversed(rows)]
+
+    def previous_session(self, before: int | None) -> tuple[int, str] | None:
+        """The latest session before ``before`` that has turns, and its last turn's time
+        (index lookups only: this runs before every reply)."""
+        row = self._rows("SELECT MAX(session_id) FROM turns WHERE session_id < ?", (before if before else 2 ** 62,))
+        if row[0][0] is None:
+            return None
+        last = self._rows("SELECT created_at FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT 1", (row[0][0],))
+        return row[0][0], last[0][0]
+
+    def search_turns(self, match: str, limit: int, exclude_session: int | None = None) -> list[Snippet]:
+        """Turns matching an FTS5 expression, best BM25 first. The ranked inner query lets FTS5
+        stop early; the outer one drops the conversation in progress (its turns are in history)."""
+        if not match:
+            return []
+        return [_snippet(r) for r in self._rows(
+            "SELECT t.id, t.session_id, t.role, t.text, t.created_at FROM "
+            "(SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT ?) f "
+            "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? ORDER BY f.rank LIMIT ?",
+            (match, limit * 4 + 20, exclude_session, limit))]
+
+    # -- facts -----------------------------------------------------------------------------
+    def add_fact(self, attribute: str, value: str, now: datetime, *, single: bool, source_turn_id: int | None = None,
+                 origin: str = "rule", subject: str = "user", closes: tuple[str, ...] = ()) -> Fact:
+        """Record a fact. The same current value is not stored twice; for a ``single``-valued
+        attribute a new value closes the old one (kept, with ``valid_to``), never deletes it.
+        ``closes`` names other attributes whose equal value becomes invalid (likes vs dislikes)."""
+        with self.transaction():
+            same = self.db.execute("SELECT * FROM facts WHERE user_id = ? AND subject = ? AND attribute = ? "
+                                   "AND lower(value) = lower(?) AND valid_to IS NULL", (self.user_id, subject, attribute, value)).fetchone()
+            if same:
+                return _fact(same)
+            if single:
+                self.db.execute("UPDATE facts SET valid_to = ? WHERE user_id = ? AND subject = ? AND attribute = ? "
+                                "AND valid_to IS NULL", (stamp(now), self.user_id, subject, attribute))
+            for other in closes:
+                self.db.execute("UPDATE facts SET valid_to = ? WHERE user_id = ? AND subject = ? AND attribute = ? "
+                                "AND lower(value) = lower(?) AND valid_to IS NULL", (stamp(now), self.user_id, subject, other, value))
+            cur = self.db.execute("INSERT INTO facts (user_id, subject, attribute, value, source_turn_id, origin, valid_from) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?)", (self.user_id, subject, attribute, value, source_turn_id, origin, stamp(now)))
+            return _fact(self.db.execute("SELECT * FROM facts WHERE id = ?", (cur.lastrowid,)).fetchone())
+
+    def facts(self, *, current: bool = True) -> list[Fact]:
+        where = "AND valid_to IS NULL" if current else ""
+        return [_fact(r) for r in self._rows(f"SELECT * FROM facts WHERE user_id = ? {where} ORDER BY id", (self.user_id,))]
+
+    def search_facts(self, match: str, limit: int) -> list[Fact]:
+        if not match:
+            return []
+        return [_fact(r) for r in self._rows(
+            "SELECT facts.* FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid WHERE facts_fts MATCH ? "
+            "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
+
+    def forget_facts(self, ids: list[int]) -> int:
+        """Delete facts for good, with the turns they were heard in (so search cannot bring them
+        back) and every other value taken from those turns. Returns how many facts went."""
+        with self.transaction() as db:
+            marks = ",".join("?" * len(ids))
+            turns = [r[0] for r in db.execute(
+                f"SELECT source_turn_id FROM facts WHERE id IN ({marks}) AND source_turn_id IS NOT NULL", ids)]
+            gone = db.execute(f"DELETE FROM facts WHERE id IN ({marks})", ids).rowcount
+            return gone + self.delete_turns(turns)
+
+    def delete_turns(self, ids: list[int]) -> int:
+        """Delete turns and the facts taken from them; returns how many facts went."""
+        with self.transaction() as db:
+            marks = ",".join("?" * len(ids))
+            gone = db.execute(f"DELETE FROM facts WHERE source_turn_id IN ({marks})", ids).rowcount
+            db.execute(f"DELETE FROM turns WHERE id IN ({marks})", ids)
+            return gone
+
+    # -- summaries -------------------------------------------------------------------------
+    def add_summary(self, session_id: int, text: str, origin: str, now: datetime) -> None:
+        self._write("INSERT INTO summaries (session_id, text, origin, created_at) VALUES (?, ?, ?, ?)",
+                    (session_id, text, origin, stamp(now)))
+
+    def summary(self, session_id: int) -> str | None:
+        rows = self._rows("SELECT text FROM summaries WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,))
+        return rows[0]["text"] if rows else None
+
+    # -- whole database --------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        return {t: self._rows(f"SELECT COUNT(*) FROM {t}")[0][0] for t in _TABLES}
+
+    def wipe(self) -> None:
+        """Delete everything the user ever said or was remembered; the schema stays."""
+        with self.transaction():
+            for table in reversed(_TABLES):
+                self.db.execute(f"DELETE FROM {table}")
+            for index in ("turns_fts", "facts_fts"):
+                self.db.execute(f"INSERT INTO {index}({index}) VALUES ('delete-all')")
+        with self.lock:
+            self.db.execute("VACUUM")  # deleted text must not linger in free pages
+        self.user_id = self._default_user()
+
+    def export(self) -> dict:
+        data = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION}
+        for table in _TABLES:
+            data[table] = [dict(r) for r in self._rows(f"SELECT * FROM {table} ORDER BY id")]
+        return data
+
+    def import_(self, data: dict) -> dict[str, int]:
+        """Add an export to this database. Into an empty memory the ids are kept, so the export
+        is reproduced exactly; otherwise rows get fresh ids and everything belongs to this user."""
+        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+            raise MemoryError(f"not a companion memory export (expected \"format\": \"{EXPORT_FORMAT}\")")
+        if data.get("version") != EXPORT_VERSION:
+            raise MemoryError(f"unsupported export version {data.get('version')!r}; this companion reads version {EXPORT_VERSION}")
+        refs = {"sessions": {"user_id": "users"}, "turns": {"session_id": "sessions"},
+                "facts": {"user_id": "users", "source_turn_id": "turns"}, "summaries": {"session_id": "sessions"}}
+        ids: dict[str, dict[int, int]] = {t: {} for t in _TABLES}
+        added = dict.fromkeys(_TABLES, 0)
+        with self.transaction() as db:
+            merge = any(db.execute(f"SELECT 1 FROM {t} WHERE id > 0 LIMIT 1").fetchone() for t in _TABLES[1:])
+            for table in _TABLES:
+                columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+                for row in data.get(table, []):
+                    if not isinstance(row, dict) or set(row) != set(columns):
+                        raise MemoryError(f"a {table} row in the export has the wrong fields; expected {sorted(columns)}")
+                    if table == "users":
+                        if merge or db.execute("SELECT 1 FROM users WHERE id = ?", (row["id"],)).fetchone():
+                            ids["users"][row["id"]] = self.user_id
+                            continue
+                    values = dict(row)
+                    for col, parent in refs.get(table, {}).items():
+                        values[col] = ids[parent].get(values[col])
+                    if merge:
+                        del values["id"]
+                    cur = db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                                     list(values.values()))
+                    ids[table][row["id"]] = cur.lastrowid
+                    added[table] += 1
+        return added
+
+
+def _fact(row: sqlite3.Row) -> Fact:
+    return Fact(row["id"], row["subject"], row["attribute"], row["value"], row["source_turn_id"], row["origin"],
+                row["valid_from"], row["valid_to"])
+
+
+def _snippet(row: sqlite3.Row) -> Snippet:
+    return Snippet(row["id"], row["session_id"], row["role"], row["text"], row["created_at"])
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection):
+    """Explicit BEGIN IMMEDIATE/COMMIT on an autocommit connection (DDL included)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
