@@ -25,6 +25,8 @@ from .conversation import Conversation, TranscriptLog
 from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
 from .persona import load_persona
+from .skills import build_skills, router_of
+from .skills.announce import IdleAnnouncer
 from .stt import Transcriber
 from .turns import SAMPLE_RATE
 from .voice import Voice
@@ -74,7 +76,7 @@ def load_parts(cfg: Config, data: Path) -> Parts:
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
     return Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=open_memory(cfg, data_dir(), parts.brain))
+                        memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
 
 
 def confirmed_turns(endpointer: Endpointer, frames, conv: Conversation):
@@ -119,6 +121,7 @@ def run_live(cfg: Config) -> int:
     mic = MicrophoneSource(in_dev, cfg.audio.block_ms)
     endpointer = Endpointer(EndpointSettings.from_config(cfg.vad))
     cancel = threading.Event()
+    announcer = IdleAnnouncer(router_of(conv), parts.voice, sink)  # due reminders, said in gaps
 
     def stop():
         cancel.set()
@@ -129,7 +132,8 @@ def run_live(cfg: Config) -> int:
         mic.start()
         log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
         try:
-            for utt in confirmed_turns(endpointer, mic, conv):
+            announcer.at_start(mic)
+            for utt in confirmed_turns(endpointer, announcer.between_turns(mic, endpointer), conv):
                 if cancel.is_set():
                     break
                 log.info("heard %.1fs of speech", utt.duration)

@@ -108,6 +108,16 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
+class SkillsConfig:
+    timezone: str = _opt("", "IANA time zone for reminders and the calendar, e.g. 'Europe/Berlin'; '' = the system's")
+    letters_dir: str = _opt("", "folder where finished letters are saved as Markdown; '' = letters/ in the data directory")
+    letters_llm: str = _opt("auto", "who writes letters: 'always' the LLM, 'never' (a fixed template), 'auto' = the LLM "
+                            "unless it is the embedded one (too small to write letters)", choices=("auto", "always", "never"))
+    reminder_repeat_s: int = _opt(120, "seconds before an unacknowledged reminder is said once more", lo=10, hi=86400)
+    event_minutes: int = _opt(60, "length of a calendar event added by voice, in minutes", lo=5, hi=1440)
+
+
+@dataclass(frozen=True)
 class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     stt: STTConfig = field(default_factory=STTConfig)
@@ -117,6 +127,7 @@ class Config:
     persona: PersonaConfig = field(default_factory=PersonaConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    skills: SkillsConfig = field(default_factory=SkillsConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.type if isinstance(f.type, type) else globals()[f.type]

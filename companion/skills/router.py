@@ -1,0 +1,34 @@
+"""One :class:`~companion.conversation.Skill` in front of the LLM that holds reminders, the
+calendar and letters: the deterministic intent layer. A skill in the middle of a dialogue
+(a read-back, a question, an open letter) hears the next turn first; otherwise each skill
+recognises its own requests by keywords and the date parser, in a fixed order."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+log = logging.getLogger(__name__)
+
+
+class SkillRouter:
+    def __init__(self, skills: list, clock):
+        self.skills = list(skills)
+        self.clock = clock  # returns the current aware datetime; tests pass a controllable one
+
+    def handle(self, text: str, now: datetime) -> str | None:
+        ordered = sorted(self.skills, key=lambda s: not s.in_dialogue)  # stable: the fixed order otherwise
+        for skill in ordered:
+            answer = skill.handle(text, now)
+            if answer is not None:
+                log.info("%s answered %r", type(skill).__name__, text)
+                return answer
+        return None
+
+    def due_announcements(self) -> list[str]:
+        """What is due now and should be said between turns (each reminder at most twice)."""
+        return [a for s in self.skills if hasattr(s, "due_announcements") for a in s.due_announcements(self.clock())]
+
+    def start_announcements(self) -> list[str]:
+        """What to say when she starts: reminders that came due while she was off, open drafts."""
+        return [a for s in self.skills if hasattr(s, "start_announcements") for a in s.start_announcements(self.clock())]
