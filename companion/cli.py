@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import ConfigError, data_dir, load_config, parse_assignments
 
-COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory")
+COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory", "reminders", "calendar", "letters")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +50,21 @@ def _parser() -> argparse.ArgumentParser:
     msub.add_parser("export", help="write everything to a JSON file").add_argument("file", type=Path, metavar="FILE.json")
     msub.add_parser("import", help="add a JSON export").add_argument("file", type=Path, metavar="FILE.json")
     msub.add_parser("wipe", help="erase all memory").add_argument("--yes", action="store_true", help="really do it")
+    rsub = sub.add_parser("reminders", parents=[common], help="list, add or cancel reminders").add_subparsers(
+        dest="reminders_action", metavar="ACTION", required=True)
+    rsub.add_parser("list", help="open reminders, soonest first")
+    rsub.add_parser("add", help="e.g.: add call my sister tomorrow at 6 pm").add_argument("text", nargs="+", metavar="WORDS")
+    rsub.add_parser("cancel", help="cancel reminder ID (see list)").add_argument("id", type=int)
+    csub = sub.add_parser("calendar", parents=[common], help="the calendar (an .ics file): list, add, export, import"
+                          ).add_subparsers(dest="calendar_action", metavar="ACTION", required=True)
+    csub.add_parser("list", help="coming events").add_argument("--days", type=int, default=7, help="how far ahead (7)")
+    csub.add_parser("add", help="e.g.: add lunch with Amy on Friday at 1 pm").add_argument("text", nargs="+", metavar="WORDS")
+    csub.add_parser("export", help="write the calendar to FILE.ics").add_argument("file", type=Path, metavar="FILE.ics")
+    csub.add_parser("import", help="merge the events of FILE.ics in").add_argument("file", type=Path, metavar="FILE.ics")
+    lsub = sub.add_parser("letters", parents=[common], help="saved letters: list, show").add_subparsers(
+        dest="letters_action", metavar="ACTION", required=True)
+    lsub.add_parser("list", help="saved letters and any unfinished draft")
+    lsub.add_parser("show", help="print a saved letter").add_argument("name", help="file name or words from it, e.g. grandmother")
     return p
 
 
@@ -138,6 +153,10 @@ def _dispatch(command: str, args, cfg) -> int:
         from .memory.manage import run_command
 
         return run_command(cfg, args)
+    if command in ("reminders", "calendar", "letters"):
+        from .skills.commands import run_command as run_skill_command
+
+        return run_skill_command(cfg, args)
     if command == "doctor":
         from .doctor import report, run_checks
 

@@ -181,6 +181,14 @@ _CALENDAR_WORDS = re.compile(r"\b(?:calendar|event|appointment|meeting|diary|sch
 _IT = re.compile(r"^(?:it|that|this|that one|the event|the meeting|the appointment)$")
 
 
+def event_request(text: str, now: datetime) -> tuple[str, When]:
+    """The event's title, as the user spelled it, and when: "put lunch with Amy on Friday at one"."""
+    said = normalize(text)
+    when = find_when(said, now)
+    title = strip_edges(_ON_CALENDAR.sub(" ", _ADD.sub("", without(said, when))))
+    return original_case(title, text), when
+
+
 class CalendarSkill:
     """Voice requests about the calendar. "Move it" means the event last added or mentioned;
     removing an event asks first."""
@@ -216,13 +224,19 @@ class CalendarSkill:
         return None
 
     def _add(self, said: str, original: str, now: datetime) -> str:
-        when = find_when(said, now)
-        title = strip_edges(_ON_CALENDAR.sub(" ", _ADD.sub("", without(said, when))))
-        title = original_case(title, original)
+        title, when = event_request(original, now)
         if not title:
             return "What should I call the event?"
         if not (when.day or when.clock or when.part_of_day or when.offset):
             return f"When is {title}? Say it again with the day and time, like '{title} on Friday at 1 pm'."
+        event, clash = self.schedule(title, when, now)
+        reply = f"I've put {event.spoken(now)} on your calendar."
+        if clash:
+            reply += f" Note: that overlaps with {join([e.spoken(now) for e in clash])}."
+        return reply
+
+    def schedule(self, title: str, when: When, now: datetime) -> tuple[Event, list[Event]]:
+        """Add the event (all day when no time was said) and return it with what it overlaps."""
         if when.clock or when.offset or when.part_of_day:
             start = when.resolve(now)
             event = self.calendar.add(title, start, start + self.event_length, now)
@@ -231,10 +245,7 @@ class CalendarSkill:
             event = self.calendar.add(title, when.day, when.day + timedelta(days=1), now)
             clash = []
         self._last = event.uid
-        reply = f"I've put {event.spoken(now)} on your calendar."
-        if clash:
-            reply += f" Note: that overlaps with {join([e.spoken(now) for e in clash])}."
-        return reply
+        return event, clash
 
     def _target(self, what: str, now: datetime) -> Event | str:
         """The event a phrase names, or what to say when it names none or several."""

@@ -104,6 +104,18 @@ _LEAD = re.compile(r"^(?:(?:hey |ok |okay )?samantha,? )?(?:please |can you |cou
 _TIMER = re.compile(r"\b(\d+)[\s-]*(second|minute|hour)s?\b")
 
 
+def reminder_request(text: str, now: datetime) -> tuple[str, When]:
+    """What to be reminded of, in the user's words and spelling, and when: "remind me to call
+    Amy at 5" -> ("call Amy", at 5 pm); "set a timer for 10 minutes" -> ("my 10 minute timer is done", +10 min)."""
+    said = normalize(text)
+    when = find_when(said, now)
+    if timer := _TIMER.search(said) if "timer" in said else None:
+        if not when.offset:
+            when = find_when(f"in {timer[1]} {timer[2]}s", now)
+        return f"my {timer[1]} {timer[2]} timer is done", when
+    return strip_edges(original_case(_LEAD.sub("", without(said, when)), text)), when
+
+
 class ReminderSkill:
     """Voice requests about reminders. After adding one it reads the time back and listens for
     "yes" / "no, at 5 am" / "cancel it" on the next turn."""
@@ -138,14 +150,7 @@ class ReminderSkill:
 
     # -- requests ------------------------------------------------------------------------
     def _add(self, said: str, original: str, now: datetime) -> str:
-        when = find_when(said, now)
-        if timer := _TIMER.search(said) if "timer" in said else None:
-            if not when.offset:
-                when = find_when(f"in {timer[1]} {timer[2]}s", now)
-            task = f"my {timer[1]} {timer[2]} timer is done"
-        else:
-            rest = without(said, when)
-            task = strip_edges(original_case(_LEAD.sub("", rest), original))
+        task, when = reminder_request(original, now)
         if not task:
             return "What should I remind you of?"
         if not when:
