@@ -193,7 +193,7 @@ class ReminderSkill:
                 return "Okay, no reminder."
             return None
         reminder_id = self._confirming
-        if re.search(r"\b(?:cancel|delete|forget|never mind)\b(?: (?:it|that|the reminder))?$", said):
+        if re.search(r"\b(?:cancel|delete|forget|never mind)\b(?: (?:it|that|the reminder))?[.!]*$", said):
             self._confirming = None
             return f"Cancelled. I won't remind you to {self.book.cancel(reminder_id, now).spoken()}."
         when = find_when(said, now, bare_hour=self._asking_time or is_no(said))
