@@ -25,6 +25,7 @@ class LongTermMemory:
         self.store, self.cfg, self.writer = store, cfg, writer
         self.session_id: int | None = None
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
+        self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         command = parse_command(text)
@@ -33,14 +34,18 @@ class LongTermMemory:
             if self.session_id is None:
                 self.session_id = self.store.start_session(now)
             turn_id = self.store.add_turn(self.session_id, "user", text, now)  # durable before any reply
+        self._unsaid = False
         reply = self._command(command, now, turn_id) if command else None
+        if command and command.kind in ("forget", "forget_last") and turn_id is not None:
+            self.store.delete_turns([turn_id])  # "forget that I live in Boston" repeats what must go
+            self._unsaid = True
         if reply is None and turn_id is not None:
             self._learn(text, now, turn_id)
         context = build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
         return Recall(context, reply)
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
-        if self.session_id is not None and not self.paused:
+        if self.session_id is not None and not self.paused and not self._unsaid:
             at = datetime.fromisoformat(turn.started_at) if turn.started_at else datetime.now()  # the turn's clock
             self.store.add_turn(self.session_id, "assistant", turn.reply_text, at, spoken=spoken)
 

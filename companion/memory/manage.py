@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Config, data_dir
 from . import phrasing
-from .retrieval import match_query
+from .retrieval import match_query, related_turns
 from .store import DB_NAME, MemoryError, MemoryStore
 
 
@@ -33,8 +33,8 @@ def _list(store: MemoryStore, args) -> int:
 
 
 def _search(store: MemoryStore, args) -> int:
-    query = match_query(" ".join(args.text))
-    facts, turns = store.search_facts(query, 20), store.search_turns(query, 20)
+    text = " ".join(args.text)
+    facts, turns = store.search_facts(match_query(text), 20), related_turns(store, text, 20)
     for f in facts:
         print(f"fact {f.id:5d}  {phrasing.label(f.attribute)}: {f.value}")
     for t in turns:

@@ -18,6 +18,7 @@ not now of off on once only or other our ours ourselves out over own same she sh
 theirs them themselves then there these they this those through to too under until up very was we were what when
 where which while who whom why will with would you your yours yourself yourselves yeah oh um uh okay ok really like
 also get got know think tell said say told samantha hi hey well""".split())
+POSTINGS = 4000  # matching turns ranked per search: about 12 ms on one core
 HEADER = ("Memory from earlier conversations (facts are in the user's own words). Use it when it helps; "
           "if asked about something not listed here, say you don't remember.")
 
@@ -28,19 +29,37 @@ def tokens(text: str) -> int:
     return math.ceil(len(text) / 3.5)
 
 
-def match_query(text: str, most: int = 16) -> str:
-    """An FTS5 expression from free text: content words OR-ed, each quoted so that nothing the
-    user says can be read as FTS syntax."""
+def query_terms(text: str, most: int = 16) -> list[str]:
+    """Content words of free text, each quoted as an FTS5 phrase so that nothing the user says
+    can be read as FTS syntax."""
     words = []
     for w in re.findall(r"[\w']+", text.lower()):
         w = re.sub(r"'s$|'", "", w)
         if len(w) > 1 and w not in STOPWORDS and w not in words:
             words.append(w)
-    return " OR ".join(f'"{w}"' for w in words[:most])
+    return [f'"{w}"' for w in words[:most]]
 
 
-def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | None = None) -> list[Snippet]:
-    return store.search_turns(match_query(text), k, exclude_session)
+def match_query(text: str) -> str:
+    return " OR ".join(query_terms(text))
+
+
+def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | None = None,
+                  postings: int = POSTINGS) -> list[Snippet]:
+    """Past turns for ``text`` by BM25, at a bounded cost: ranking costs about 3 µs per matching
+    turn, so the rarest terms are kept while their turns add up to ``postings``; words said in
+    thousands of turns carry almost no BM25 weight anyway. When every term is that common,
+    only the latest ``postings`` turns are ranked."""
+    counted = sorted((store.turns_with(t, postings), t) for t in query_terms(text))
+    kept, total = [], 0
+    for count, term in counted:
+        if count and total + count <= postings:
+            kept.append(term)
+            total += count
+    if kept:
+        return store.search_turns(" OR ".join(kept), k, exclude_session)
+    common = [t for count, t in counted if count][:3]
+    return store.search_turns(" OR ".join(common), k, exclude_session, after_id=store.last_turn_id() - postings)
 
 
 def build_context(store: MemoryStore, text: str, now: datetime, session_id: int | None, budget: int,

@@ -141,16 +141,25 @@ class MemoryStore:
         last = self._rows("SELECT created_at FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT 1", (row[0][0],))
         return row[0][0], last[0][0]
 
-    def search_turns(self, match: str, limit: int, exclude_session: int | None = None) -> list[Snippet]:
-        """Turns matching an FTS5 expression, best BM25 first. The ranked inner query lets FTS5
-        stop early; the outer one drops the conversation in progress (its turns are in history)."""
+    def search_turns(self, match: str, limit: int, exclude_session: int | None = None, after_id: int = 0) -> list[Snippet]:
+        """Turns matching an FTS5 expression (and newer than ``after_id``), best BM25 first. The
+        ranked inner query lets FTS5 stop early; the outer one drops the conversation in progress
+        (its turns are in the history already)."""
         if not match:
             return []
         return [_snippet(r) for r in self._rows(
             "SELECT t.id, t.session_id, t.role, t.text, t.created_at FROM "
-            "(SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ? ORDER BY rank LIMIT ?) f "
+            "(SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ? AND rowid > ? ORDER BY rank LIMIT ?) f "
             "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? ORDER BY f.rank LIMIT ?",
-            (match, limit * 4 + 20, exclude_session, limit))]
+            (match, after_id, limit * 4 + 20, exclude_session, limit))]
+
+    def turns_with(self, term: str, cap: int) -> int:
+        """How many turns contain ``term`` (an FTS5 phrase), counting no further than ``cap``."""
+        return self._rows("SELECT COUNT(*) FROM (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ? LIMIT ?)",
+                          (term, cap + 1))[0][0]
+
+    def last_turn_id(self) -> int:
+        return self._rows("SELECT COALESCE(MAX(id), 0) FROM turns")[0][0]
 
     # -- facts -----------------------------------------------------------------------------
     def add_fact(self, attribute: str, value: str, now: datetime, *, single: bool, source_turn_id: int | None = None,
@@ -185,14 +194,16 @@ class MemoryStore:
             "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
 
     def forget_facts(self, ids: list[int]) -> int:
-        """Delete facts for good, with the turns they were heard in (so search cannot bring them
-        back) and every other value taken from those turns. Returns how many facts went."""
+        """Delete facts for good, with the turns they were heard in, so search cannot bring them
+        back; other facts from those turns stay (they lose only their source). Returns how many
+        facts went."""
         with self.transaction() as db:
             marks = ",".join("?" * len(ids))
             turns = [r[0] for r in db.execute(
                 f"SELECT source_turn_id FROM facts WHERE id IN ({marks}) AND source_turn_id IS NOT NULL", ids)]
             gone = db.execute(f"DELETE FROM facts WHERE id IN ({marks})", ids).rowcount
-            return gone + self.delete_turns(turns)
+            db.execute(f"DELETE FROM turns WHERE id IN ({','.join('?' * len(turns))})", turns)
+            return gone
 
     def delete_turns(self, ids: list[int]) -> int:
         """Delete turns and the facts taken from them; returns how many facts went."""
