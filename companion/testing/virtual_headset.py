@@ -53,6 +53,17 @@ def available() -> bool:
     return not missing_tools()
 
 
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    """Linux: SIGTERM this process when its parent dies, so a crashed (SIGKILLed) test run
+    leaves no daemon behind (``--exit-idle-time=-1`` would keep it forever)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 def _stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 3.0) -> None:
     if proc.poll() is not None:
         return
@@ -112,7 +123,8 @@ class Recorder:
         self._proc = subprocess.Popen(
             ["parecord", "--raw", f"--device={source}", "--format=s16le", f"--rate={rate}", "--channels=1",
              "--latency-msec=20"],
-            stdout=self._fh, stderr=subprocess.DEVNULL, env=headset.environ(), start_new_session=True)
+            stdout=self._fh, stderr=subprocess.DEVNULL, env=headset.environ(), start_new_session=True,
+            preexec_fn=_die_with_parent)
         headset._children.append(self._proc)
         self.stopped = False
         self.t0: float | None = None
@@ -239,7 +251,7 @@ class VirtualHeadset:
                  f"--load=module-null-sink sink_name=mic rate={self.mic_rate} channels=1",
                  f"--load=module-null-sink sink_name=spk rate={self.spk_rate} channels=1"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=daemon_env,
-                cwd=self.dir, start_new_session=True)
+                cwd=self.dir, start_new_session=True, preexec_fn=_die_with_parent)
         try:
             self._wait_ready(socket)
             # clients without PULSE_SINK/PULSE_SOURCE (e.g. ALSA "default") still land right
@@ -310,7 +322,8 @@ class VirtualHeadset:
         """Play ``wav`` into the virtual microphone (``paplay --device=mic``). With ``wait``,
         return once it has played; else return the running process."""
         proc = subprocess.Popen(["paplay", "--device=mic", "--latency-msec=20", str(wav)], env=self.environ(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=_die_with_parent)
         self._children.append(proc)
         if wait:
             _, err = proc.communicate(timeout=timeout)

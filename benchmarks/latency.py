@@ -1,0 +1,371 @@
+"""Voice-to-voice latency of the real ``companion`` process on a virtual headset.
+
+Runs ``companion run`` with the embedded defaults (in-process llama.cpp + SmolLM2, Whisper
+base, Piper) on a private PulseAudio daemon (companion/testing/virtual_headset.py), speaks
+Piper-synthesised user turns into the virtual microphone, and measures from the OUTSIDE:
+
+    end of the user's speech as it reached the virtual mic   (recording of mic.monitor)
+ -> first reply sample as it reached the virtual speaker      (recording of spk.monitor)
+
+Both monitors are recorded continuously from before the first turn; each recording's clock
+is tied to time.monotonic() (see Recorder.t0), so the two are comparable to about the
+stream latency (~20 ms). The position of the user's speech end inside the played file is
+also known (last sample above a threshold), which gives a cross-check: file-based end =
+paplay launch + offset in the file (paplay's own start-up delay makes it later in reality).
+
+Also collected: the program's own per-stage timings (transcript JSONL), cold start to the
+"listening" log line, idle CPU while listening, peak RSS (VmHWM), shutdown time on SIGTERM.
+
+    .venv/bin/python benchmarks/latency.py --turns 20 --out /tmp/lat.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from companion.testing.virtual_headset import VirtualHeadset, available, missing_tools, read_wav, write_wav  # noqa: E402
+
+SENTENCES = [
+    "Hi Samantha, how are you today?",
+    "What should I cook for dinner tonight?",
+    "Tell me something interesting about the ocean.",
+    "I had a long day at work and I feel a bit tired.",
+    "Do you think it will rain this weekend?",
+]
+STAGES = ["endpoint_wait", "stt", "stt_wait", "llm_first_token", "first_sentence", "tts_first_audio", "first_audio",
+          "voice_to_voice"]
+STAGE_LABELS = {
+    "endpoint_wait": "endpointing wait (end of speech -> turn declared)",
+    "stt": "STT compute",
+    "stt_wait": "STT wait (after the turn was declared)",
+    "llm_first_token": "LLM first token",
+    "first_sentence": "first sentence ready (from LLM request)",
+    "tts_first_audio": "TTS first audio (first sentence -> audio)",
+    "first_audio": "turn declared -> first sample to sink",
+    "voice_to_voice": "voice-to-voice (program's own)",
+}
+SPEECH_THRESHOLD = 0.01  # |sample| above this is speech in the played file / mic recording
+ONSET_THRESHOLD = 0.003  # the speaker is digital silence (zeros) between replies
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model or platform.processor(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def summary(values: list[float]) -> dict:
+    return {"n": len(values), "median": pct(values, 50), "p90": pct(values, 90),
+            "min": min(values) if values else None, "max": max(values) if values else None}
+
+
+# -- process probes ------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+
+
+def status_kb(pid: int, key: str) -> int | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    """% of one core used by ``pid`` over ``seconds`` of wall time."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return 100.0 * (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+# -- audio analysis ------------------------------------------------------------------------
+def last_above(audio: np.ndarray, threshold: float) -> int | None:
+    idx = np.nonzero(np.abs(audio) > threshold)[0]
+    return int(idx[-1]) if idx.size else None
+
+
+def first_above(audio: np.ndarray, threshold: float) -> int | None:
+    idx = np.nonzero(np.abs(audio) > threshold)[0]
+    return int(idx[0]) if idx.size else None
+
+
+def silent_tail(audio: np.ndarray, rate: int, seconds: float) -> bool:
+    n = int(rate * seconds)
+    return len(audio) >= n and float(np.max(np.abs(audio[-n:]))) <= ONSET_THRESHOLD
+
+
+# -- set-up --------------------------------------------------------------------------------
+def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
+    """Assemble the models into ``home`` (so cold start is not first-install) and synthesise
+    the user turns as 16 kHz WAVs with known speech end."""
+    os.environ["COMPANION_HOME"] = str(home)
+    from companion.audio.resample import resample
+    from companion.config import load_config
+    from companion.models import whisper_model_dir
+    from companion.voice import Voice
+
+    cfg = load_config(None, {})
+    whisper_model_dir(cfg.stt.model, home / "models")
+    voice = Voice(cfg.tts, home)
+    turns = []
+    for i, text in enumerate(sentences):
+        audio = resample(voice.speak_to_array(text), voice.sample_rate, 16000)
+        audio = np.concatenate([np.zeros(4800, np.float32), audio, np.zeros(3200, np.float32)])  # 0.3 s lead, 0.2 s tail
+        path = write_wav(folder / f"user-{i}.wav", audio, 16000)
+        audio, rate = read_wav(path)
+        end = last_above(audio, SPEECH_THRESHOLD)
+        turns.append({"text": text, "wav": str(path), "rate": rate, "duration": len(audio) / rate,
+                      "speech_end_in_file": end / rate})
+    return turns
+
+
+def transcript_lines(home: Path) -> list[dict]:
+    lines = []
+    for f in sorted((home / "transcripts").glob("*.jsonl")):
+        lines += [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
+    return lines
+
+
+# -- the run -------------------------------------------------------------------------------
+def run(args) -> dict:
+    tmp = tempfile.TemporaryDirectory(prefix="latency-bench-")
+    work = Path(tmp.name)
+    home = Path(args.home) if args.home else work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    log(f"preparing models and {len(SENTENCES)} user turns in {home}")
+    user_turns = prepare(home, work, SENTENCES)
+
+    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
+    env_clean["COMPANION_HOME"] = str(home)
+    env_clean["XDG_CONFIG_HOME"] = str(work / "xdg-config")  # no user config: the repo's config.toml
+    exe = Path(sys.executable).parent / "companion"
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "companion"]),
+           "run", "--input-device", args.device, "--output-device", args.device]
+    for assignment in args.set or []:
+        cmd += ["--set", assignment]
+
+    results: dict = {"machine": machine(), "command": cmd, "turns_requested": args.turns, "turns": []}
+    stderr_path = work / "companion.stderr"
+    with VirtualHeadset() as hs:
+        mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
+        spk = hs.record(work / "spk.wav", source="spk.monitor").wait_started()
+        err = open(stderr_path, "wb")
+        launched = time.monotonic()
+        proc = subprocess.Popen(cmd, env=hs.environ(env_clean), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        try:
+            deadline = launched + args.start_timeout
+            while "listening (" not in stderr_path.read_text(errors="replace"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("companion did not reach 'listening':\n"
+                                       + stderr_path.read_text(errors="replace")[-3000:])
+                time.sleep(0.01)
+            results["cold_start_to_listening_s"] = time.monotonic() - launched
+            log(f"listening after {results['cold_start_to_listening_s']:.2f}s; measuring idle CPU for {args.idle_s}s")
+            time.sleep(1.0)
+            results["idle_cpu_percent_of_one_core"] = idle_cpu(proc.pid, args.idle_s)
+            results["rss_after_start_kb"] = status_kb(proc.pid, "VmRSS")
+
+            for i in range(args.turns):
+                ut = user_turns[i % len(user_turns)]
+                results["turns"].append(one_turn(i, ut, hs, mic, spk, proc, home, args, stderr_path))
+
+            results["peak_rss_kb"] = status_kb(proc.pid, "VmHWM")
+            results["rss_end_kb"] = status_kb(proc.pid, "VmRSS")
+            proc.send_signal(signal.SIGTERM)
+            t = time.monotonic()
+            try:
+                results["exit_code"] = proc.wait(15)
+            except subprocess.TimeoutExpired:
+                results["exit_code"] = None
+            results["shutdown_s"] = time.monotonic() - t
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+            err.close()
+            mic.stop()
+            spk.stop()
+        stderr = stderr_path.read_text(errors="replace")
+        results["traceback_in_stderr"] = "Traceback" in stderr
+        if args.keep:
+            keep = Path(args.keep)
+            keep.mkdir(parents=True, exist_ok=True)
+            for name in ("mic.wav", "spk.wav", "companion.stderr"):
+                (keep / name).write_bytes((work / name).read_bytes())
+            for f in (home / "transcripts").glob("*.jsonl"):
+                (keep / f.name).write_bytes(f.read_bytes())
+    if not args.home:
+        tmp.cleanup()
+    return results
+
+
+def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, args, stderr_path: Path) -> dict:
+    rec = {"index": i + 1, "user_text": ut["text"]}
+    time.sleep(args.gap)
+    before = len(transcript_lines(home))
+    mic_mark = int(mic.seconds() * mic.rate)
+    launch = time.monotonic()
+    hs.play(ut["wav"])
+    played = time.monotonic()
+    rec["file_speech_end_at"] = launch + ut["speech_end_in_file"]
+    # the user's speech end as the virtual mic carried it
+    time.sleep(0.1)
+    heard = mic.audio()[mic_mark:]
+    end = last_above(heard, SPEECH_THRESHOLD)
+    if end is None:
+        rec["error"] = "the played turn never reached the virtual mic"
+        log(f"turn {i + 1}: {rec['error']}")
+        return rec
+    speech_end_at = mic.time_of(mic_mark + end)
+    rec["paplay_start_delay_s"] = speech_end_at - rec["file_speech_end_at"]
+    rec["play_wall_s"] = played - launch
+
+    # wait for the turn in the transcript (written once the reply has been played)
+    want = before + 1
+    deadline = time.monotonic() + args.reply_timeout
+    lines = []
+    while time.monotonic() < deadline:
+        lines = transcript_lines(home)
+        if len(lines) >= want:
+            break
+        if proc.poll() is not None:
+            raise RuntimeError("companion exited:\n" + stderr_path.read_text(errors="replace")[-3000:])
+        time.sleep(0.05)
+    # and for the speaker to go quiet
+    quiet_deadline = time.monotonic() + 10
+    while time.monotonic() < quiet_deadline and not silent_tail(spk.audio(), spk.rate, 0.3):
+        time.sleep(0.05)
+
+    start_idx = max(0, int(round((speech_end_at - spk.t0) * spk.rate)))
+    onset = first_above(spk.audio()[start_idx:], ONSET_THRESHOLD)
+    if onset is not None:
+        reply_at = spk.time_of(start_idx + onset)
+        rec["voice_to_voice_outside_s"] = reply_at - speech_end_at
+        rec["voice_to_voice_file_based_s"] = reply_at - rec["file_speech_end_at"]
+    if len(lines) >= want:
+        turn = lines[want - 1]
+        rec["heard_text"] = turn.get("user_text")
+        rec["reply_text"] = turn.get("reply_text")
+        rec["error"] = turn.get("error")
+        rec["timings"] = turn.get("timings", {})
+    else:
+        rec["error"] = f"no transcript line within {args.reply_timeout}s (turn ignored or lost)"
+        rec["missing_line"] = True
+    v = rec.get("voice_to_voice_outside_s")
+    own = (rec.get("timings") or {}).get("voice_to_voice")
+    log(f"turn {i + 1}: outside {v * 1000 if v is not None else float('nan'):.0f} ms, "
+        f"own {own * 1000 if own is not None else float('nan'):.0f} ms | {ut['text']!r} -> "
+        f"{(rec.get('reply_text') or '')[:60]!r}")
+    return rec
+
+
+# -- report --------------------------------------------------------------------------------
+def analyse(results: dict) -> dict:
+    turns = results["turns"]
+    outside = [t["voice_to_voice_outside_s"] for t in turns if t.get("voice_to_voice_outside_s") is not None]
+    file_based = [t["voice_to_voice_file_based_s"] for t in turns if t.get("voice_to_voice_file_based_s") is not None]
+    stages = {s: summary([t["timings"][s] for t in turns if (t.get("timings") or {}).get(s) is not None])
+              for s in STAGES}
+    gap = [t["voice_to_voice_outside_s"] - t["timings"]["voice_to_voice"] for t in turns
+           if t.get("voice_to_voice_outside_s") is not None and (t.get("timings") or {}).get("voice_to_voice")]
+    results["summary"] = {
+        "voice_to_voice_outside": summary(outside),
+        "voice_to_voice_file_based": summary(file_based),
+        "voice_to_voice_own": stages["voice_to_voice"],
+        "outside_minus_own": summary(gap),
+        "stages_own": stages,
+        "turns_measured": len(outside),
+        "turns_failed": sum(1 for t in turns if t.get("voice_to_voice_outside_s") is None or t.get("missing_line")),
+        "replies_with_error": sum(1 for t in turns if t.get("error")),
+    }
+    return results
+
+
+def ms(v) -> str:
+    return "–" if v is None else f"{v * 1000:.0f} ms"
+
+
+def markdown(results: dict) -> str:
+    s, m = results["summary"], results["machine"]
+    rows = [("voice-to-voice, measured outside (mic end of speech -> speaker first sample)",
+             s["voice_to_voice_outside"]),
+            ("voice-to-voice, program's own (`timings.voice_to_voice`)", s["voice_to_voice_own"]),
+            ("outside minus own (device buffers, PortAudio/ALSA/Pulse)", s["outside_minus_own"])]
+    rows += [(STAGE_LABELS[k], s["stages_own"][k]) for k in STAGES if k != "voice_to_voice"]
+    out = [f"Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
+           f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
+           f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology)", "",
+           "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
+    for label, st in rows:
+        out.append(f"| {label} | {ms(st['median'])} | {ms(st['p90'])} | {ms(st['min'])} | {ms(st['max'])} | {st['n']} |")
+    cpu = results.get("idle_cpu_percent_of_one_core")
+    hwm = results.get("peak_rss_kb")
+    out += ["", "| process | value |", "|---|---|",
+            f"| cold start to 'listening' | {results.get('cold_start_to_listening_s', float('nan')):.2f} s |",
+            f"| idle CPU while listening | {cpu:.1f} % of one core |" if cpu is not None else "| idle CPU | – |",
+            f"| peak RSS (VmHWM) | {hwm / 1024:.0f} MiB |" if hwm else "| peak RSS | – |",
+            f"| shutdown on SIGTERM | {results.get('shutdown_s', float('nan')):.2f} s, exit code "
+            f"{results.get('exit_code')}, traceback: {results.get('traceback_in_stderr')} |"]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--turns", type=int, default=20)
+    p.add_argument("--out", type=Path, required=True, help="JSON results")
+    p.add_argument("--gap", type=float, default=1.0, help="seconds of silence between a reply and the next turn")
+    p.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle listening for the CPU measure")
+    p.add_argument("--device", default="pulse", help="PortAudio device name for companion (default: pulse)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="passed to companion (repeatable)")
+    p.add_argument("--home", help="COMPANION_HOME to use (default: a fresh temp dir)")
+    p.add_argument("--keep", help="folder to keep the recordings, stderr and transcript in")
+    p.add_argument("--start-timeout", type=float, default=180.0)
+    p.add_argument("--reply-timeout", type=float, default=90.0)
+    args = p.parse_args(argv)
+    if not available():
+        print(f"benchmark needs PulseAudio: missing {', '.join(missing_tools())}", file=sys.stderr)
+        return 2
+    results = analyse(run(args))
+    table = markdown(results)
+    results["markdown"] = table
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(table)
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
