@@ -1,0 +1,121 @@
+"""The calendar by voice and CLI: adding (with conflicts), agenda, moving "it", removing
+after a yes, and .ics files that the icalendar parser reads back exactly."""
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar, Event
+
+from companion.cli import main
+from companion.config import Config, SkillsConfig
+from companion.skills import build_skills, calendar_path
+from companion.skills.clock import ManualClock
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(datetime(2026, 5, 13, 14, 0, tzinfo=BERLIN))  # Wednesday, 2 pm
+
+
+@pytest.fixture
+def say(clock):
+    router = build_skills(Config(skills=SkillsConfig(timezone="Europe/Berlin")), clock=clock)
+    return lambda text: router.handle(text, clock())
+
+
+def parsed_events():
+    """The calendar file as any other app would read it."""
+    cal = Calendar.from_ical(calendar_path().read_bytes())
+    return {str(e["SUMMARY"]): e for e in cal.walk("VEVENT")}
+
+
+def test_add_with_conflict_move_it_and_agenda(say):
+    assert say("Put lunch with Amy on Friday at one.") == "I've put lunch with Amy on Friday at 1 pm on your calendar."
+    assert say("Add the dentist to my calendar on Friday at 1:30 pm.") == (
+        "I've put the dentist on Friday at 1:30 pm on your calendar. "
+        "Note: that overlaps with lunch with Amy on Friday at 1 pm.")
+    assert say("Move it to two.") == "Moved the dentist on Friday at 2 pm."
+    assert say("What's on Friday?") == "On Friday you have 2 events: lunch with Amy at 1 pm and the dentist at 2 pm."
+    assert say("What's on tomorrow?") == "Nothing on your calendar tomorrow."
+    assert say("What's my week like?") == ("In the next seven days you have 2 events: lunch with Amy on Friday at 1 pm "
+                                           "and the dentist on Friday at 2 pm.")
+    events = parsed_events()
+    assert events["the dentist"].decoded("DTSTART") == datetime(2026, 5, 15, 12, 0, tzinfo=timezone.utc)
+    assert events["the dentist"].decoded("DTEND") - events["the dentist"].decoded("DTSTART") == timedelta(hours=1)
+
+
+def test_move_by_name_to_another_day_keeps_the_time(say):
+    say("Put lunch with Amy on Friday at one.")
+    assert say("Move lunch with Amy to Monday.") == "Moved lunch with Amy on Monday at 1 pm."
+
+
+def test_remove_asks_first(say):
+    say("Put lunch with Amy on Friday at one.")
+    assert say("Cancel lunch with Amy.") == "Remove lunch with Amy on Friday at 1 pm from your calendar? Say yes to remove it."
+    assert say("No.") == "All right, I kept it."
+    assert "lunch with Amy" in parsed_events()
+    say("Cancel lunch with Amy.")
+    assert say("Yes.") == "Removed lunch with Amy."
+    assert parsed_events() == {}
+
+
+def test_a_day_without_time_is_an_all_day_event(say):
+    assert say("Schedule the school trip tomorrow.") == "I've put the school trip tomorrow, Thursday on your calendar."
+    event = parsed_events()["the school trip"]
+    assert event.decoded("DTSTART") == datetime(2026, 5, 14).date()
+    assert say("What's on tomorrow?") == "Tomorrow you have 1 event: the school trip."
+
+
+def test_unrelated_requests_pass_through(say):
+    assert say("What's the weather like?") is None
+    assert say("Cancel my subscription.") is None
+    assert say("Remind me to put the meeting notes away at 5.").startswith("I'll remind you")  # a reminder, not an event
+    assert not calendar_path().exists()
+
+
+def test_ics_export_import_round_trip_keeps_foreign_events_whole(tmp_path, say, capsys):
+    say("Put lunch with Amy on Friday at one.")
+    exported = tmp_path / "mine.ics"
+    assert main(["calendar", "export", str(exported)]) == 0
+    assert Calendar.from_ical(exported.read_bytes()).to_ical() == calendar_path().read_bytes()
+
+    other = Calendar()
+    other.add("prodid", "-//another app//EN")
+    other.add("version", "2.0")
+    ev = Event()
+    ev.add("uid", "dinner-1@elsewhere")
+    ev.add("summary", "Dinner with Catherine")
+    dinner = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)  # the CLI lists from the real now
+    ev.add("dtstart", dinner)
+    ev.add("dtend", dinner + timedelta(hours=2))
+    ev.add("location", "The Gondola")
+    ev.add("description", "bring wine")
+    other.add_component(ev)
+    source = tmp_path / "theirs.ics"
+    source.write_bytes(other.to_ical())
+    for _ in range(2):  # importing twice replaces by UID instead of duplicating
+        assert main(["calendar", "import", str(source)]) == 0
+    events = parsed_events()
+    assert set(events) == {"lunch with Amy", "Dinner with Catherine"}
+    assert str(events["Dinner with Catherine"]["LOCATION"]) == "The Gondola"
+    assert str(events["Dinner with Catherine"]["DESCRIPTION"]) == "bring wine"
+    capsys.readouterr()
+    assert main(["calendar", "list", "--days", "400"]) == 0
+    assert "Dinner with Catherine" in capsys.readouterr().out
+
+
+def test_cli_add_and_bad_import(tmp_path, capsys):
+    assert main(["calendar", "add", "lunch", "with", "Amy", "tomorrow", "at", "1", "pm"]) == 0
+    assert "added: lunch with Amy" in capsys.readouterr().out
+    assert main(["calendar", "add", "lunch", "with", "Amy", "tomorrow", "at", "1:30", "pm"]) == 0
+    assert "overlaps with: lunch with Amy" in capsys.readouterr().out
+    bad = tmp_path / "bad.ics"
+    bad.write_text("this is not a calendar")
+    assert main(["calendar", "import", str(bad)]) == 1
+    assert "is not a valid iCalendar (.ics) file" in capsys.readouterr().err
+    assert main(["calendar", "import", str(tmp_path / "missing.ics")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert len(Calendar.from_ical(calendar_path().read_bytes()).walk("VEVENT")) == 2
