@@ -73,11 +73,12 @@ def load_persona(name: str, prompts_dir: Path = PROMPTS_DIR) -> Persona:
 def _from_markdown(text: str, path: Path) -> Persona:
     meta: dict = {}
     if text.startswith("+++"):
+        parts = text.split("+++", 2)
+        if len(parts) < 3:
+            raise PersonaError(f"{path}: front matter must be closed by a second '+++' line")
+        _, front, text = parts
         try:
-            _, front, text = text.split("+++", 2)
             meta = tomllib.loads(front)
-        except ValueError:
-            raise PersonaError(f"{path}: front matter must be closed by a second '+++' line") from None
         except tomllib.TOMLDecodeError as exc:
             raise PersonaError(f"{path}: front matter is not valid TOML ({exc})") from None
     unknown = set(meta) - _KEYS
