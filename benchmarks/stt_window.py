@@ -1,0 +1,84 @@
+"""Whisper's fixed 30 s window vs the fitted short window: speed and word errors on
+Piper-spoken sentences (real audio, same model). Prints medians and p90 per mode.
+
+    .venv/bin/python benchmarks/stt_window.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import re
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from companion.audio.resample import resample
+from companion.config import STTConfig, TTSConfig
+from companion.stt import Transcriber
+from companion.voice import Voice
+
+SENTENCES = [
+    "Hi.", "Yes, please.", "Good morning, Samantha.", "Are you still there?", "What time is it?",
+    "Please tell me something funny.", "What should I cook for dinner tonight?",
+    "Remind me to call my sister tomorrow morning.", "My name is Theodore and I write letters for a living.",
+    "I moved to Boston last week and I really love walking along the harbor in the evening.",
+    "Can you help me write a letter to my grandmother to thank her for the sweater?",
+    "I had a strange dream last night about a whale that could sing opera.",
+    "Do you think it's going to rain this afternoon, or should I leave the umbrella at home?",
+    "My daughter's birthday is on the fourteenth of March and she loves horses.",
+    "Forget what I said about my job.", "Tell me a short story about the sea.",
+    "I'm allergic to peanuts, so please remember that.", "How long have we been talking?",
+    "Amy and I are having lunch on Friday at one.", "Sometimes I feel like I've already felt everything I'm ever going to feel.",
+]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(ref: list[str], hyp: list[str]) -> float:
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[-1] / max(1, len(ref))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp())
+    voice = Voice(TTSConfig(), home)
+    # as the endpointer cuts them: some pre-roll before the speech, 160 ms after it
+    cases = [(s, resample(np.concatenate([np.zeros(int(lead * voice.sample_rate), np.float32), voice.speak_to_array(s),
+                                          np.zeros(int(0.16 * voice.sample_rate), np.float32)]), voice.sample_rate, 16000))
+             for s in SENTENCES for lead in (0.1, 0.3, 0.5)]
+    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
+    print("| window | median s | p90 s | WER | exact sentences |")
+    print("|---|---|---|---|---|")
+    for short in (False, True):
+        t = Transcriber(dataclasses.replace(STTConfig(), short_window=short), home / "models")
+        t.warm_up()
+        times, errs, exact = [], [], 0
+        for sentence, clip in cases:
+            for _ in range(args.repeat):
+                r = t.transcribe(clip)
+                times.append(r.stt_s)
+            e = wer(words(sentence), words(r.text))
+            errs.append(e)
+            exact += e == 0
+            if e:
+                print(f"  {'short' if short else 'full'}: {sentence!r} -> {r.text!r}")
+        q = statistics.quantiles(times, n=10)
+        print(f"| {'short (fitted)' if short else 'full 30 s'} | {statistics.median(times):.3f} | {q[-1]:.3f} | "
+              f"{statistics.mean(errs):.3f} | {exact}/{len(cases)} |")
+
+
+if __name__ == "__main__":
+    main()
