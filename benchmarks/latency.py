@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,7 +128,6 @@ def silent_tail(audio: np.ndarray, rate: int, seconds: float) -> bool:
 def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     """Assemble the models into ``home`` (so cold start is not first-install) and synthesise
     the user turns as 16 kHz WAVs with known speech end."""
-    os.environ["COMPANION_HOME"] = str(home)
     from companion.audio.resample import resample
     from companion.config import load_config
     from companion.models import whisper_model_dir
@@ -150,9 +148,12 @@ def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     return turns
 
 
-def transcript_lines(home: Path) -> list[dict]:
+def transcript_lines(home: Path, skip: frozenset = frozenset()) -> list[dict]:
+    """Turns logged by this run (``skip``: transcripts that existed before it, with ``--home``)."""
     lines = []
     for f in sorted((home / "transcripts").glob("*.jsonl")):
+        if f.name in skip:
+            continue
         lines += [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
     return lines
 
@@ -163,12 +164,16 @@ def run(args) -> dict:
     work = Path(tmp.name)
     home = Path(args.home) if args.home else work / "home"
     home.mkdir(parents=True, exist_ok=True)
+    # this process and companion see the same settings: the repo's config.toml, no user config
+    for name in [k for k in os.environ if k.startswith("COMPANION_")]:
+        del os.environ[name]
+    os.environ["COMPANION_HOME"] = str(home)
+    os.environ["XDG_CONFIG_HOME"] = str(work / "xdg-config")
+    args.old_transcripts = frozenset(f.name for f in (home / "transcripts").glob("*.jsonl"))
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
 
-    env_clean = {k: v for k, v in os.environ.items() if not k.startswith("COMPANION_")}
-    env_clean["COMPANION_HOME"] = str(home)
-    env_clean["XDG_CONFIG_HOME"] = str(work / "xdg-config")  # no user config: the repo's config.toml
+    env_clean = dict(os.environ)
     exe = Path(sys.executable).parent / "companion"
     cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "companion"]),
            "run", "--input-device", args.device, "--output-device", args.device]
@@ -225,16 +230,16 @@ def run(args) -> dict:
             for name in ("mic.wav", "spk.wav", "companion.stderr"):
                 (keep / name).write_bytes((work / name).read_bytes())
             for f in (home / "transcripts").glob("*.jsonl"):
-                (keep / f.name).write_bytes(f.read_bytes())
-    if not args.home:
-        tmp.cleanup()
+                if f.name not in args.old_transcripts:
+                    (keep / f.name).write_bytes(f.read_bytes())
+    tmp.cleanup()
     return results
 
 
 def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, args, stderr_path: Path) -> dict:
     rec = {"index": i + 1, "user_text": ut["text"]}
     time.sleep(args.gap)
-    before = len(transcript_lines(home))
+    before = len(transcript_lines(home, args.old_transcripts))
     mic_mark = int(mic.seconds() * mic.rate)
     launch = time.monotonic()
     hs.play(ut["wav"])
@@ -257,7 +262,7 @@ def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, a
     deadline = time.monotonic() + args.reply_timeout
     lines = []
     while time.monotonic() < deadline:
-        lines = transcript_lines(home)
+        lines = transcript_lines(home, args.old_transcripts)
         if len(lines) >= want:
             break
         if proc.poll() is not None:
