@@ -1,0 +1,110 @@
+"""Memory across real sessions: Piper-spoken user turns through `companion replay` (VAD,
+Whisper, the LLM client, Piper) with a scripted server. Each replay is one process lifetime of
+the conversation; what reaches the LLM and what is spoken from the database are asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from companion.audio.files import read_audio
+from companion.cli import main
+from companion.memory import DB_NAME, MemoryStore
+from companion.testing.scripted_llm import Reply
+
+from conftest import words
+
+
+def replay(out, inputs, base_url):
+    return main(["replay", *map(str, inputs), "--out", str(out), "--set", f"llm.base_url={base_url}"])
+
+
+def turns(out):
+    return [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines()]
+
+
+def heard(wav, transcriber) -> list[str]:
+    return words(transcriber.transcribe(read_audio(wav)).text)
+
+
+def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_path, speech, scripted_llm,
+                                                                           transcriber, companion_home):
+    scripted_llm.enqueue("Nice to meet you, Peter. My name is Samantha and I live in the cloud.",
+                         "Max is a great name for a dog.", "Boston is lovely in the fall.")
+    first = [speech("My name is Peter and I live in Los Angeles."), speech("I have a dog named Max.")]
+    assert replay(tmp_path / "one", first, scripted_llm.base_url) == 0
+
+    second = [speech("I moved to Boston last month."), speech("What do you remember about me?")]
+    assert replay(tmp_path / "two", second, scripted_llm.base_url) == 0
+    assert len(scripted_llm.requests) == 3  # the question about memory never reached the model
+
+    request = scripted_llm.requests[2]
+    assert [m["role"] for m in request["messages"]] == ["system", "user"]  # a new process: no history...
+    system = request["messages"][0]["content"]
+    for line in ("name: Peter", "lives in: Boston", "dog: Max", "You last talked with the user earlier today"):
+        assert line in system  # ...but memory of the first session
+    assert "lives in: Los Angeles" not in system and "Samantha\n" not in system.split("About the user:")[1]
+
+    recall = turns(tmp_path / "two")[1]
+    assert recall["reply_text"] == ("Here's what I remember: your name is Peter, you live in Boston "
+                                    "and your dog is called Max.")
+    assert {"peter", "boston", "max"} <= set(heard(recall["reply_audio"], transcriber))
+
+    store = MemoryStore(companion_home / DB_NAME)
+    history = {(f.attribute, f.value, f.valid_to is None) for f in store.facts(current=False)}
+    assert history == {("name", "Peter", True), ("lives_in", "Los Angeles", False), ("dog", "Max", True),
+                       ("lives_in", "Boston", True)}
+    said = [(t.role, t.text) for s in (1, 2) for t in store.session_turns(s)]
+    assert said[1] == ("assistant", "Nice to meet you, Peter. My name is Samantha and I live in the cloud.")
+    assert [r for r, _ in said] == ["user", "assistant"] * 4
+
+
+def test_forgetting_and_off_the_record_by_voice(tmp_path, speech, scripted_llm, transcriber, companion_home):
+    scripted_llm.enqueue("Happy early birthday!", "Karaoke is such fun.")
+    inputs = [speech("My birthday is on the fifth of May."), speech("Forget my birthday."),
+              speech("Please don't remember this conversation."), speech("I secretly love karaoke."),
+              speech("What do you remember about me?")]
+    assert replay(tmp_path / "out", inputs, scripted_llm.base_url) == 0
+    replies = [t["reply_text"] for t in turns(tmp_path / "out")]
+    assert replies[1] == "Okay, I've forgotten your birthday."
+    assert replies[2].startswith("Okay, I won't remember this conversation.")
+    assert replies[4].startswith("I don't remember anything about you yet.")
+    assert len(scripted_llm.requests) == 2
+    assert {"forgotten", "birthday"} <= set(heard(turns(tmp_path / "out")[1]["reply_audio"], transcriber))
+    exported = json.dumps(MemoryStore(companion_home / DB_NAME).export()).lower()
+    assert "karaoke" not in exported and "birthday" not in exported
+
+
+def test_kill_9_mid_reply_loses_nothing_said(tmp_path, speech, scripted_llm, transcriber, companion_home):
+    scripted_llm.enqueue("Anna is a lovely name.", Reply("That sounds rewarding.", first_token_delay=60))
+    inputs = [speech("My sister is called Anna."), speech("I work as a teacher.")]
+    proc = subprocess.Popen([sys.executable, "-m", "companion", "replay", *map(str, inputs), "--out",
+                             str(tmp_path / "killed"), "--set", f"llm.base_url={scripted_llm.base_url}", "-q"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(scripted_llm.requests) < 2:  # the second turn is with the model: she has not answered yet
+            assert proc.poll() is None and time.monotonic() < deadline, "replay ended before the second request"
+            time.sleep(0.1)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    store = MemoryStore(companion_home / DB_NAME)
+    said = [(t.role, t.text) for t in store.session_turns(1)]
+    assert [r for r, _ in said] == ["user", "assistant", "user"]
+    assert words(said[2][1]) == words("I work as a teacher.")
+    assert {(f.attribute, f.value) for f in store.facts()} == {("sister", "Anna"), ("job", "teacher")}
+    store.close()
+
+    scripted_llm.enqueue("She sounds wonderful.")
+    assert replay(tmp_path / "after", [speech("Tell me something about my sister.")], scripted_llm.base_url) == 0
+    system = scripted_llm.requests[-1]["messages"][0]["content"]
+    assert "sister: Anna" in system and "works as: teacher" in system
+    assert 'the user said "My sister is called Anna." / "I work as a teacher."' in system
+    ended = MemoryStore(companion_home / DB_NAME).db.execute("SELECT ended_at FROM sessions WHERE id = 1").fetchone()[0]
+    assert ended is not None  # the session the kill left open was closed at its last turn
