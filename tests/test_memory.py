@@ -14,6 +14,7 @@ import pytest
 
 from companion.cli import main
 from companion.config import Config, MemoryConfig, load_config
+from companion.conversation import Recall
 from companion.memory import DB_NAME, MemoryStore, open_memory
 from companion.memory.commands import parse_command
 from companion.memory.longterm import LongTermMemory
@@ -293,3 +294,10 @@ def test_a_crash_leaves_the_session_open_and_the_next_start_closes_it(store, com
     rows = again.store.db.execute("SELECT id, ended_at FROM sessions ORDER BY id").fetchall()
     assert [tuple(r) for r in rows] == [(1, MONDAY.isoformat()), (2, None)]
     assert sqlite3.connect(companion_home / DB_NAME).execute("SELECT COUNT(*) FROM turns").fetchone()[0] == 2
+
+
+def test_a_failing_database_never_silences_her(store):
+    memory = LongTermMemory(store, MemoryConfig())
+    store.db.execute("DROP TRIGGER turns_ai")
+    store.db.execute("CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    assert memory.on_user_turn("My name is Theodore.", MONDAY) == Recall()

@@ -5,6 +5,7 @@ words by rules (and by a capable model in the background), and recalls context f
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 
 from ..config import MemoryConfig
@@ -28,6 +29,13 @@ class LongTermMemory:
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
+        try:
+            return self._on_user_turn(text, now)
+        except sqlite3.Error:  # a broken disk must not silence her; the transcript log still has the words
+            log.exception("memory could not store or recall this turn")
+            return Recall()
+
+    def _on_user_turn(self, text: str, now: datetime) -> Recall:
         command = parse_command(text)
         turn_id = None
         if not self.paused:
