@@ -32,7 +32,8 @@ _WHEN = (r"(?P<when>today|tonight|tomorrow(?:\s+(?:morning|afternoon|evening|nig
          r"|(?:next|this)\s+(?:week|weekend|month|year|" + "|".join(WEEKDAYS) + r")"
          r"|on\s+(?:" + "|".join(WEEKDAYS) + r")|on\s+(?:the\s+)?\w+\s+\w+|in\s+(?:\w+\s+)?(?:days?|weeks?|months?))")
 
-_RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, re.I if attr not in ("name",) else 0)) for attr, rx in [
+# case-insensitive, except names (which Whisper capitalises)
+_RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, 0 if attr == "name" else re.I)) for attr, rx in [
     ("name", r"\b[Mm]y name(?:'s| is) " + _NAME),
     ("name", r"\b(?:[Cc]all me|I'?m called|I am called|[Pp]eople call me) " + _NAME),
     ("lives_in", r"\bI (?:currently |now |still |actually )?live in " + _V + _END),
