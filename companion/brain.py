@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from typing import Iterator
 
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 class BrainError(RuntimeError):
     """The endpoint could not give a reply (down, slow, refused); says which and why."""
+
+
+_DONE = object()  # closes the delta queue
 
 
 def resolve_endpoint(cfg: LLMConfig) -> tuple[Endpoint, object | None]:
@@ -41,9 +45,49 @@ class Brain:
         self.cfg = cfg
         self.endpoint = endpoint
         self._openai = openai
-        self.client = openai.OpenAI(
-            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=cfg.max_retries,
-            timeout=openai.Timeout(cfg.read_timeout_s, connect=cfg.connect_timeout_s))
+        self.client = self._new_client()
+        self._active = None  # the stream being read, so abort() can close it from a signal handler
+
+    def _new_client(self):
+        # retries are ours (see _create), so an abort is never followed by a retry's back-off sleep
+        return self._openai.OpenAI(
+            base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
+            timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
+
+    def abort(self) -> None:
+        """Close the request in flight, so a read blocked on a slow endpoint ends now rather than at
+        its timeout. Safe to call from a signal handler; the next request opens a new client."""
+        stream, client = self._active, self.client
+        self.client = None
+        try:
+            if stream is not None:
+                stream.response.close()
+            if client is not None:
+                client.close()  # also ends a request still waiting for its response headers
+        except Exception:
+            pass
+
+    def _create(self, messages: list[dict], cancel: threading.Event | None):
+        """Open the stream, retrying ``max_retries`` times on connection trouble and server
+        errors (not on timeouts: each of those already cost the user seconds of silence)."""
+        o = self._openai
+        for attempt in range(self.cfg.max_retries + 1):
+            if self.client is None:
+                self.client = self._new_client()
+            try:
+                return self.client.chat.completions.create(
+                    model=self.cfg.model or self.endpoint.model, messages=messages, stream=True,
+                    max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature)
+            except (o.APITimeoutError, o.APIStatusError) as exc:
+                retryable = isinstance(exc, o.APIStatusError) and (exc.status_code >= 500 or exc.status_code == 429)
+                if not retryable or attempt == self.cfg.max_retries:
+                    raise
+            except o.APIConnectionError:
+                if attempt == self.cfg.max_retries:
+                    raise
+            if cancel is not None and cancel.wait(0.2 * (attempt + 1)):
+                raise o.APIConnectionError(message="cancelled", request=None)
+            log.info("retrying %s (attempt %d)", self.endpoint.base_url, attempt + 2)
 
     def warm_up(self, messages: list[dict]) -> None:
         """A one-token request, so the first real turn finds the model loaded and the
@@ -54,40 +98,79 @@ class Brain:
         except self._openai.OpenAIError as exc:
             log.warning("LLM warm-up failed: %s", exc)
 
+    def _explain(self, exc: Exception) -> BrainError:
+        """One sentence a person can act on, for a request that failed before streaming."""
+        o, url = self._openai, self.endpoint.base_url
+        if isinstance(exc, o.APITimeoutError):
+            return BrainError(f"{url} did not answer within {self.cfg.read_timeout_s:g}s")
+        if isinstance(exc, o.APIConnectionError):
+            return BrainError(f"cannot reach {url} ({exc.__cause__ or exc})")
+        if isinstance(exc, o.APIStatusError):
+            return BrainError(f"{url} refused the request ({exc.message})")
+        return BrainError(f"{url}: {exc.__class__.__name__}: {exc}")
+
     def stream(self, messages: list[dict], cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield text deltas. Raises :class:`BrainError` on any endpoint failure; stops quietly
-        (closing the HTTP stream) once ``cancel`` is set."""
+        """Yield text deltas. Raises :class:`BrainError` on any endpoint failure.
+
+        The HTTP exchange runs on its own thread and this generator waits on a queue, so a
+        cancel (barge-in, Ctrl-C) returns at once even while the endpoint is silent; the
+        connection is then closed, which tells the server to stop generating."""
+        cancel = cancel or threading.Event()
+        abandoned = threading.Event()  # the caller stopped reading
+        deltas: queue.Queue = queue.Queue()
+        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas), name="llm-stream",
+                         daemon=True).start()
+        try:
+            while True:
+                try:
+                    item = deltas.get(timeout=0.05)
+                except queue.Empty:
+                    item = None
+                if cancel.is_set():
+                    self.abort()
+                    return
+                if item is None:
+                    continue
+                if item is _DONE:
+                    return
+                if isinstance(item, BrainError):
+                    raise item
+                yield item
+        finally:
+            abandoned.set()
+
+    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue) -> None:
         o = self._openai
         try:
-            stream = self.client.chat.completions.create(
-                model=self.cfg.model or self.endpoint.model, messages=messages, stream=True,
-                max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature)
-        except o.APITimeoutError:
-            raise BrainError(f"{self.endpoint.base_url} did not answer within {self.cfg.read_timeout_s:g}s") from None
-        except o.APIConnectionError as exc:
-            raise BrainError(f"cannot reach {self.endpoint.base_url} ({exc.__cause__ or exc})") from None
-        except o.APIStatusError as exc:
-            raise BrainError(f"{self.endpoint.base_url} refused the request ({exc.message})") from None
-        except o.OpenAIError as exc:
-            raise BrainError(f"{self.endpoint.base_url}: {exc}") from None
+            stream = self._create(messages, cancel)
+        except Exception as exc:
+            deltas.put(_DONE if cancel.is_set() else self._explain(exc))
+            return
+        self._active = stream
         finished = False
         try:
             for event in stream:
-                if cancel is not None and cancel.is_set():
+                if cancel.is_set() or abandoned.is_set():
                     return
                 if not event.choices:
                     continue
                 choice = event.choices[0]
                 if choice.delta is not None and choice.delta.content:
-                    yield choice.delta.content
+                    deltas.put(choice.delta.content)
                 finished = finished or choice.finish_reason is not None
-        except o.APITimeoutError:
-            raise BrainError(f"{self.endpoint.base_url} stopped sending for {self.cfg.read_timeout_s:g}s") from None
-        except (o.OpenAIError, ValueError) as exc:
-            raise BrainError(f"the reply stream from {self.endpoint.base_url} broke off ({exc})") from None
-        except Exception as exc:  # transport errors surface as raw httpx/h11 exceptions mid-stream
-            raise BrainError(f"the reply stream from {self.endpoint.base_url} broke off ({exc.__class__.__name__})") from None
+            if not finished:
+                deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} ended without finishing"))
+        except Exception as exc:
+            if isinstance(exc, o.APITimeoutError):
+                deltas.put(BrainError(f"{self.endpoint.base_url} stopped sending for {self.cfg.read_timeout_s:g}s"))
+            else:
+                deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} broke off "
+                                      f"({exc.__class__.__name__}: {exc})"))
         finally:
-            stream.close()
-        if not finished:
-            raise BrainError(f"the reply stream from {self.endpoint.base_url} ended without finishing")
+            if self._active is stream:
+                self._active = None
+            try:
+                stream.close()
+            except Exception:
+                pass
+            deltas.put(_DONE)

@@ -137,6 +137,10 @@ class Conversation:
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
         log.info("user: %s", transcript.text)
         recall = self.memory.on_user_turn(transcript.text, now)
+        if cancel.is_set():  # stopping: keep what the user said, reply nothing
+            turn.error = "stopped before replying"
+            self._remember(turn, transcript.text)
+            return turn
         if recall.reply is None:
             answer = next((a for a in (s.handle(transcript.text, now) for s in self.skills) if a is not None), None)
             if answer is not None:

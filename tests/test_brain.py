@@ -1,0 +1,69 @@
+"""The LLM client's timeouts, retries and cancellation, against a scripted endpoint."""
+
+import threading
+import time
+
+import pytest
+
+from companion.brain import Brain, BrainError
+from companion.config import LLMConfig
+from companion.embedded_llm import Endpoint
+from companion.testing.scripted_llm import Reply
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def brain_for(server, **cfg):
+    return Brain(LLMConfig(**cfg), Endpoint(server.base_url, "key", "scripted"))
+
+
+def test_retries_a_server_error_then_answers(scripted_llm):
+    scripted_llm.enqueue(Reply(status=503), "Hello again.")
+    assert "".join(brain_for(scripted_llm, max_retries=1).stream(HI)) == "Hello again."
+    assert len(scripted_llm.requests) == 2
+
+
+def test_gives_up_after_max_retries(scripted_llm):
+    scripted_llm.enqueue(Reply(status=500), Reply(status=500))
+    with pytest.raises(BrainError, match="refused the request"):
+        list(brain_for(scripted_llm, max_retries=1).stream(HI))
+    assert len(scripted_llm.requests) == 2
+
+
+def test_a_timeout_is_not_retried(scripted_llm):
+    scripted_llm.enqueue(Reply("late", first_token_delay=1.5))
+    start = time.monotonic()
+    with pytest.raises(BrainError, match="did not answer within 0.5s"):
+        list(brain_for(scripted_llm, max_retries=2, read_timeout_s=0.5).stream(HI))
+    assert time.monotonic() - start < 1.4
+    assert len(scripted_llm.requests) == 1
+
+
+def test_a_client_error_is_not_retried(scripted_llm):
+    scripted_llm.enqueue(Reply(status=401))
+    with pytest.raises(BrainError):
+        list(brain_for(scripted_llm, max_retries=2).stream(HI))
+    assert len(scripted_llm.requests) == 1
+
+
+def test_a_stream_cut_short_is_an_error(scripted_llm):
+    scripted_llm.enqueue(Reply("one two three four five", truncate_after=2))
+    with pytest.raises(BrainError, match="ended without finishing|broke off"):
+        list(brain_for(scripted_llm).stream(HI))
+
+
+def test_abort_ends_a_request_waiting_for_a_slow_endpoint(scripted_llm):
+    scripted_llm.enqueue(Reply("late", first_token_delay=5), "Next answer.")
+    brain = brain_for(scripted_llm, read_timeout_s=30)
+    cancel = threading.Event()
+
+    def stop_soon():
+        time.sleep(0.3)
+        cancel.set()
+        brain.abort()
+
+    threading.Thread(target=stop_soon).start()
+    start = time.monotonic()
+    assert list(brain.stream(HI, cancel)) == []  # quietly, no error: we asked for it
+    assert time.monotonic() - start < 1.0
+    assert "".join(brain.stream(HI)) == "Next answer."  # and the next request works
