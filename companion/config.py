@@ -98,16 +98,6 @@ class MemoryConfig:
 
 
 @dataclass(frozen=True)
-class MemoryConfig:
-    enabled: bool = _opt(True, "keep a long-term memory (memory.sqlite3 in the data directory); false stores nothing")
-    context_tokens: int = _opt(400, "hard budget for remembered facts and snippets in each prompt", lo=0, hi=8000)
-    snippets: int = _opt(3, "how many past turns found by search may be added to each prompt", lo=0, hi=20)
-    extraction: str = _opt("auto", "how facts are written: 'rules' (any model), 'llm' (rules plus JSON extraction "
-                           "and session summaries by a capable model), 'auto' = 'llm' when [llm] names a model on a "
-                           "non-embedded endpoint", choices=("auto", "rules", "llm"))
-
-
-@dataclass(frozen=True)
 class SkillsConfig:
     timezone: str = _opt("", "IANA time zone for reminders and the calendar, e.g. 'Europe/Berlin'; '' = the system's")
     letters_dir: str = _opt("", "folder where finished letters are saved as Markdown; '' = letters/ in the data directory")
@@ -125,7 +115,6 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VADConfig = field(default_factory=VADConfig)
     persona: PersonaConfig = field(default_factory=PersonaConfig)
-    memory: MemoryConfig = field(default_factory=MemoryConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
 
