@@ -229,6 +229,7 @@ def test_export_import_round_trips(store, tmp_path, capsys):
     session(memory, ["I live in LA.", "My name is Theodore."], MONDAY)
     session(memory, ["I moved to Boston."], MONDAY + timedelta(days=2))
     store.add_summary(1, "We met; he lives in LA.", "llm", MONDAY)
+    store.db.execute("UPDATE users SET created_at = '2020-01-01T00:00:00'")  # not the time of the wipe
     exported = store.export()
     file = tmp_path / "memory.json"
     assert main(["memory", "export", str(file)]) == 0

@@ -255,16 +255,17 @@ class MemoryStore:
         ids: dict[str, dict[int, int]] = {t: {} for t in _TABLES}
         added = dict.fromkeys(_TABLES, 0)
         with self.transaction() as db:
-            merge = any(db.execute(f"SELECT 1 FROM {t} WHERE id > 0 LIMIT 1").fetchone() for t in _TABLES[1:])
+            merge = any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _TABLES[1:])
+            if not merge and data.get("users"):
+                db.execute("DELETE FROM users")  # only the empty default user: the export's own replaces it
             for table in _TABLES:
                 columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
                 for row in data.get(table, []):
                     if not isinstance(row, dict) or set(row) != set(columns):
                         raise MemoryError(f"a {table} row in the export has the wrong fields; expected {sorted(columns)}")
-                    if table == "users":
-                        if merge or db.execute("SELECT 1 FROM users WHERE id = ?", (row["id"],)).fetchone():
-                            ids["users"][row["id"]] = self.user_id
-                            continue
+                    if table == "users" and merge:
+                        ids["users"][row["id"]] = self.user_id
+                        continue
                     values = dict(row)
                     for col, parent in refs.get(table, {}).items():
                         values[col] = ids[parent].get(values[col])
@@ -274,6 +275,7 @@ class MemoryStore:
                                      list(values.values()))
                     ids[table][row["id"]] = cur.lastrowid
                     added[table] += 1
+        self.user_id = self._default_user()
         return added
 
 
