@@ -179,32 +179,39 @@ class Conversation:
         finally:
             speaker.close()
         if not cancel.is_set():
-            sink.finish()
-        else:
-            sink.stop()
+            sink.finish()  # returns early when the live loop stops the sink (barge-in)
+        sink.stop()
         turn.reply_text = " ".join(spoken)
+        turn.interrupted = cancel.is_set()
+        turn.heard_text = speaker.heard(sink.played) if turn.interrupted else turn.reply_text
         timings.tts_first_audio = speaker.first_audio_s
         if sink.first_sample_at is not None:
             timings.first_audio = sink.first_sample_at - started
             timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
         timings.reply_total = time.monotonic() - started
-        log.info("samantha: %s", turn.reply_text)
+        if turn.interrupted:
+            log.info("samantha (interrupted): %s", turn.heard_text)
+        else:
+            log.info("samantha: %s", turn.reply_text)
         log.info("timings: %s", timings.rounded())
         self._remember(turn, transcript.text)
         return turn
 
     def _remember(self, turn: Turn, user_text: str) -> None:
-        if turn.error is None:
-            self.history += [{"role": "user", "content": user_text},
-                             {"role": "assistant", "content": turn.reply_text}]
-        else:  # keep the user's words so the next request still knows what they asked
-            self.history.append({"role": "user", "content": user_text})
-            self.history.append({"role": "assistant", "content": "(I could not answer that.)"})
+        """History holds what the user heard: an interrupted reply is cut where playback
+        stopped and marked, so the model knows what was not said."""
+        if turn.error is not None and not turn.heard_text:
+            said = "(I could not answer that.)"  # the user's words are kept for the next request
+        elif turn.interrupted:
+            said = (turn.heard_text + "… " if turn.heard_text else "") + "(interrupted by the user)"
+        else:
+            said = turn.reply_text
+        self.history += [{"role": "user", "content": user_text}, {"role": "assistant", "content": said}]
         self.last_turn = turn
         if self.transcript is not None:
             self.transcript.append(turn)
         try:
-            self.memory.on_reply(turn, turn.reply_text)
+            self.memory.on_reply(turn, turn.heard_text)
         except Exception:  # memory must never take the conversation down
             log.exception("memory could not store the reply")
 
@@ -216,6 +223,7 @@ class _SpeakingWorker:
     def __init__(self, voice: Voice, sink, cancel: threading.Event):
         self.voice, self.sink, self.cancel = voice, sink, cancel
         self.first_audio_s: float | None = None
+        self.marks: list[tuple[str, int, int]] = []  # (text, first sample, end sample) in the sink
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
         self._thread.start()
@@ -235,6 +243,7 @@ class _SpeakingWorker:
             if self.cancel.is_set():
                 continue
             text, queued_at = item
+            start = self.sink.queued
             try:
                 for audio in self.voice.synthesize(text):
                     if self.cancel.is_set():
@@ -244,3 +253,19 @@ class _SpeakingWorker:
                     self.sink.write(audio, self.voice.sample_rate)
             except Exception:
                 log.exception("could not synthesise %r", text)
+            self.marks.append((text, start, self.sink.queued))
+
+    def heard(self, played: int) -> str:
+        """The text whose audio had played when playback stopped at sample ``played``; the
+        piece in progress is cut in proportion (words are spread evenly enough for that)."""
+        heard = []
+        for text, start, end in self.marks:
+            if end <= played:
+                heard.append(text)
+            elif start < played:
+                words = text.split()
+                heard.append(" ".join(words[: int(len(words) * (played - start) / max(1, end - start))]))
+                break
+            else:
+                break
+        return " ".join(h for h in heard if h)

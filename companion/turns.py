@@ -68,7 +68,9 @@ class Turn:
 
     index: int
     user_text: str
-    reply_text: str = ""
+    reply_text: str = ""  # everything she meant to say
+    heard_text: str = ""  # what actually played before the end or an interruption
+    interrupted: bool = False  # the user talked over her (or she was stopped) mid-reply
     error: str | None = None  # why the reply is an apology, when it is
     source: str | None = None  # the recording it came from, in replay
     reply_audio: str | None = None

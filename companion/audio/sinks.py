@@ -22,23 +22,47 @@ log = logging.getLogger(__name__)
 
 
 class NullSink:
-    """Discards audio; keeps the timing contract."""
+    """Discards audio; keeps the timing and accounting contract every sink follows.
+
+    ``queued`` counts samples written for the current reply and ``played`` those that
+    reached the output, both at the sink's own rate, so an interrupted reply can be cut
+    where the listener stopped hearing it."""
+
+    rate: int | None = None
 
     def __init__(self):
         self.first_sample_at: float | None = None
+        self.queued = 0
+        self.played = 0
 
     def begin(self) -> None:
         self.first_sample_at = None
+        self.queued = self.played = 0
 
     def write(self, audio: np.ndarray, rate: int) -> None:
         if self.first_sample_at is None and len(audio):
             self.first_sample_at = time.monotonic()
+        if self.rate is None:
+            self.rate = rate
+        n = len(audio) if rate == self.rate else int(round(len(audio) * self.rate / rate))
+        self.queued += n
+        self.played += n
 
     def finish(self) -> None:
         """Block until everything written has been played."""
 
     def stop(self) -> None:
         """Drop whatever has not been played yet."""
+
+    def pause(self) -> None:
+        """Hold playback where it is (the user may be starting to talk)."""
+
+    def resume(self) -> None:
+        """Go on from where :meth:`pause` held it."""
+
+    @property
+    def playing(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass
@@ -55,8 +79,6 @@ class WavSink(NullSink):
 
     def write(self, audio: np.ndarray, rate: int) -> None:
         super().write(audio, rate)
-        if self.rate is None:
-            self.rate = rate
         self._parts.append(resample(audio, rate, self.rate))
 
     def stop(self) -> None:
@@ -70,18 +92,22 @@ class WavSink(NullSink):
 class SpeakerSink(NullSink):
     """A sounddevice output stream fed from a queue of blocks by its callback.
 
-    The stream stays open between replies so the first sample of a reply goes out within
-    one callback period; :meth:`stop` empties the queue at once (barge-in, Ctrl-C).
+    The stream stays open between replies (silence when idle) so the first sample of a reply
+    goes out within one callback period; :meth:`stop` empties the queue at once and
+    :meth:`pause` holds it (barge-in, Ctrl-C). Every block the device is given, silence
+    included, can be handed to ``on_output(block, time)``: the echo canceller's reference.
     """
 
-    def __init__(self, device: Device, blocksize: int = 512):
+    def __init__(self, device: Device, blocksize: int = 512, on_output=None):
         super().__init__()
         self.device = device
         self.rate = self._pick_rate(device)
+        self.on_output = on_output
         self._blocks: collections.deque[np.ndarray] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._paused = False
         sd = _sd()
         try:
             self._stream = sd.OutputStream(device=device.index, samplerate=self.rate, channels=1, dtype="float32",
@@ -103,11 +129,11 @@ class SpeakerSink(NullSink):
                 continue
         return int(device.default_rate)
 
-    def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: no allocation-heavy work
+    def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: copy only
         out = outdata[:, 0]
         filled = 0
         with self._lock:
-            while filled < frames and self._blocks:
+            while not self._paused and filled < frames and self._blocks:
                 head = self._blocks[0]
                 n = min(frames - filled, len(head))
                 out[filled:filled + n] = head[:n]
@@ -116,11 +142,18 @@ class SpeakerSink(NullSink):
                     self._blocks.popleft()
                 else:
                     self._blocks[0] = head[n:]
+            self.played += filled
             if filled and self.first_sample_at is None:
                 self.first_sample_at = time.monotonic()
             if not self._blocks:
                 self._idle.set()
         out[filled:] = 0.0
+        if self.on_output is not None:
+            self.on_output(out.copy(), time.monotonic())
+
+    def begin(self) -> None:
+        with self._lock:
+            super().begin()
 
     def write(self, audio: np.ndarray, rate: int) -> None:
         if not len(audio):
@@ -128,16 +161,30 @@ class SpeakerSink(NullSink):
         data = resample(audio, rate, self.rate).astype(np.float32)
         with self._lock:
             self._blocks.append(data)
+            self.queued += len(data)
             self._idle.clear()
+
+    @property
+    def playing(self) -> bool:
+        return not self._idle.is_set()
 
     def finish(self, timeout: float | None = None) -> None:
         self._idle.wait(timeout)
         # let the device's own buffer empty so the last syllable is not cut by the next turn
         time.sleep(min(0.25, float(self._stream.latency or 0) + 0.05))
 
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+
     def stop(self) -> None:
         with self._lock:
             self._blocks.clear()
+            self._paused = False
             self._idle.set()
 
     def close(self) -> None:
