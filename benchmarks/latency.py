@@ -224,6 +224,7 @@ def run(args) -> dict:
             spk.stop()
         stderr = stderr_path.read_text(errors="replace")
         results["traceback_in_stderr"] = "Traceback" in stderr
+        results["alsa_underruns"] = stderr.count("underrun occurred")  # gaps in the reply audio
         if args.keep:
             keep = Path(args.keep)
             keep.mkdir(parents=True, exist_ok=True)
@@ -300,6 +301,8 @@ def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, a
 def analyse(results: dict) -> dict:
     turns = results["turns"]
     outside = [t["voice_to_voice_outside_s"] for t in turns if t.get("voice_to_voice_outside_s") is not None]
+    clean = [t["voice_to_voice_outside_s"] for t in turns
+             if t.get("voice_to_voice_outside_s") is not None and not t.get("error")]
     file_based = [t["voice_to_voice_file_based_s"] for t in turns if t.get("voice_to_voice_file_based_s") is not None]
     stages = {s: summary([t["timings"][s] for t in turns if (t.get("timings") or {}).get(s) is not None])
               for s in STAGES}
@@ -307,6 +310,7 @@ def analyse(results: dict) -> dict:
            if t.get("voice_to_voice_outside_s") is not None and (t.get("timings") or {}).get("voice_to_voice")]
     results["summary"] = {
         "voice_to_voice_outside": summary(outside),
+        "voice_to_voice_outside_no_error": summary(clean),
         "voice_to_voice_file_based": summary(file_based),
         "voice_to_voice_own": stages["voice_to_voice"],
         "outside_minus_own": summary(gap),
@@ -326,6 +330,7 @@ def markdown(results: dict) -> str:
     s, m = results["summary"], results["machine"]
     rows = [("voice-to-voice, measured outside (mic end of speech -> speaker first sample)",
              s["voice_to_voice_outside"]),
+            ("voice-to-voice, outside, turns answered without error", s["voice_to_voice_outside_no_error"]),
             ("voice-to-voice, program's own (`timings.voice_to_voice`)", s["voice_to_voice_own"]),
             ("outside minus own (device buffers, PortAudio/ALSA/Pulse)", s["outside_minus_own"])]
     rows += [(STAGE_LABELS[k], s["stages_own"][k]) for k in STAGES if k != "voice_to_voice"]
@@ -341,6 +346,7 @@ def markdown(results: dict) -> str:
             f"| cold start to 'listening' | {results.get('cold_start_to_listening_s', float('nan')):.2f} s |",
             f"| idle CPU while listening | {cpu:.1f} % of one core |" if cpu is not None else "| idle CPU | – |",
             f"| peak RSS (VmHWM) | {hwm / 1024:.0f} MiB |" if hwm else "| peak RSS | – |",
+            f"| output underruns (ALSA 'underrun occurred' lines) | {results.get('alsa_underruns')} |",
             f"| shutdown on SIGTERM | {results.get('shutdown_s', float('nan')):.2f} s, exit code "
             f"{results.get('exit_code')}, traceback: {results.get('traceback_in_stderr')} |"]
     return "\n".join(out)

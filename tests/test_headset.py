@@ -74,7 +74,7 @@ def test_live_loop_on_virtual_headset(tmp_path, companion_home, virtual_headset,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
         wait_for(lambda: "listening (" in log.read_text(errors="replace"), 90, "the 'listening' log line", proc, log)
-        time.sleep(0.3)
+        time.sleep(1.0)  # a fresh PulseAudio stream can take a moment to deliver its first frames
         played_at = time.monotonic()
         hs.play(user_wav)
 
