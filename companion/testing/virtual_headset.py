@@ -126,6 +126,7 @@ class Recorder:
             stdout=self._fh, stderr=subprocess.DEVNULL, env=headset.environ(), start_new_session=True,
             preexec_fn=_die_with_parent)
         headset._children.append(self._proc)
+        headset._recorders.append(self)
         self.stopped = False
         self.t0: float | None = None
 
@@ -205,6 +206,7 @@ class VirtualHeadset:
         self.dir: Path = Path()
         self.daemon: subprocess.Popen | None = None
         self._children: list[subprocess.Popen] = []
+        self._recorders: list[Recorder] = []
         self._env: dict[str, str] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -282,6 +284,12 @@ class VirtualHeadset:
             return ""
 
     def close(self) -> None:
+        for rec in self._recorders:  # still recording: stop, write its WAV, close its file
+            try:
+                rec.stop()
+            except OSError:
+                pass
+        self._recorders.clear()
         for proc in reversed(self._children):
             _stop_process(proc, signal.SIGINT if proc.args and proc.args[0] == "parecord" else signal.SIGTERM)
         self._children.clear()
