@@ -24,10 +24,12 @@ from .config import Config, data_dir
 from .conversation import Conversation, TranscriptLog
 from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
+from .live import LiveLoop
 from .persona import load_persona
 from .skills import build_skills, router_of
 from .skills.announce import IdleAnnouncer
 from .stt import Transcriber
+from .turn_taking import TurnTaker
 from .turns import SAMPLE_RATE
 from .voice import Voice
 
@@ -79,18 +81,6 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conv
                         memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
 
 
-def confirmed_turns(endpointer: Endpointer, frames, conv: Conversation):
-    """The user's confirmed turns from a stream of frames; tentative ones (a first pause)
-    start transcription early. Shared by the live loop and replay."""
-    for frame in frames:
-        for utt in endpointer.push(frame):
-            if utt.final:
-                yield utt
-            else:
-                conv.listen_ahead(utt)
-    yield from endpointer.flush()
-
-
 @contextmanager
 def graceful_stop(on_stop):
     """SIGINT and SIGTERM call ``on_stop`` instead of raising, so shutdown is orderly and
@@ -118,34 +108,27 @@ def run_live(cfg: Config) -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
     sink = SpeakerSink(out_dev)
+    echo = None
+    if cfg.conversation.echo_gate:
+        from .audio.echo import EchoCanceller
+
+        echo = EchoCanceller(sink.rate)
+        sink.on_output = echo.on_output  # every block played becomes the echo reference
     mic = MicrophoneSource(in_dev, cfg.audio.block_ms)
-    endpointer = Endpointer(EndpointSettings.from_config(cfg.vad))
-    cancel = threading.Event()
+    turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(router_of(conv), parts.voice, sink)  # due reminders, said in gaps
+    loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name)
 
-    def stop():
-        cancel.set()
-        mic.stop()
-        sink.stop()
-
-    with graceful_stop(stop):
+    with graceful_stop(loop.stop):
         mic.start()
         log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
         try:
-            announcer.at_start(mic)
-            for utt in confirmed_turns(endpointer, announcer.between_turns(mic, endpointer), conv):
-                if cancel.is_set():
-                    break
-                log.info("heard %.1fs of speech", utt.duration)
-                conv.respond(utt, sink, cancel=cancel)
-                # half-duplex until barge-in exists: drop what the mic heard while we spoke
-                mic.drain()
-                endpointer.reset()
+            loop.run()
         finally:
             mic.close()
             sink.close()
     conv.memory.end_session(datetime.now())
-    log.info("stopped after %d turns", conv.turns)
+    log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
     return 0
 
 
@@ -155,7 +138,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     parts = load_parts(cfg, data_dir())
     conv = new_conversation(cfg, parts, out / "transcript.jsonl")
-    endpointer = Endpointer(EndpointSettings.from_config(cfg.vad))
+    turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
     cancel = threading.Event()
     failed = 0
@@ -172,7 +155,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
                 continue
             stream = np.concatenate([audio, trailing])
             heard = 0
-            for utt in confirmed_turns(endpointer, array_frames(stream, t0=t0), conv):
+            for utt in turns.turns(array_frames(stream, t0=t0)):
                 heard += 1
                 wav = out / f"reply-{conv.turns + 1:03d}.wav"
                 turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))
@@ -180,7 +163,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
                     log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text, wav.name)
             if not heard:
                 log.warning("%s: no speech found; nothing sent", path)
-            endpointer.reset()
+            turns.reset()
             t0 += len(stream) / SAMPLE_RATE
     conv.memory.end_session(datetime.now())
     log.info("replayed %d files, %d turns, transcript in %s", len(files), conv.turns, out / "transcript.jsonl")

@@ -80,6 +80,19 @@ class VADConfig:
     max_turn_s: float = _opt(30.0, "a turn is cut and sent after this long", lo=1.0, hi=300.0)
     preroll_ms: int = _opt(300, "audio kept from before speech starts, so first syllables survive", lo=0, hi=2000)
     speculate_ms: int = _opt(200, "silence after which transcription starts before the turn is confirmed; 0 = off", lo=0, hi=5000)
+    end_silence_short_ms: int = _opt(400, "silence that ends a turn whose transcript reads like a finished sentence", lo=100, hi=5000)
+    end_silence_long_ms: int = _opt(1500, "silence that ends a turn left hanging ('and', 'so', 'um', a comma)", lo=100, hi=10000)
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    barge_in: str = _opt("auto", "talking over her stops her: 'on', 'off', 'headset' (only when the output looks like a headset), 'auto' (on unless her own voice cannot be suppressed)", choices=("auto", "on", "off", "headset"))
+    barge_in_min_ms: int = _opt(300, "speech needed to interrupt her; shorter sounds (a cough, 'mm-hm') only pause her for a moment", lo=64, hi=3000)
+    barge_in_resume_ms: int = _opt(300, "after a sound too short to interrupt, she goes on once it has been quiet this long", lo=64, hi=3000)
+    echo_gate: bool = _opt(True, "remove her own voice from the microphone (open speakers) before listening")
+    earcons: bool = _opt(True, "short sounds for 'listening', 'thinking' and 'going to sleep' (there is no screen)")
+    earcon_volume: float = _opt(0.12, "earcon level (0 to 1)", lo=0.0, hi=1.0)
+    thinking_after_s: float = _opt(1.2, "play the 'thinking' sound when a reply has not started after this long", lo=0.2, hi=10.0)
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VADConfig = field(default_factory=VADConfig)
     persona: PersonaConfig = field(default_factory=PersonaConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
 

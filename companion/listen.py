@@ -106,7 +106,23 @@ class Endpointer:
         self._last_voiced_len = 0
         self._voiced_s = 0.0
         self._speculated_len = 0
+        self._end_silence_s = self.s.end_silence_ms / 1000
         self._pending = np.zeros(0, np.float32)
+
+    @property
+    def voiced_s(self) -> float:
+        """Seconds of speech in the turn being heard (0 when none)."""
+        return self._voiced_s if self._chunks is not None else 0.0
+
+    @property
+    def silence_s(self) -> float:
+        """Seconds since the last speech in the turn being heard (0 when none)."""
+        return max(0.0, self._pending_t - self._last_voiced) if self._chunks is not None else 0.0
+
+    def set_end_silence(self, ms: int) -> None:
+        """Change the silence that ends the turn being heard (e.g. after reading its
+        transcript at the first pause); the next turn starts from the default again."""
+        self._end_silence_s = ms / 1000
 
     def push(self, frame: Frame) -> list[Utterance]:
         if not len(self._pending):
@@ -153,7 +169,7 @@ class Endpointer:
         if end_t - self._speech_start >= self.s.max_turn_s:
             return self._close(end_t, cut=True)
         silent_s = end_t - self._last_voiced
-        if silent_s >= self.s.end_silence_ms / 1000:
+        if silent_s >= self._end_silence_s:
             return self._close(end_t, cut=False)
         if (self.s.speculate_ms and silent_s >= self.s.speculate_ms / 1000 and len(self._chunks) >= self._keep()
                 and self._speculated_len != self._last_voiced_len and self._voiced_s * 1000 >= self.s.min_speech_ms):
@@ -171,6 +187,7 @@ class Endpointer:
         voiced, start, end = self._voiced_s, self._speech_start, self._last_voiced
         self._chunks = None
         self._speculated_len = 0
+        self._end_silence_s = self.s.end_silence_ms / 1000
         self.vad.reset()
         if voiced * 1000 < self.s.min_speech_ms:
             return None

@@ -62,6 +62,13 @@ class Transcriber:
             self._speculative[1].cancel()  # a stale guess not yet started is dropped; a running one finishes
         self._speculative = (_fingerprint(audio), self._worker.submit(self._run, audio))
 
+    def guess(self, wait: bool = False) -> Transcript | None:
+        """The speculative transcription, once it is done (or at once with ``wait``)."""
+        spec = self._speculative
+        if spec is None or spec[1].cancelled() or not (wait or spec[1].done()):
+            return None
+        return spec[1].result()
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         spec, self._speculative = self._speculative, None
         if spec is not None and spec[0] == _fingerprint(audio):

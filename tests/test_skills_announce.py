@@ -8,7 +8,8 @@ import numpy as np
 
 from companion.config import Config, SkillsConfig
 from companion.skills import build_skills
-from companion.skills.announce import IdleAnnouncer, earcon
+from companion.earcons import tone as earcon_tone
+from companion.skills.announce import IdleAnnouncer
 from companion.skills.clock import ManualClock
 
 
@@ -81,7 +82,7 @@ def test_start_announcements_are_spoken_before_listening():
 
 
 def test_earcon_is_soft_and_starts_and_ends_silently():
-    tone = earcon(22050)
+    tone = earcon_tone("reminder", rate=22050)
     assert 0.3 < len(tone) / 22050 < 0.5
     assert np.abs(tone).max() <= 0.13
     assert abs(tone[0]) < 1e-3 and abs(tone[-1]) < 1e-3

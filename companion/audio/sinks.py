@@ -54,6 +54,9 @@ class NullSink:
     def stop(self) -> None:
         """Drop whatever has not been played yet."""
 
+    def cue(self, audio: np.ndarray, rate: int) -> None:
+        """Play a short sound outside the reply (an earcon): not counted, never waited for."""
+
     def pause(self) -> None:
         """Hold playback where it is (the user may be starting to talk)."""
 
@@ -108,6 +111,7 @@ class SpeakerSink(NullSink):
         self._idle = threading.Event()
         self._idle.set()
         self._paused = False
+        self._cue = np.zeros(0, np.float32)  # earcon being mixed in
         sd = _sd()
         try:
             self._stream = sd.OutputStream(device=device.index, samplerate=self.rate, channels=1, dtype="float32",
@@ -148,6 +152,10 @@ class SpeakerSink(NullSink):
             if not self._blocks:
                 self._idle.set()
         out[filled:] = 0.0
+        if len(self._cue):
+            n = min(frames, len(self._cue))
+            out[:n] += self._cue[:n]
+            self._cue = self._cue[n:]
         if self.on_output is not None:
             self.on_output(out.copy(), time.monotonic())
 
@@ -167,6 +175,11 @@ class SpeakerSink(NullSink):
     @property
     def playing(self) -> bool:
         return not self._idle.is_set()
+
+    def cue(self, audio: np.ndarray, rate: int) -> None:
+        data = resample(audio, rate, self.rate).astype(np.float32)
+        with self._lock:
+            self._cue = data  # a new cue replaces one still playing
 
     def finish(self, timeout: float | None = None) -> None:
         self._idle.wait(timeout)

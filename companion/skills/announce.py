@@ -7,19 +7,9 @@ import logging
 import time
 from typing import Iterator
 
-import numpy as np
+from ..earcons import tone
 
 log = logging.getLogger(__name__)
-
-
-def earcon(rate: int, level: float = 0.12) -> np.ndarray:
-    """Two soft rising notes (~0.35 s) with smooth edges, so they click neither in nor out."""
-    notes = []
-    for freq in (660.0, 880.0):
-        t = np.arange(int(0.14 * rate)) / rate
-        envelope = np.sin(np.pi * t / t[-1]) ** 2
-        notes += [level * envelope * np.sin(2 * np.pi * freq * t), np.zeros(int(0.03 * rate))]
-    return np.concatenate(notes).astype(np.float32)
 
 
 def speak(texts: list[str], voice, sink) -> None:
@@ -27,7 +17,7 @@ def speak(texts: list[str], voice, sink) -> None:
         return
     log.info("announcing: %s", " ".join(texts))
     sink.begin()
-    sink.write(earcon(voice.sample_rate), voice.sample_rate)
+    sink.write(tone("reminder", rate=voice.sample_rate), voice.sample_rate)
     for text in texts:
         for audio in voice.synthesize(text):
             sink.write(audio, voice.sample_rate)
@@ -41,22 +31,26 @@ class IdleAnnouncer:
 
     def __init__(self, router, voice, sink, check_every_s: float = 1.0):
         self.router, self.voice, self.sink, self.check_every_s = router, voice, sink, check_every_s
+        self._next_check = 0.0
 
     def at_start(self, mic) -> None:
         if self.router is not None:
             self._say(self.router.start_announcements(), mic, None)
 
     def between_turns(self, mic, endpointer) -> Iterator:
-        next_check = time.monotonic()
         for frame in mic:
             yield frame
-            if self.router is None or endpointer.in_speech or time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + self.check_every_s
-            try:
-                self._say(self.router.due_announcements(), mic, endpointer)
-            except Exception:  # a reminder must never take the conversation down
-                log.exception("could not announce due reminders")
+            self.tick(mic, endpointer)
+
+    def tick(self, mic, endpointer) -> None:
+        """Call between frames while she is not speaking: says what is due, in a gap."""
+        if self.router is None or endpointer.in_speech or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + self.check_every_s
+        try:
+            self._say(self.router.due_announcements(), mic, endpointer)
+        except Exception:  # a reminder must never take the conversation down
+            log.exception("could not announce due reminders")
 
     def _say(self, texts: list[str], mic, endpointer) -> None:
         if not texts:

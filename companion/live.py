@@ -1,0 +1,182 @@
+"""The live conversation: the microphone is read all the time, and replies run on their own
+thread, so she keeps listening while she speaks.
+
+Barge-in works as "pause, then confirm": when speech starts during her reply, playback
+pauses at once; if it goes on for ``barge_in_min_ms`` the reply is cancelled (LLM stream
+closed, queued audio dropped, history cut at what was heard); if it stops sooner (a cough,
+"mm-hm") she resumes where she paused. On open speakers the echo gate removes her own voice
+from the microphone first; if it cannot (``auto`` mode), barge-in is turned off and she
+listens only between replies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from .earcons import Earcons
+from .turn_taking import TurnTaker
+from .turns import Turn, Utterance
+
+log = logging.getLogger(__name__)
+
+HEADSET_WORDS = ("headset", "headphone", "earbud", "earphone", "airpods", "buds", "jabra", "plantronics", "poly ",
+                 "bose", "sennheiser", "bluez", "bluetooth", "hands-free", "handsfree", "hfp", "a2dp", "wh-1000", "wf-1000")
+
+
+def looks_like_headset(device_name: str) -> bool:
+    name = device_name.lower()
+    return any(w in name for w in HEADSET_WORDS)
+
+
+@dataclass
+class _Reply:
+    thread: threading.Thread
+    cancel: threading.Event
+    started: float
+    turn: Turn | None = None
+    paused_at: float | None = None  # playback held because the user may be talking
+    interrupted: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.thread.is_alive()
+
+
+class LiveLoop:
+    def __init__(self, cfg, conversation, mic, sink, turn_taker: TurnTaker, echo=None, announcer=None,
+                 output_name: str = ""):
+        self.cfg = cfg.conversation
+        self.conv, self.mic, self.sink, self.turns, self.echo = conversation, mic, sink, turn_taker, echo
+        self.announcer = announcer
+        self.earcons = Earcons(cfg.conversation.earcon_volume) if cfg.conversation.earcons else None
+        mode = self.cfg.barge_in
+        self.barge_in = mode in ("on", "auto") or (mode == "headset" and looks_like_headset(output_name))
+        self._stop = threading.Event()
+        self._reply: _Reply | None = None
+        self.barge_ins = 0
+        self.resumed = 0
+        log.info("barge-in %s (mode %s, output %r)", "on" if self.barge_in else "off", mode, output_name)
+
+    # -- control -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """From a signal handler: end the loop and the reply in flight."""
+        self._stop.set()
+        reply = self._reply
+        if reply is not None:
+            reply.cancel.set()
+        self.mic.stop()
+        self.sink.stop()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        if self.earcons:
+            self.earcons.play("listening", self.sink)
+        if self.announcer is not None:
+            self.announcer.at_start(self.mic)
+        for frame in self.mic:
+            if self._stop.is_set():
+                break
+            reply = self._reply if self._reply is not None and self._reply.active else None
+            if reply is None and self._reply is not None:
+                self._reply_finished()
+            if self.echo is not None:
+                frame = self.echo.process(frame)
+            if reply is not None and not self.barge_in:
+                continue  # half-duplex: her own voice must not become a turn
+            for utt in self.turns.feed(frame):
+                self._on_turn(utt)
+            if reply is not None:
+                self._watch_barge_in(reply)
+            elif self.announcer is not None:
+                self.announcer.tick(self.mic, self.turns)
+            self._check_echo()
+        self._finish()
+
+    def _on_turn(self, utt: Utterance) -> None:
+        reply = self._reply
+        if reply is not None and reply.active and not reply.interrupted:
+            log.info("ignored %.2fs of sound while speaking (too short to interrupt)", utt.duration)
+            if reply.paused_at is not None:
+                self._resume(reply)
+            return
+        if reply is not None:
+            reply.thread.join()
+            self._reply_finished()
+        log.info("heard %.1fs of speech", utt.duration)
+        self._start_reply(utt)
+
+    def _start_reply(self, utt: Utterance) -> None:
+        cancel = threading.Event()
+        holder: dict = {}
+
+        def work():
+            try:
+                holder["turn"] = self.conv.respond(utt, self.sink, cancel=cancel)
+            except Exception:  # a failed turn must never end the conversation
+                log.exception("the reply failed")
+
+        thread = threading.Thread(target=work, name="reply", daemon=True)
+        self._reply = _Reply(thread, cancel, time.monotonic())
+        self._reply_holder = holder
+        thread.start()
+        if self.earcons:
+            self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
+
+    def _reply_finished(self) -> None:
+        reply, self._reply = self._reply, None
+        if reply is None:
+            return
+        reply.turn = getattr(self, "_reply_holder", {}).get("turn")
+        if not self.barge_in or not reply.interrupted:
+            # what the mic heard while she spoke is not the user's (half-duplex), unless it is
+            # the turn that interrupted her, which the endpointer is collecting right now
+            if not self.barge_in:
+                self.mic.drain()
+                self.turns.reset()
+
+    # -- barge-in ----------------------------------------------------------------------------
+    def _watch_barge_in(self, reply: _Reply) -> None:
+        ep = self.turns.endpointer
+        if reply.interrupted:
+            return
+        if ep.in_speech and reply.paused_at is None:
+            self.sink.pause()
+            reply.paused_at = time.monotonic()
+            log.debug("paused: the user may be talking")
+        if reply.paused_at is None:
+            return
+        if ep.voiced_s * 1000 >= self.cfg.barge_in_min_ms:
+            reply.interrupted = True
+            reply.cancel.set()
+            self.sink.stop()
+            self.barge_ins += 1
+            log.info("barge-in: stopped speaking %.0f ms after the user started",
+                     (time.monotonic() - reply.paused_at) * 1000)
+        elif not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:
+            self._resume(reply)
+
+    def _resume(self, reply: _Reply) -> None:
+        reply.paused_at = None
+        self.sink.resume()
+        self.resumed += 1
+        log.info("resumed: the sound was too short to be an interruption")
+
+    def _check_echo(self) -> None:
+        """``auto``: when her voice reaches the mic and the gate cannot remove it well
+        enough, stop listening while she speaks rather than interrupt herself."""
+        if self.cfg.barge_in != "auto" or not self.barge_in or self.echo is None:
+            return
+        db = self.echo.suppression_db
+        if self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1):
+            self.barge_in = False
+            log.warning("her own voice reaches the microphone and cannot be removed (%.1f dB): barge-in is off; "
+                        "use a headset to interrupt her", db)
+
+    def _finish(self) -> None:
+        reply = self._reply
+        if reply is not None:
+            reply.cancel.set()
+            reply.thread.join(timeout=2)

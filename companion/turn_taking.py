@@ -1,0 +1,88 @@
+"""Deciding when the user has finished, from sound and words together.
+
+A fixed silence either cuts slow speakers off (too short) or makes every answer late (too
+long). At the user's first pause the turn is transcribed speculatively (see ``stt.py``);
+once that text is ready it sets how much more silence ends *this* turn: little after a
+finished sentence, more after "and", "so", "um" or a trailing comma, where people pause to
+think and go on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+from .listen import Endpointer
+from .turns import Frame, Utterance
+
+# Words a finished thought rarely ends on: a pause after them is a pause to think.
+HANGING = frozenset("""
+and or but so because cause if than as like um uh er erm hmm ah well also plus anyway actually basically
+i i'm i'd i'll we they he she the a an my your our their to of in on at for with from by into
+""".split())  # words that also end sentences ("it", "you", "that", "do") are left out on purpose
+_LAST_WORD = re.compile(r"([a-z']+)[^a-z']*$")
+
+
+def end_silence_for(text: str, default_ms: int, short_ms: int, long_ms: int) -> int:
+    """Silence (ms) that should end a turn whose words so far are ``text``."""
+    t = text.strip().lower()
+    if not t:
+        return default_ms
+    m = _LAST_WORD.search(t)
+    if t.endswith((",", "...", "…", "-", "—", ":")) or (m and m.group(1) in HANGING):
+        return long_ms
+    if t.endswith((".", "?", "!")):
+        return short_ms
+    return default_ms
+
+
+class TurnTaker:
+    """The endpointer plus listening ahead: feed frames, get confirmed turns.
+
+    Tentative turns start a transcription; when it is ready, the silence that ends the turn
+    is adjusted from its words. ``wait_for_guess`` (replay) waits for that transcription
+    instead of racing it, so faster-than-real-time input behaves as it would live.
+    """
+
+    def __init__(self, endpointer: Endpointer, conversation, vad_cfg, wait_for_guess: bool = False):
+        self.endpointer, self.conv, self.vad = endpointer, conversation, vad_cfg
+        self.wait_for_guess = wait_for_guess
+        self._guess_pending = False
+
+    def feed(self, frame: Frame) -> list[Utterance]:
+        confirmed = []
+        for utt in self.endpointer.push(frame):
+            if utt.final:
+                self._guess_pending = False
+                confirmed.append(utt)
+            else:
+                self.conv.listen_ahead(utt)
+                self._guess_pending = True
+                if self.wait_for_guess:
+                    self.conv.transcriber.guess(wait=True)
+        if self._guess_pending and self.endpointer.in_speech:
+            self._adjust()
+        return confirmed
+
+    def _adjust(self) -> None:
+        guess = self.conv.transcriber.guess()
+        if guess is None:
+            return
+        self._guess_pending = False
+        if self.endpointer.silence_s * 1000 < self.vad.speculate_ms:  # the user already went on
+            return
+        self.endpointer.set_end_silence(end_silence_for(guess.text, self.vad.end_silence_ms,
+                                                        self.vad.end_silence_short_ms, self.vad.end_silence_long_ms))
+
+    def turns(self, frames: Iterable[Frame]) -> Iterator[Utterance]:
+        for frame in frames:
+            yield from self.feed(frame)
+        yield from self.endpointer.flush()
+
+    @property
+    def in_speech(self) -> bool:
+        return self.endpointer.in_speech
+
+    def reset(self) -> None:
+        self.endpointer.reset()
+        self._guess_pending = False
