@@ -1,0 +1,155 @@
+"""Talking over her, on the virtual headset, with the real process: she stops within a
+fraction of a second and remembers only what was heard; on open speakers (her voice leaking
+back into the microphone) she neither stops nor answers herself."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from companion.testing.virtual_headset import read_wav
+
+from conftest import words
+from test_headset import companion_command, voiced, wait_for
+
+pytestmark = pytest.mark.slow
+
+LONG_REPLY = ("The ocean covers most of our planet and holds more life than we can imagine. "
+              "Near the surface, sunlight feeds tiny plants that make much of the air we breathe. "
+              "Deeper down, it gets dark and cold, and strange creatures make their own light. "
+              "Whales sing to each other across hundreds of miles. Isn't that wonderful?")
+
+
+class Session:
+    """One ``companion run`` on the virtual headset, with the ear recording throughout."""
+
+    def __init__(self, hs, tmp_path, home, llm, *settings: str):
+        self.hs, self.home, self.llm = hs, home, llm
+        self.ear = hs.record(tmp_path / "speaker.wav").wait_started()
+        self.log = tmp_path / "companion.stderr"
+        args = [*companion_command(), "run", "--input-device", "pulse", "--output-device", "pulse",
+                "--set", "conversation.earcons=false"]
+        for s in settings:
+            args += ["--set", s]
+        with open(self.log, "wb") as err:
+            self.proc = subprocess.Popen(args, env=hs.environ(COMPANION_LLM_BASE_URL=llm.base_url),
+                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        wait_for(lambda: "listening (" in self.stderr(), 90, "'listening'", self.proc, self.log)
+        time.sleep(1.0)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def turns(self) -> list[dict]:
+        return [json.loads(l) for f in (self.home / "transcripts").glob("*.jsonl") for l in f.read_text().splitlines()]
+
+    def say(self, wav, wait=True) -> float:
+        """Play a user turn into the mic; returns when its speech starts (monotonic)."""
+        audio, rate = read_wav(wav)
+        onset = np.nonzero(np.abs(audio) > 0.01)[0][0] / rate
+        start = time.monotonic()
+        self.hs.play(wav, wait=wait)
+        return start + onset
+
+    def her_voice_after(self, t: float, seconds: float, timeout: float = 30) -> float:
+        """Wait until she has been heard for ``seconds`` after time ``t``; returns her onset."""
+        def onset():
+            loud = [i for i in voiced(self.ear.audio(), self.ear.rate) if self.ear.time_of(i) > t]
+            if loud and self.ear.time_of(loud[-1]) - self.ear.time_of(loud[0]) >= seconds:
+                return self.ear.time_of(loud[0])
+            return None
+        return wait_for(onset, timeout, f"{seconds}s of her voice", self.proc, self.log)
+
+    def close(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.ear.stop()
+        err = self.stderr()
+        assert "Traceback" not in err, err[-3000:]
+        return err
+
+
+def talked_on_for(audio, ear, since: float) -> float:
+    """Seconds her voice went on after ``since``: the run of loud windows (gaps under 0.3 s)
+    that is playing at ``since``."""
+    loud = [ear.time_of(i) for i in voiced(audio, ear.rate)]
+    run_end = None
+    for t in loud:
+        if t < since - 0.3:
+            continue
+        if run_end is None:
+            if t > since + 0.1:
+                return 0.0  # she was already quiet
+            run_end = t
+        elif t - run_end > 0.3:
+            break
+        else:
+            run_end = t
+    return max(0.0, (run_end or since) - since)
+
+
+@pytest.fixture
+def pulse_ok(virtual_headset):
+    devices = subprocess.run([*companion_command(), "devices"], env=virtual_headset.environ(), capture_output=True,
+                             text=True, timeout=60)
+    if "pulse" not in devices.stdout:
+        pytest.skip(f"PortAudio does not see the PulseAudio device: {devices.stdout}")
+    return virtual_headset
+
+
+def test_interrupting_stops_her_and_history_keeps_what_was_heard(tmp_path, companion_home, pulse_ok, speech,
+                                                                 scripted_llm):
+    scripted_llm.enqueue(LONG_REPLY, "Mountains are lovely too.")
+    s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on")
+    try:
+        asked = s.say(speech("Tell me about the ocean."))
+        s.her_voice_after(asked, 2.0)
+        interrupted_at = s.say(speech("Wait, what about the mountains?"), wait=False)
+        turns = wait_for(lambda: len(s.turns()) >= 2 and s.turns(), 60, "the second turn", s.proc, s.log)
+        time.sleep(0.3)
+        audio = s.ear.audio()
+    finally:
+        s.close()
+    first, second = turns[:2]
+    assert first["interrupted"] is True
+    assert first["heard_text"] and len(first["heard_text"]) < len(first["reply_text"])
+    assert LONG_REPLY.startswith(first["heard_text"].rstrip(".…"))
+    assert words(second["user_text"]) == words("Wait, what about the mountains?")
+    history = scripted_llm.requests[1]["messages"]
+    assert history[-2]["role"] == "assistant" and history[-2]["content"].endswith("(interrupted by the user)")
+    # measured on the speaker: her voice stops soon after the user starts talking
+    stop_s = talked_on_for(audio, s.ear, interrupted_at)
+    assert stop_s < 0.6, f"she kept talking {stop_s:.2f}s after the user started"
+
+
+def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, companion_home, pulse_ok, speech,
+                                                                   scripted_llm):
+    hs = pulse_ok
+    # open speakers: the speaker's sound reaches the microphone, delayed and quieter
+    module = hs.pactl("load-module", "module-loopback", "source=spk.monitor", "sink=mic", "latency_msec=80").strip()
+    for line in hs.pactl("list", "short", "sink-inputs").splitlines():
+        if f"\t{module}\t" in line or line.split("\t")[1:2] == [module]:
+            hs.pactl("set-sink-input-volume", line.split("\t")[0], "60%")
+    scripted_llm.enqueue(LONG_REPLY)
+    s = Session(hs, tmp_path, companion_home, scripted_llm, "conversation.barge_in=auto")
+    try:
+        asked = s.say(speech("Tell me about the ocean."))
+        s.her_voice_after(asked, 10.0, timeout=60)
+        wait_for(lambda: len(s.turns()) >= 1, 60, "the turn", s.proc, s.log)
+        time.sleep(3.0)  # long enough for any echo of her reply to become a turn
+        turns = s.turns()
+    finally:
+        err = s.close()
+    assert len(turns) == 1, turns
+    assert turns[0]["interrupted"] is False, err[-2000:]
+    assert turns[0]["heard_text"] == LONG_REPLY
+    assert len(scripted_llm.requests) == 1
