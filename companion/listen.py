@@ -119,6 +119,11 @@ class Endpointer:
         """Seconds since the last speech in the turn being heard (0 when none)."""
         return max(0.0, self._pending_t - self._last_voiced) if self._chunks is not None else 0.0
 
+    def current_audio(self) -> np.ndarray:
+        """The turn being heard so far (pre-roll included), e.g. to check what an
+        interruption says before acting on it."""
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+
     def set_end_silence(self, ms: int) -> None:
         """Change the silence that ends the turn being heard (e.g. after reading its
         transcript at the first pause); the next turn starts from the default again."""

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .earcons import Earcons
-from .turn_taking import TurnTaker
+from .turn_taking import TurnTaker, is_backchannel
 from .turns import Turn, Utterance
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class _Reply:
     turn: Turn | None = None
     paused_at: float | None = None  # playback held because the user may be talking
     interrupted: bool = False
+    check: object | None = None  # transcription of the sound that paused her (a Future)
+    tolerated: bool = False  # that sound was a backchannel: let it be
 
     @property
     def active(self) -> bool:
@@ -139,24 +141,48 @@ class LiveLoop:
 
     # -- barge-in ----------------------------------------------------------------------------
     def _watch_barge_in(self, reply: _Reply) -> None:
+        """Pause at the first sign of speech; after ``barge_in_min_ms`` of it, check the words:
+        a backchannel ("mm-hm", "yeah") lets her go on, anything else interrupts her. Speech
+        that goes on past a second interrupts her whatever it is."""
         ep = self.turns.endpointer
         if reply.interrupted:
             return
-        if ep.in_speech and reply.paused_at is None:
+        if not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:  # quiet (again)
+            if not ep.in_speech:
+                reply.tolerated, reply.check = False, None
+            if reply.paused_at is not None:
+                self._resume(reply)
+            return
+        voiced_ms = ep.voiced_s * 1000
+        if reply.tolerated:
+            if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
+                self._interrupt(reply, "speech went on")
+            return
+        if reply.paused_at is None:
             self.sink.pause()
             reply.paused_at = time.monotonic()
             log.debug("paused: the user may be talking")
-        if reply.paused_at is None:
+        if voiced_ms < self.cfg.barge_in_min_ms:
             return
-        if ep.voiced_s * 1000 >= self.cfg.barge_in_min_ms:
-            reply.interrupted = True
-            reply.cancel.set()
-            self.sink.stop()
-            self.barge_ins += 1
-            log.info("barge-in: stopped speaking %.0f ms after the user started",
-                     (time.monotonic() - reply.paused_at) * 1000)
-        elif not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:
-            self._resume(reply)
+        if reply.check is None:
+            reply.check = self.conv.transcriber.submit(ep.current_audio())
+        if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
+            self._interrupt(reply, "speech went on")
+        elif reply.check.done():
+            text = reply.check.result().text
+            if is_backchannel(text):
+                reply.tolerated = True
+                log.info("heard %r while speaking: going on", text)
+                self._resume(reply)
+            else:
+                self._interrupt(reply, repr(text))
+
+    def _interrupt(self, reply: _Reply, why: str) -> None:
+        reply.interrupted = True
+        reply.cancel.set()
+        self.sink.stop()
+        self.barge_ins += 1
+        log.info("barge-in (%s): stopped speaking", why)
 
     def _resume(self, reply: _Reply) -> None:
         reply.paused_at = None

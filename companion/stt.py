@@ -62,6 +62,10 @@ class Transcriber:
             self._speculative[1].cancel()  # a stale guess not yet started is dropped; a running one finishes
         self._speculative = (_fingerprint(audio), self._worker.submit(self._run, audio))
 
+    def submit(self, audio: np.ndarray) -> Future:
+        """Transcribe in the background without touching the speculative guess."""
+        return self._worker.submit(self._run, audio)
+
     def guess(self, wait: bool = False) -> Transcript | None:
         """The speculative transcription, once it is done (or at once with ``wait``)."""
         spec = self._speculative

@@ -23,6 +23,22 @@ i i'm i'd i'll we they he she the a an my your our their to of in on at for with
 _LAST_WORD = re.compile(r"([a-z']+)[^a-z']*$")
 
 
+BACKCHANNEL = frozenset("""
+mm mmm hm hmm mhm mm-hm mm-hmm uh-huh uh huh yeah yes yep yup ok okay right sure oh ah aha wow nice cool
+i see gotcha alright
+""".split())
+
+
+def is_backchannel(text: str) -> bool:
+    """True for listener noises ("mm-hm", "yeah", "right", a cough Whisper leaves empty)
+    that acknowledge her rather than interrupt her."""
+    found = re.findall(r"[a-z'-]+", text.lower())
+    return len(found) <= 3 and all(w.strip("-") in BACKCHANNEL or _HUM.match(w) for w in found)
+
+
+_HUM = re.compile(r"^[mhau-]{1,6}$")  # how Whisper spells a hum: "mm", "hmm", "mma", "uh-huh"
+
+
 def end_silence_for(text: str, default_ms: int, short_ms: int, long_ms: int) -> int:
     """Silence (ms) that should end a turn whose words so far are ``text``."""
     t = text.strip().lower()

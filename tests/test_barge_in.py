@@ -153,3 +153,20 @@ def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, com
     assert turns[0]["interrupted"] is False, err[-2000:]
     assert turns[0]["heard_text"] == LONG_REPLY
     assert len(scripted_llm.requests) == 1
+
+
+def test_mm_hm_while_she_speaks_does_not_stop_her(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
+    scripted_llm.enqueue(LONG_REPLY)
+    s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on")
+    try:
+        asked = s.say(speech("Tell me about the ocean."))
+        s.her_voice_after(asked, 2.0)
+        s.say(speech("Mm-hm."))
+        wait_for(lambda: len(s.turns()) >= 1, 60, "the turn", s.proc, s.log)
+        time.sleep(2.0)
+        turns = s.turns()
+    finally:
+        err = s.close()
+    assert len(turns) == 1 and turns[0]["interrupted"] is False, err[-2000:]
+    assert turns[0]["heard_text"] == LONG_REPLY
+    assert "going on" in err or "resumed" in err  # she noticed, paused, and went on

@@ -8,7 +8,7 @@ import pytest
 
 from companion.audio.files import read_audio, write_wav
 from companion.cli import main
-from companion.turn_taking import end_silence_for
+from companion.turn_taking import end_silence_for, is_backchannel
 
 from conftest import words
 
@@ -53,3 +53,11 @@ def test_the_same_pause_after_a_finished_question_ends_the_turn(tmp_path, speech
     assert [words(t["user_text"]) for t in turns] == [words("What time is it?"), words("Also, is it going to rain?")]
     # a finished sentence was answered after the short silence, not the default one
     assert turns[0]["timings"]["endpoint_wait"] < 0.5
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Mm-hm.", True), ("MMA", True), ("Yeah.", True), ("Okay, right.", True), ("", True), ("Uh-huh", True),
+    ("Wait.", False), ("Stop!", False), ("What about the mountains?", False), ("Yeah, but why is that?", False),
+])
+def test_backchannels_are_told_from_interruptions(text, expected):
+    assert is_backchannel(text) is expected
