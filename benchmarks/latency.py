@@ -37,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from companion.testing.virtual_headset import VirtualHeadset, available, missing_tools, read_wav, write_wav  # noqa: E402
+from companion.testing.virtual_headset import (VirtualHeadset, _die_with_parent, available, missing_tools,  # noqa: E402
+                                               read_wav, write_wav)
 
 SENTENCES = [
     "Hi Samantha, how are you today?",
@@ -119,6 +120,43 @@ def first_above(audio: np.ndarray, threshold: float) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
+def segments(audio: np.ndarray, threshold: float, rate: int, bridge_s: float = 0.01) -> list[tuple[int, int]]:
+    """(start, end) of the runs of samples above ``threshold``, bridging gaps up to ``bridge_s``."""
+    idx = np.nonzero(np.abs(audio) > threshold)[0]
+    if not idx.size:
+        return []
+    breaks = np.nonzero(np.diff(idx) > int(bridge_s * rate))[0]
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def is_cue(segment: np.ndarray, rate: int) -> bool:
+    """An earcon (the app's 'thinking'/'listening' cues: short pure sine notes of 392 Hz and
+    up), not speech: shorter than 0.4 s, peak above 300 Hz, and over 95 % of its energy within
+    +-25 Hz of that peak (earcons: 97-100 %; short voiced speech bits reach 88 % at most)."""
+    if len(segment) > 0.4 * rate or len(segment) < 0.01 * rate:
+        return False
+    n = 1 << int(np.ceil(np.log2(max(len(segment), rate // 4))))  # >= 4 Hz resolution
+    power = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), n)) ** 2
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    peak = freqs[int(np.argmax(power))]
+    return peak > 300 and float(power[np.abs(freqs - peak) <= 25].sum() / max(power.sum(), 1e-12)) > 0.95
+
+
+def reply_onset(audio: np.ndarray, rate: int) -> tuple[int | None, int | None, int]:
+    """(first reply speech sample, first sound of any kind, number of cues before the speech)."""
+    first_sound, cues = None, 0
+    for start, end in segments(audio, ONSET_THRESHOLD, rate):
+        if first_sound is None:
+            first_sound = start
+        if is_cue(audio[start:end], rate):
+            cues += 1
+            continue
+        return start, first_sound, cues
+    return None, first_sound, cues
+
+
 def silent_tail(audio: np.ndarray, rate: int, seconds: float) -> bool:
     n = int(rate * seconds)
     return len(audio) >= n and float(np.max(np.abs(audio[-n:]))) <= ONSET_THRESHOLD
@@ -188,7 +226,7 @@ def run(args) -> dict:
         err = open(stderr_path, "wb")
         launched = time.monotonic()
         proc = subprocess.Popen(cmd, env=hs.environ(env_clean), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
         try:
             deadline = launched + args.start_timeout
             while "listening (" not in stderr_path.read_text(errors="replace"):
@@ -275,7 +313,10 @@ def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, a
         time.sleep(0.05)
 
     start_idx = max(0, int(round((speech_end_at - spk.t0) * spk.rate)))
-    onset = first_above(spk.audio()[start_idx:], ONSET_THRESHOLD)
+    onset, first_sound, cues = reply_onset(spk.audio()[start_idx:], spk.rate)
+    rec["cues_before_reply"] = cues  # e.g. the 'thinking' earcon when the reply is slow
+    if first_sound is not None:
+        rec["first_sound_outside_s"] = spk.time_of(start_idx + first_sound) - speech_end_at
     if onset is not None:
         reply_at = spk.time_of(start_idx + onset)
         rec["voice_to_voice_outside_s"] = reply_at - speech_end_at
@@ -312,6 +353,9 @@ def analyse(results: dict) -> dict:
         "voice_to_voice_outside": summary(outside),
         "voice_to_voice_outside_no_error": summary(clean),
         "voice_to_voice_file_based": summary(file_based),
+        "first_sound_outside": summary([t["first_sound_outside_s"] for t in turns
+                                        if t.get("first_sound_outside_s") is not None]),
+        "turns_with_cue_before_reply": sum(1 for t in turns if t.get("cues_before_reply")),
         "voice_to_voice_own": stages["voice_to_voice"],
         "outside_minus_own": summary(gap),
         "stages_own": stages,
@@ -331,12 +375,14 @@ def markdown(results: dict) -> str:
     rows = [("voice-to-voice, measured outside (mic end of speech -> speaker first sample)",
              s["voice_to_voice_outside"]),
             ("voice-to-voice, outside, turns answered without error", s["voice_to_voice_outside_no_error"]),
+            ("first sound of any kind on the speaker (a 'thinking' earcon or the reply)", s["first_sound_outside"]),
             ("voice-to-voice, program's own (`timings.voice_to_voice`)", s["voice_to_voice_own"]),
             ("outside minus own (device buffers, PortAudio/ALSA/Pulse)", s["outside_minus_own"])]
     rows += [(STAGE_LABELS[k], s["stages_own"][k]) for k in STAGES if k != "voice_to_voice"]
     out = [f"Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
            f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
-           f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology)", "",
+           f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology, "
+           f"{s['turns_with_cue_before_reply']} with an earcon before the reply)", "",
            "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
     for label, st in rows:
         out.append(f"| {label} | {ms(st['median'])} | {ms(st['p90'])} | {ms(st['min'])} | {ms(st['max'])} | {st['n']} |")
@@ -368,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     if not available():
         print(f"benchmark needs PulseAudio: missing {', '.join(missing_tools())}", file=sys.stderr)
         return 2
+    def terminate(signum, frame):  # SIGTERM: unwind, so companion and the headset are stopped
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     results = analyse(run(args))
     table = markdown(results)
     results["markdown"] = table
