@@ -138,6 +138,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     parts = load_parts(cfg, data_dir())
     conv = new_conversation(cfg, parts, out / "transcript.jsonl")
+    conv.log_off_record = True
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
     cancel = threading.Event()

@@ -37,6 +37,7 @@ class Recall:
 
     context: str = ""
     reply: str | None = None
+    keep: bool = True  # False: off the record ("don't remember this conversation"), not even in the transcript log
 
 
 class Memory(Protocol):
@@ -102,6 +103,8 @@ class Conversation:
         self.history: list[dict] = []
         self.turns = 0
         self.last_turn: Turn | None = None
+        self._keep = True
+        self.log_off_record = False  # replay's transcript is the output asked for: it keeps every turn
 
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
@@ -137,6 +140,7 @@ class Conversation:
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
         log.info("user: %s", transcript.text)
         recall = self.memory.on_user_turn(transcript.text, now)
+        self._keep = recall.keep
         if cancel.is_set():  # stopping: keep what the user said, reply nothing
             turn.error = "stopped before replying"
             self._remember(turn, transcript.text)
@@ -208,7 +212,7 @@ class Conversation:
             said = turn.reply_text
         self.history += [{"role": "user", "content": user_text}, {"role": "assistant", "content": said}]
         self.last_turn = turn
-        if self.transcript is not None:
+        if self.transcript is not None and (self._keep or self.log_off_record):
             self.transcript.append(turn)
         try:
             self.memory.on_reply(turn, turn.heard_text)

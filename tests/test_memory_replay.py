@@ -108,3 +108,43 @@ def test_kill_9_mid_reply_loses_nothing_said(tmp_path, speech, scripted_llm, tra
     assert 'the user said "My sister is called Anna." / "I work as a teacher."' in system
     ended = MemoryStore(companion_home / DB_NAME).db.execute("SELECT ended_at FROM sessions WHERE id = 1").fetchone()[0]
     assert ended is not None  # the session the kill left open was closed at its last turn
+
+
+def test_off_the_record_turns_stay_out_of_the_live_transcript_log(tmp_path, scripted_llm):
+    """The live loop's transcript log is a second copy of what was said: it honours
+    "don't remember this conversation" too (replay's own output keeps every turn)."""
+    from companion.conversation import Conversation, TranscriptLog
+    from companion.config import Config
+    from companion.memory import open_memory
+    from companion.persona import load_persona
+    from companion.turns import Transcript, Utterance
+    from companion.audio.sinks import NullSink
+    import numpy as np
+
+    class Heard:
+        def __init__(self, texts):
+            self.texts = iter(texts)
+
+        def transcribe(self, audio):
+            return Transcript(next(self.texts), "en", 0.0)
+
+    class Silent:
+        sample_rate = 22050
+
+        def synthesize(self, text):
+            yield np.zeros(100, np.float32)
+
+    from companion.brain import Brain
+    from companion.embedded_llm import Endpoint
+
+    cfg = Config()
+    brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))
+    log = tmp_path / "live.jsonl"
+    conv = Conversation(Heard(["I like tea.", "Please don't remember this conversation.", "I secretly love karaoke."]),
+                        brain, Silent(), load_persona("samantha"), TranscriptLog(log),
+                        memory=open_memory(cfg, tmp_path, brain))
+    utt = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
+    for _ in range(3):
+        conv.respond(utt, NullSink())
+    logged = [json.loads(line)["user_text"] for line in log.read_text().splitlines()]
+    assert logged == ["I like tea."]

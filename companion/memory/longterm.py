@@ -50,7 +50,7 @@ class LongTermMemory:
         if reply is None and turn_id is not None:
             self._learn(text, now, turn_id)
         context = build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
-        return Recall(context, reply)
+        return Recall(context, reply, keep=not self.paused)
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:
