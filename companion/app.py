@@ -32,6 +32,7 @@ from .stt import Transcriber
 from .turn_taking import TurnTaker
 from .turns import SAMPLE_RATE
 from .voice import Voice
+from .voice_control import Preferences, VoiceControl
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Parts:
     brain: Brain
     persona: object
     keepalive: object | None  # the embedded LLM server, when used
+    preferences: Preferences
 
 
 def load_parts(cfg: Config, data: Path) -> Parts:
@@ -66,19 +68,25 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     llm_thread.start()
     transcriber = Transcriber(cfg.stt, data / "models")
     voice = Voice(cfg.tts, data)
+    preferences = Preferences(data / "preferences.json")  # "slower", "louder": said once, kept
+    voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed), volume=preferences.get("tts.volume", cfg.tts.volume))
     transcriber.warm_up()
     voice.speak_to_array("Hello.")
     llm_thread.join()
     if "error" in result:
         raise result["error"]
     log.info("models ready in %.2fs", time.perf_counter() - t)
-    return Parts(transcriber, voice, result["brain"], persona, result["keepalive"])
+    return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
 
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
-    return Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
+    conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
                         memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
+    conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
+                                last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
+                                end_conversation=conv.memory.end_session)
+    return conv
 
 
 @contextmanager

@@ -92,6 +92,7 @@ class ConversationConfig:
     echo_gate: bool = _opt(True, "remove her own voice from the microphone (open speakers) before listening")
     earcons: bool = _opt(True, "short sounds for 'listening', 'thinking' and 'going to sleep' (there is no screen)")
     earcon_volume: float = _opt(0.12, "earcon level (0 to 1)", lo=0.0, hi=1.0)
+    wake_phrase: str = _opt("Hey Samantha", "what wakes her after 'go to sleep', 'mute' or 'goodbye'")
     thinking_after_s: float = _opt(1.2, "play the 'thinking' sound when a reply has not started after this long", lo=0.2, hi=10.0)
 
 

@@ -4,6 +4,7 @@ clause plays while the rest is still being written."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -93,11 +94,12 @@ _END = object()  # closes the synthesis queue
 class Conversation:
     def __init__(self, transcriber: Transcriber, brain: Brain, voice: Voice, persona: Persona,
                  transcript: TranscriptLog | None = None, memory: Memory | None = None,
-                 skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now):
+                 skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now, control=None):
         self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
         self.transcript = transcript
         self.memory = memory or NoMemory()
         self.skills = list(skills or [])
+        self.control = control  # voice commands and the sleep gate (voice_control.VoiceControl)
         self.history_turns = history_turns
         self.clock = clock
         self.history: list[dict] = []
@@ -135,6 +137,11 @@ class Conversation:
             log.info("ignored a turn with no words (%r)", transcript.text)
             return None
         now = self.clock()
+        if self.control is not None:
+            admitted = self.control.admit(transcript.text, now)
+            if admitted is None:  # asleep, and not the wake phrase: not a turn at all
+                return None
+            transcript = dataclasses.replace(transcript, text=admitted)
         self.turns += 1
         turn = Turn(index=self.turns, user_text=transcript.text, source=source, reply_audio=reply_audio,
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
@@ -146,7 +153,8 @@ class Conversation:
             self._remember(turn, transcript.text)
             return turn
         if recall.reply is None:
-            answer = next((a for a in (s.handle(transcript.text, now) for s in self.skills) if a is not None), None)
+            handlers = ([self.control] if self.control is not None else []) + self.skills
+            answer = next((a for a in (h.handle(transcript.text, now) for h in handlers) if a is not None), None)
             if answer is not None:
                 recall = Recall(recall.context, answer)
 
@@ -174,7 +182,7 @@ class Conversation:
                         say(piece)
             for piece in chunker.flush():
                 say(piece)
-            if not spoken and not cancel.is_set():
+            if not spoken and not cancel.is_set() and recall.reply is None:  # "" from a command is deliberate
                 raise BrainError("the model returned an empty reply")
         except BrainError as exc:
             turn.error = str(exc)

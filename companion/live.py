@@ -60,6 +60,8 @@ class LiveLoop:
         self._reply: _Reply | None = None
         self.barge_ins = 0
         self.resumed = 0
+        if self.earcons and getattr(conversation, "control", None) is not None:
+            conversation.control.cue = lambda kind: self.earcons.play(kind, self.sink)
         log.info("barge-in %s (mode %s, output %r)", "on" if self.barge_in else "off", mode, output_name)
 
     # -- control -----------------------------------------------------------------------------

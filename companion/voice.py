@@ -30,8 +30,17 @@ class Voice:
                                "the .onnx or .onnx.json may be damaged, download both again") from None
         self.name = files.name
         self.sample_rate = int(self._piper.config.sample_rate)
+        self.speed, self.volume = cfg.speed, cfg.volume
         self._syn = SynthesisConfig(length_scale=1.0 / cfg.speed, volume=cfg.volume)
         log.info("voice %s loaded in %.2fs (%d Hz)", files.name, time.perf_counter() - t, self.sample_rate)
+
+    def set_prosody(self, speed: float | None = None, volume: float | None = None) -> None:
+        """Change rate and loudness from the next sentence on ("slower", "louder")."""
+        from piper import SynthesisConfig
+
+        self.speed = self.speed if speed is None else speed
+        self.volume = self.volume if volume is None else volume
+        self._syn = SynthesisConfig(length_scale=1.0 / self.speed, volume=self.volume)
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield mono float32 audio at :attr:`sample_rate`, one block per sentence Piper finds."""

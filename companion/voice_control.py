@@ -1,0 +1,197 @@
+"""Everything a user controls, by voice, recognised by rules (never by the LLM, so it works
+with the smallest model): stop, say that again, slower/faster/louder/softer (remembered
+across restarts), go to sleep / mute until the wake phrase, goodbye, the time, and how
+long we have been talking.
+
+Commands must be the whole utterance (after fillers like "please", "um", "Samantha"), so
+"I need to stop smoking" is a sentence, not a command; small transcription errors are
+forgiven by fuzzy matching.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+PHRASES: dict[str, tuple[str, ...]] = {
+    "stop": ("stop", "be quiet", "quiet", "shush", "hush", "shut up", "stop talking", "that's enough", "enough"),
+    "repeat": ("say that again", "repeat that", "repeat", "what did you say", "come again", "pardon", "sorry what",
+               "say it again", "once more"),
+    "slower": ("slower", "speak slower", "slow down", "talk slower", "more slowly", "speak more slowly"),
+    "faster": ("faster", "speak faster", "speed up", "talk faster", "more quickly", "speak more quickly"),
+    "louder": ("louder", "speak up", "speak louder", "volume up", "turn it up", "i can't hear you", "turn up the volume"),
+    "softer": ("softer", "quieter", "speak softer", "speak more quietly", "volume down", "turn it down", "not so loud",
+               "too loud", "turn down the volume"),
+    "sleep": ("go to sleep", "sleep", "mute", "stop listening", "pause listening", "take a break"),
+    "goodbye": ("goodbye", "bye", "bye bye", "good night", "see you later", "talk to you later", "that's all for now"),
+    "time": ("what time is it", "what's the time", "tell me the time", "do you have the time", "what is the time"),
+    "duration": ("how long have we been talking", "how long have we talked", "how long is this conversation",
+                 "how long have we been chatting"),
+}
+FILLERS = frozenset("please um uh er so okay ok oh hey hi samantha now just a bit little can could would you maybe "
+                    "kindly".split())
+SPEED_STEP, VOLUME_STEP = 1.15, 1.25
+
+
+def normalise(text: str) -> str:
+    words = re.findall(r"[a-z']+", text.lower().replace("’", "'"))
+    return " ".join(w for w in words if w not in FILLERS)
+
+
+def parse(text: str) -> str | None:
+    """The command ``text`` is, or ``None``."""
+    said = normalise(text)
+    if not said or len(said.split()) > 8:
+        return None
+    best, best_ratio = None, 0.0
+    for kind, phrases in PHRASES.items():
+        for phrase in phrases:
+            target = " ".join(w for w in phrase.split() if w not in FILLERS) or phrase
+            ratio = difflib.SequenceMatcher(None, said, target).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = kind, ratio
+    return best if best_ratio >= 0.84 else None
+
+
+def wake_remainder(text: str, wake_phrase: str) -> str | None:
+    """If ``text`` starts with the wake phrase (fuzzily: "Hey, Samanta"), what follows it
+    (possibly empty); otherwise ``None``."""
+    words = re.findall(r"[a-z']+", text.lower())
+    wake = re.findall(r"[a-z']+", wake_phrase.lower())
+    for extra in (0, 1):  # Whisper sometimes splits or merges a word
+        n = len(wake) + extra
+        if len(words) >= max(1, n - 1):
+            head = " ".join(words[:n])
+            if difflib.SequenceMatcher(None, head, " ".join(wake)).ratio() >= 0.75:
+                rest = text.split()
+                return " ".join(rest[n:]).strip(" ,.!?")
+    if wake and words and difflib.SequenceMatcher(None, words[0], wake[-1]).ratio() >= 0.8:  # "Samantha, ..."
+        return " ".join(text.split()[1:]).strip(" ,.!?")
+    return None
+
+
+class Preferences:
+    """Speaking rate and volume set by voice, kept in the data directory across restarts."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.values = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.values = {}
+
+    def get(self, key: str, default: float) -> float:
+        value = self.values.get(key)
+        return float(value) if isinstance(value, (int, float)) else default
+
+    def set(self, key: str, value: float) -> None:
+        self.values[key] = round(value, 3)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.values, fh)
+        os.replace(tmp, self.path)
+
+
+@dataclass
+class VoiceControl:
+    """A Skill (``handle``) plus the sleep gate (``admit``) the conversation consults first."""
+
+    voice: object
+    preferences: Preferences
+    wake_phrase: str = "Hey Samantha"
+    last_said: Callable[[], str] = lambda: ""
+    end_conversation: Callable[[datetime], None] = lambda now: None
+    cue: Callable[[str], None] = lambda kind: None
+    sleeping: bool = False
+    started: datetime | None = None
+
+    def admit(self, text: str, now: datetime) -> str | None:
+        """What of ``text`` the conversation should act on: all of it when awake; while asleep,
+        only what follows the wake phrase ("" to just wake), else ``None`` (ignored)."""
+        if self.started is None:
+            self.started = now
+        if not self.sleeping:
+            return text
+        rest = wake_remainder(text, self.wake_phrase)
+        if rest is None:
+            log.info("asleep: ignored %r", text)
+            return None
+        self.sleeping = False
+        self.started = now
+        self.cue("listening")
+        log.info("woken by the wake phrase")
+        return rest
+
+    def handle(self, text: str, now: datetime) -> str | None:
+        if not text.strip():
+            return "I'm here."
+        kind = parse(text)
+        if kind is None:
+            return None
+        log.info("voice command: %s", kind)
+        return getattr(self, f"_{kind}")(now)
+
+    def _stop(self, now):
+        return ""  # the interruption already silenced her; say nothing more
+
+    def _repeat(self, now):
+        said = self.last_said()
+        return said if said else "I haven't said anything yet."
+
+    def _speed(self, factor: float, words: str):
+        speed = min(2.0, max(0.5, self.preferences.get("tts.speed", self.voice.speed) * factor))
+        self.voice.set_prosody(speed=speed)
+        self.preferences.set("tts.speed", speed)
+        return f"Okay, I'll speak {words}."
+
+    def _slower(self, now):
+        return self._speed(1 / SPEED_STEP, "more slowly")
+
+    def _faster(self, now):
+        return self._speed(SPEED_STEP, "faster")
+
+    def _level(self, factor: float, words: str):
+        volume = min(2.0, max(0.1, self.preferences.get("tts.volume", self.voice.volume) * factor))
+        self.voice.set_prosody(volume=volume)
+        self.preferences.set("tts.volume", volume)
+        return f"Okay, {words}."
+
+    def _louder(self, now):
+        return self._level(VOLUME_STEP, "louder")
+
+    def _softer(self, now):
+        return self._level(1 / VOLUME_STEP, "softer")
+
+    def _sleep(self, now):
+        self.sleeping = True
+        self.cue("sleep")
+        return f"Okay, I'll be quiet. Say {self.wake_phrase} when you need me."
+
+    def _goodbye(self, now):
+        self.end_conversation(now)
+        self.sleeping = True
+        self.cue("sleep")
+        return f"Goodbye! Say {self.wake_phrase} when you want to talk again."
+
+    def _time(self, now):
+        return f"It's {now:%-I:%M} {'a.m.' if now.hour < 12 else 'p.m.'}"
+
+    def _duration(self, now):
+        minutes = int(((now - self.started).total_seconds() if self.started else 0) // 60)
+        if minutes < 1:
+            return "We've only just started talking."
+        if minutes < 60:
+            return f"We've been talking for {minutes} minute{'s' if minutes != 1 else ''}."
+        hours, minutes = divmod(minutes, 60)
+        return (f"We've been talking for {hours} hour{'s' if hours != 1 else ''}"
+                + (f" and {minutes} minute{'s' if minutes != 1 else ''}." if minutes else "."))
