@@ -115,14 +115,14 @@ def run_live(cfg: Config) -> int:
     parts = load_parts(cfg, data)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
-    sink = SpeakerSink(out_dev)
+    sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)
     echo = None
     if cfg.conversation.echo_gate:
         from .audio.echo import EchoCanceller
 
         echo = EchoCanceller(sink.rate)
         sink.on_output = echo.on_output  # every block played becomes the echo reference
-    mic = MicrophoneSource(in_dev, cfg.audio.block_ms)
+    mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(router_of(conv), parts.voice, sink)  # due reminders, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name)

@@ -101,26 +101,53 @@ class SpeakerSink(NullSink):
     included, can be handed to ``on_output(block, time)``: the echo canceller's reference.
     """
 
-    def __init__(self, device: Device, blocksize: int = 512, on_output=None):
+    def __init__(self, device: Device, blocksize: int = 512, on_output=None, spec: str = ""):
         super().__init__()
-        self.device = device
+        self.device, self.spec, self.blocksize = device, spec, blocksize
         self.rate = self._pick_rate(device)
         self.on_output = on_output
+        self.reopened = 0
         self._blocks: collections.deque[np.ndarray] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
         self._paused = False
         self._cue = np.zeros(0, np.float32)  # earcon being mixed in
-        sd = _sd()
         try:
-            self._stream = sd.OutputStream(device=device.index, samplerate=self.rate, channels=1, dtype="float32",
-                                           blocksize=blocksize, callback=self._callback)
-            self._stream.start()
+            self._open()
         except Exception as exc:
             raise AudioDeviceError(f"Cannot open speaker {device.name!r} at {self.rate} Hz ({exc}). "
                                    "Pick another with --output-device (see 'companion devices').") from None
         log.info("speaking on %r at %d Hz", device.name, self.rate)
+
+    def _open(self) -> None:
+        self._stream = _sd().OutputStream(device=self.device.index, samplerate=self.rate, channels=1,
+                                          dtype="float32", blocksize=self.blocksize, callback=self._callback)
+        self._stream.start()
+
+    def _ensure_open(self) -> None:
+        """A headset that dropped out stops the stream: reopen on the named device, else the
+        default one. Audio queued for the lost device is dropped (the reply goes on)."""
+        if self._stream is not None and self._stream.active:
+            return
+        from .devices import find_device
+
+        log.warning("speaker %r stopped (disconnected?); reopening it", self.device.name)
+        try:
+            self._stream.close()
+        except Exception:
+            pass
+        for spec in dict.fromkeys((self.spec, "")):
+            try:
+                device = find_device(spec, "output")
+                self.device, self.rate = device, self._pick_rate(device)
+                self._open()
+                self.reopened += 1
+                log.warning("speaking again on %r at %d Hz", device.name, self.rate)
+                return
+            except Exception as exc:
+                log.debug("could not open speaker %r: %s", spec or "default", exc)
+        log.error("no speaker can be opened; will retry with the next sentence")
 
     @staticmethod
     def _pick_rate(device: Device) -> int:
@@ -166,6 +193,7 @@ class SpeakerSink(NullSink):
     def write(self, audio: np.ndarray, rate: int) -> None:
         if not len(audio):
             return
+        self._ensure_open()
         data = resample(audio, rate, self.rate).astype(np.float32)
         with self._lock:
             self._blocks.append(data)
@@ -182,7 +210,12 @@ class SpeakerSink(NullSink):
             self._cue = data  # a new cue replaces one still playing
 
     def finish(self, timeout: float | None = None) -> None:
-        self._idle.wait(timeout)
+        with self._lock:
+            pending = sum(len(b) for b in self._blocks) / self.rate
+        if not self._idle.wait(pending + 5.0 if timeout is None else timeout):
+            log.warning("speaker %r stopped playing; dropping the rest of this reply", self.device.name)
+            self.stop()
+            self._ensure_open()
         # let the device's own buffer empty so the last syllable is not cut by the next turn
         time.sleep(min(0.25, float(self._stream.latency or 0) + 0.05))
 

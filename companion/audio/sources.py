@@ -28,20 +28,32 @@ def array_frames(audio: np.ndarray, block: int = 512, t0: float = 0.0) -> Iterat
 
 
 class MicrophoneSource:
-    """A sounddevice input stream. The callback only copies and enqueues; resampling and VAD
-    happen on the consuming thread."""
+    """A sounddevice input stream. The callback only copies, stamps and enqueues; resampling
+    and VAD happen on the consuming thread.
 
-    def __init__(self, device: Device, block_ms: int = 32):
+    A headset that drops out (Bluetooth, USB) stops the stream or its callbacks: after
+    ``stall_s`` without audio the stream is reopened, on the named device if it is there,
+    else on the default one, retrying every ``retry_s`` and never ending the loop.
+    """
+
+    def __init__(self, device: Device, block_ms: int = 32, spec: str = "", stall_s: float = 2.0,
+                 retry_s: float = 2.0):
+        self.device, self.spec, self.block_ms = device, spec, block_ms
+        self.stall_s, self.retry_s = stall_s, retry_s
+        self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=2000)
+        self._stop = threading.Event()
+        self.overflows = 0
+        self.reopened = 0
+        self._stream = None
+        self._last_audio = 0.0
+        self._flowing = False  # a fresh stream may take seconds to deliver its first block
+        self._configure(device)
+
+    def _configure(self, device: Device) -> None:
         self.device = device
         self.rate = self._pick_rate(device)
-        self.blocksize = max(1, int(self.rate * block_ms / 1000))
-        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=2000)
+        self.blocksize = max(1, int(self.rate * self.block_ms / 1000))
         self._resampler = Resampler(self.rate, SAMPLE_RATE)
-        self._stop = threading.Event()
-        self._samples = 0
-        self._t0 = 0.0
-        self.overflows = 0
-        self._stream = None
 
     @staticmethod
     def _pick_rate(device: Device) -> int:
@@ -55,26 +67,61 @@ class MicrophoneSource:
         return int(device.default_rate)
 
     def _callback(self, indata, frames, time_info, status):  # runs on PortAudio's thread: keep tiny
+        now = time.monotonic()
+        self._last_audio = now
+        self._flowing = True
         if status.input_overflow:
             self.overflows += 1
         try:
-            self._queue.put_nowait(indata[:, 0].copy())
+            self._queue.put_nowait((indata[:, 0].copy(), now - frames / self.rate))
         except queue.Full:
             self.overflows += 1
 
-    def start(self) -> "MicrophoneSource":
+    def _open(self) -> None:
         sd = _sd()
+        self._stream = sd.InputStream(device=self.device.index, samplerate=self.rate, channels=1,
+                                      dtype="float32", blocksize=self.blocksize, callback=self._callback)
+        self._stream.start()
+        self._last_audio = time.monotonic()
+        self._flowing = False
+
+    def start(self) -> "MicrophoneSource":
         try:
-            self._stream = sd.InputStream(device=self.device.index, samplerate=self.rate, channels=1,
-                                          dtype="float32", blocksize=self.blocksize, callback=self._callback)
-            self._stream.start()
+            self._open()
         except Exception as exc:
             raise AudioDeviceError(
                 f"Cannot open microphone {self.device.name!r} at {self.rate} Hz ({exc}). "
                 "Pick another with --input-device (see 'companion devices').") from None
-        self._t0 = time.monotonic()
         log.info("listening on %r at %d Hz", self.device.name, self.rate)
         return self
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.abort()
+                self._stream.close()
+            except Exception:
+                pass
+            self._stream = None
+
+    def _reopen(self, why: str) -> None:
+        """Keep trying the named device, then the default one, until one opens or we stop."""
+        from .devices import find_device
+
+        log.warning("microphone %r %s; reopening it", self.device.name, why)
+        self._close_stream()
+        while not self._stop.is_set():
+            for spec in dict.fromkeys((self.spec, "")):
+                try:
+                    self._configure(find_device(spec, "input"))
+                    self._open()
+                    self.reopened += 1
+                    log.warning("listening again on %r at %d Hz%s", self.device.name, self.rate,
+                                "" if spec == self.spec else " (the default device, until yours is back)")
+                    return
+                except Exception as exc:
+                    log.debug("could not open microphone %r: %s", spec or "default", exc)
+            self._stop.wait(self.retry_s)
 
     def drain(self) -> None:
         """Drop audio captured so far (e.g. our own voice while we were speaking)."""
@@ -89,22 +136,19 @@ class MicrophoneSource:
 
     def close(self) -> None:
         self._stop.set()
-        if self._stream is not None:
-            try:
-                self._stream.abort()
-                self._stream.close()
-            except Exception:
-                pass
-            self._stream = None
+        self._close_stream()
 
     def __iter__(self) -> Iterator[Frame]:
         while not self._stop.is_set():
             try:
-                block = self._queue.get(timeout=0.1)
+                block, t = self._queue.get(timeout=0.1)
             except queue.Empty:
+                stream = self._stream
+                if stream is not None and not stream.active:
+                    self._reopen("stopped (disconnected?)")
+                elif time.monotonic() - self._last_audio > (self.stall_s if self._flowing else 5 * self.stall_s):
+                    self._reopen(f"sent no audio for {time.monotonic() - self._last_audio:.1f}s")
                 continue
             audio = self._resampler.process(block)
             if audio.size:
-                t = self._t0 + self._samples / SAMPLE_RATE
-                self._samples += audio.size
                 yield Frame(audio, t)
