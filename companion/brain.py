@@ -147,7 +147,7 @@ class Brain:
             deltas.put(_DONE if cancel.is_set() else self._explain(exc))
             return
         self._active = stream
-        finished = False
+        finished = started = False
         try:
             for event in stream:
                 if cancel.is_set() or abandoned.is_set():
@@ -156,13 +156,15 @@ class Brain:
                     continue
                 choice = event.choices[0]
                 if choice.delta is not None and choice.delta.content:
+                    started = True
                     deltas.put(choice.delta.content)
                 finished = finished or choice.finish_reason is not None
             if not finished:
                 deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} ended without finishing"))
         except Exception as exc:
             if isinstance(exc, o.APITimeoutError):
-                deltas.put(BrainError(f"{self.endpoint.base_url} stopped sending for {self.cfg.read_timeout_s:g}s"))
+                what = "stopped sending" if started else "did not start answering"
+                deltas.put(BrainError(f"{self.endpoint.base_url} {what} for {self.cfg.read_timeout_s:g}s"))
             else:
                 deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} broke off "
                                       f"({exc.__class__.__name__}: {exc})"))

@@ -43,8 +43,8 @@ def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_
     assert len(scripted_llm.requests) == 3  # the question about memory never reached the model
 
     request = scripted_llm.requests[2]
-    assert [m["role"] for m in request["messages"]] == ["system", "user"]  # a new process: no history...
-    system = request["messages"][0]["content"]
+    assert [m["role"] for m in request["messages"]] == ["system", "system", "user"]  # a new process: no history...
+    system = request["messages"][1]["content"]  # the per-turn context, just before the user's words
     for line in ("name: Peter", "lives in: Boston", "dog: Max", "You last talked with the user earlier today"):
         assert line in system  # ...but memory of the first session
     assert "lives in: Los Angeles" not in system and "Samantha\n" not in system.split("About the user:")[1]
@@ -103,7 +103,7 @@ def test_kill_9_mid_reply_loses_nothing_said(tmp_path, speech, scripted_llm, tra
 
     scripted_llm.enqueue("She sounds wonderful.")
     assert replay(tmp_path / "after", [speech("Tell me something about my sister.")], scripted_llm.base_url) == 0
-    system = scripted_llm.requests[-1]["messages"][0]["content"]
+    system = scripted_llm.requests[-1]["messages"][-2]["content"]
     assert "sister: Anna" in system and "works as: teacher" in system
     assert 'the user said "My sister is called Anna." / "I work as a teacher."' in system
     ended = MemoryStore(companion_home / DB_NAME).db.execute("SELECT ended_at FROM sessions WHERE id = 1").fetchone()[0]

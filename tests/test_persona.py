@@ -36,11 +36,17 @@ def test_samantha_is_the_default_and_has_every_part():
 
 
 def test_reminder_comes_last_after_memory():
+    """The persona opens the request; the time, memory and the reminder come last, just before
+    the user's words (the part that changes every turn, after the cacheable history)."""
     p = load_persona("samantha")
     conv = Conversation(None, None, None, p)
-    system = conv.messages("hi", Recall(context="MEMORY HERE"), datetime(2024, 3, 4, 9, 30))[0]["content"]
-    assert system.index(p.system_prompt) < system.index("Monday, March 4, 2024") < system.index("MEMORY HERE")
-    assert system.endswith(p.reminder)
+    conv.history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}]
+    messages = conv.messages("hi", Recall(context="MEMORY HERE"), datetime(2024, 3, 4, 9, 30))
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "system", "user"]
+    assert messages[0]["content"] == p.system_prompt
+    late = messages[-2]["content"]
+    assert late.index("Monday, March 4, 2024") < late.index("MEMORY HERE")
+    assert late.endswith(p.reminder)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -121,8 +121,11 @@ class SpeakerSink(NullSink):
         log.info("speaking on %r at %d Hz", device.name, self.rate)
 
     def _open(self) -> None:
+        # 'high' latency (~0.1 s of buffer): the CPU is shared with Whisper, Piper and the LLM, and
+        # a starved low-latency stream underruns, which is an audible gap in her voice
         self._stream = _sd().OutputStream(device=self.device.index, samplerate=self.rate, channels=1,
-                                          dtype="float32", blocksize=self.blocksize, callback=self._callback)
+                                          dtype="float32", blocksize=self.blocksize, callback=self._callback,
+                                          latency="high")
         self._stream.start()
 
     def _ensure_open(self) -> None:
