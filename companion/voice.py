@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 class Voice:
     """A loaded Piper voice. ``synthesize`` is blocking; call it from a worker thread."""
 
-    def __init__(self, cfg: TTSConfig, data: Path):
-        from piper import PiperVoice, SynthesisConfig
+    def __init__(self, cfg: TTSConfig, data: Path, varied: bool = True):
+        """``varied=False`` turns off Piper's random variation (noise), so the same text gives
+        the same audio every time: for test fixtures that must transcribe the same way."""
+        from piper import PiperVoice
 
         files = resolve_voice(cfg.voice, data)
         t = time.perf_counter()
@@ -31,7 +33,8 @@ class Voice:
         self.name = files.name
         self.sample_rate = int(self._piper.config.sample_rate)
         self.speed, self.volume = cfg.speed, cfg.volume
-        self._syn = SynthesisConfig(length_scale=1.0 / cfg.speed, volume=cfg.volume)
+        self._noise = {} if varied else {"noise_scale": 0.0, "noise_w_scale": 0.0}
+        self.set_prosody()
         log.info("voice %s loaded in %.2fs (%d Hz)", files.name, time.perf_counter() - t, self.sample_rate)
 
     def set_prosody(self, speed: float | None = None, volume: float | None = None) -> None:
@@ -40,7 +43,7 @@ class Voice:
 
         self.speed = self.speed if speed is None else speed
         self.volume = self.volume if volume is None else volume
-        self._syn = SynthesisConfig(length_scale=1.0 / self.speed, volume=self.volume)
+        self._syn = SynthesisConfig(length_scale=1.0 / self.speed, volume=self.volume, **self._noise)
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield mono float32 audio at :attr:`sample_rate`, one block per sentence Piper finds."""
