@@ -47,6 +47,7 @@ class MicrophoneSource:
         self._stream = None
         self._last_audio = 0.0
         self._flowing = False  # a fresh stream may take seconds to deliver its first block
+        self._anchor, self._counted = 0.0, 0  # the frame clock (see _clock)
         self._configure(device)
 
     def _configure(self, device: Device) -> None:
@@ -151,4 +152,15 @@ class MicrophoneSource:
                 continue
             audio = self._resampler.process(block)
             if audio.size:
-                yield Frame(audio, t)
+                yield Frame(audio, self._clock(t, audio.size))
+
+    def _clock(self, stamped: float, n: int) -> float:
+        """Source time of a frame. Callbacks come in bursts, so their stamps jitter by tens of
+        ms; counting samples is smooth (the echo gate aligns on it) but drifts and breaks on
+        a stall or a reopen, so the count is re-anchored to the stamps when they part by more
+        than 0.25 s."""
+        t = self._anchor + self._counted / SAMPLE_RATE
+        if self._counted == 0 or abs(stamped - t) > 0.25:
+            self._anchor, self._counted, t = stamped, 0, stamped
+        self._counted += n
+        return t

@@ -1,0 +1,257 @@
+"""Turn-taking and barge-in of the real ``companion`` process on the virtual headset, with the
+embedded defaults, measured from the recorded audio (not the program's logs):
+
+1. plain questions                  -> voice-to-voice latency (end of user speech on the mic
+                                       -> first reply sample on the speaker)
+2. a user who pauses mid-sentence   -> cut-offs: she starts replying before the user's second
+   ("... and" + 1.1 s + "...")         half has ended
+3. a user who interrupts            -> barge-in stop time: interruption speech onset on the
+                                       mic -> last sample of her voice on the speaker
+4. open speakers (her voice looped  -> false barge-ins per minute of her speech, and turns
+   back into the mic at -13 dB)        she answered that nobody said
+
+    .venv/bin/python benchmarks/conversation.py --out /tmp/conv.json [--plain 12 --pauses 10 --barge 10 --leak 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import latency as lat  # noqa: E402  (shared probes and audio analysis)
+
+from companion.testing.virtual_headset import VirtualHeadset, _die_with_parent, read_wav, write_wav  # noqa: E402
+
+PLAIN = ["What should I cook for dinner tonight?", "Do you think it will rain this weekend?",
+         "Tell me something interesting about the moon.", "How do I make my plants grow better?"]
+PAUSED = [("I was thinking about going to the beach and", "maybe having a picnic there."),
+          ("My sister called me today, um,", "she wants to visit next week."),
+          ("So what I really want to know is", "whether I should learn the piano.")]
+STORY = "Please tell me a long story about a lighthouse keeper."
+INTERRUPT = "Wait, stop. Tell me about the mountains instead."
+SPEECH = 0.01
+
+
+class Run:
+    """One ``companion run`` on the headset with both monitors recorded from the start."""
+
+    def __init__(self, hs: VirtualHeadset, work: Path, home: Path, settings: list[str]):
+        self.hs, self.home = hs, home
+        self.mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
+        self.spk = hs.record(work / "spk.wav", source="spk.monitor").wait_started()
+        self.err_path = work / f"companion-{time.monotonic_ns()}.stderr"
+        exe = Path(sys.executable).parent / "companion"
+        cmd = [str(exe), "run", "--input-device", "pulse", "--output-device", "pulse"]
+        for s in settings:
+            cmd += ["--set", s]
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(cmd, env=hs.environ(dict(os.environ)), stdout=subprocess.DEVNULL, stderr=self.err,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + 120
+        while "listening (" not in self.stderr():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("companion did not start:\n" + self.stderr()[-3000:])
+            time.sleep(0.05)
+        time.sleep(1.5)
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def play(self, wav: str) -> tuple[float, float]:
+        """Play a user turn; (speech onset, speech end) as the virtual mic carried them."""
+        mark = int(self.mic.seconds() * self.mic.rate)
+        self.hs.play(wav)
+        time.sleep(0.1)
+        heard = self.mic.audio()[mark:]
+        idx = np.nonzero(np.abs(heard) > SPEECH)[0]
+        return self.mic.time_of(mark + idx[0]), self.mic.time_of(mark + idx[-1])
+
+    def play_async(self, wav: str, speech_onset_in_file: float) -> float:
+        start = time.monotonic()
+        self.hs.play(wav, wait=False)
+        return start + speech_onset_in_file  # refined later from the mic recording
+
+    def speech_onset_after(self, t: float) -> float | None:
+        mark = max(0, int((t - 0.5 - self.mic.t0) * self.mic.rate))
+        idx = np.nonzero(np.abs(self.mic.audio()[mark:]) > SPEECH)[0]
+        return self.mic.time_of(mark + idx[0]) if idx.size else None
+
+    def her_speech(self, since: float) -> list[tuple[float, float]]:
+        """Her voice on the speaker after ``since``: (start, end) times, earcons left out."""
+        start = max(0, int((since - self.spk.t0) * self.spk.rate))
+        audio = self.spk.audio()[start:]
+        return [(self.spk.time_of(start + a), self.spk.time_of(start + b))
+                for a, b in lat.segments(audio, lat.ONSET_THRESHOLD, self.spk.rate, bridge_s=0.25)
+                if not lat.is_cue(audio[a:b], self.spk.rate)]
+
+    def wait_quiet(self, since: float, timeout: float = 45.0) -> None:
+        """Until she has spoken after ``since`` and then been quiet for 1.5 s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.her_speech(since) and lat.silent_tail(self.spk.audio(), self.spk.rate, 1.5):
+                return
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.err.close()
+        self.mic.stop()
+        self.spk.stop()
+
+
+def synthesise(folder: Path, home: Path) -> dict:
+    from companion.audio.resample import resample
+    from companion.config import load_config
+    from companion.models import whisper_model_dir
+    from companion.voice import Voice
+
+    cfg = load_config(None, {})
+    whisper_model_dir(cfg.stt.model, home / "models")
+    voice = Voice(cfg.tts, home, varied=False)
+
+    def say(text: str) -> np.ndarray:
+        return resample(voice.speak_to_array(text), voice.sample_rate, 16000)
+
+    def wav(name: str, *parts: np.ndarray) -> str:
+        return str(write_wav(folder / f"{name}.wav", np.concatenate([np.zeros(4800, np.float32), *parts,
+                                                                     np.zeros(3200, np.float32)]), 16000))
+
+    out = {"plain": [wav(f"plain-{i}", say(t)) for i, t in enumerate(PLAIN)],
+           "paused": [wav(f"paused-{i}", say(a), np.zeros(int(1.1 * 16000), np.float32), say(b))
+                      for i, (a, b) in enumerate(PAUSED)],
+           "story": wav("story", say(STORY)), "interrupt": wav("interrupt", say(INTERRUPT))}
+    audio, rate = read_wav(out["interrupt"])
+    out["interrupt_onset"] = float(np.nonzero(np.abs(audio) > SPEECH)[0][0] / rate)
+    return out
+
+
+def headset_scenarios(run: Run, wavs: dict, args, results: dict) -> None:
+    for i in range(args.plain):
+        _, end = run.play(wavs["plain"][i % len(PLAIN)])
+        run.wait_quiet(end)
+        her = run.her_speech(end)
+        if her:
+            results["v2v"].append(her[0][0] - end)
+        lat.log(f"plain {i + 1}: {results['v2v'][-1] * 1000 if her else float('nan'):.0f} ms")
+    for i in range(args.pauses):
+        onset, end = run.play(wavs["paused"][i % len(PAUSED)])
+        run.wait_quiet(end)
+        her = run.her_speech(onset)
+        cut = bool(her) and her[0][0] < end
+        results["cutoffs"].append(cut)
+        if her and not cut:
+            results["v2v"].append(her[0][0] - end)
+        lat.log(f"paused {i + 1}: {'CUT OFF' if cut else 'ok'}"
+                + (f", reply {(her[0][0] - end) * 1000:.0f} ms after the user" if her else ""))
+    for i in range(args.barge):
+        _, end = run.play(wavs["story"])
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:  # let her tell the story for a while
+            her = run.her_speech(end)
+            if her and her[-1][1] - her[0][0] > 2.0:
+                break
+            time.sleep(0.05)
+        rough = run.play_async(wavs["interrupt"], wavs["interrupt_onset"])
+        time.sleep(4.0)
+        onset = run.speech_onset_after(rough) or rough
+        before = [seg for seg in run.her_speech(end) if seg[0] < onset]
+        stop = max(onset, before[-1][1]) if before and before[-1][1] > onset - 0.25 else onset
+        results["barge_stop"].append(stop - onset)
+        run.wait_quiet(onset + 1.0)
+        lat.log(f"barge-in {i + 1}: her voice stopped {(stop - onset) * 1000:.0f} ms after the user started")
+
+
+def leak_scenario(run: Run, wavs: dict, args, results: dict) -> None:
+    for i in range(args.leak):
+        _, end = run.play(wavs["story"])
+        run.wait_quiet(end, timeout=60)
+        time.sleep(2.0)
+        her = run.her_speech(end)
+        results["leak_speech_s"] += sum(b - a for a, b in her)
+        lat.log(f"open speakers {i + 1}: {sum(b - a for a, b in her):.1f}s of her speech")
+    err = run.stderr()
+    results["false_barge_ins"] = err.count("barge-in (")
+    results["leak_extra_turns"] = max(0, len(lat.transcript_lines(run.home)) - args.leak)
+    results["leak_barge_in_disabled"] = "barge-in is off" in err
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--plain", type=int, default=12)
+    ap.add_argument("--pauses", type=int, default=10)
+    ap.add_argument("--barge", type=int, default=10)
+    ap.add_argument("--leak", type=int, default=6)
+    ap.add_argument("--leak-volume", default="60%", help="loopback volume (PulseAudio, cubic: 60%% is about -13 dB)")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    if not lat.available():
+        print(f"skipped: PulseAudio missing ({', '.join(lat.missing_tools())})")
+        return 0
+    tmp = tempfile.TemporaryDirectory(prefix="conversation-bench-")
+    work = Path(tmp.name)
+    for name in [k for k in os.environ if k.startswith("COMPANION_")]:
+        del os.environ[name]
+    os.environ["XDG_CONFIG_HOME"] = str(work / "xdg")
+    results: dict = {"machine": lat.machine(), "v2v": [], "cutoffs": [], "barge_stop": [], "leak_speech_s": 0.0}
+    homes = [work / "home-headset", work / "home-speakers"]
+    wavs = synthesise(work, homes[0])
+    with VirtualHeadset() as hs:
+        os.environ["COMPANION_HOME"] = str(homes[0])
+        run = Run(hs, work, homes[0], [])
+        try:
+            headset_scenarios(run, wavs, args, results)
+        finally:
+            run.close()
+        homes[1].mkdir()
+        (homes[1] / "models").symlink_to(homes[0] / "models")
+        os.environ["COMPANION_HOME"] = str(homes[1])
+        module = hs.pactl("load-module", "module-loopback", "source=spk.monitor", "sink=mic", "latency_msec=80").strip()
+        for line in hs.pactl("list", "short", "sink-inputs").splitlines():
+            if line.split("\t")[1:2] == [module]:
+                hs.pactl("set-sink-input-volume", line.split("\t")[0], args.leak_volume)
+        run = Run(hs, work, homes[1], [])
+        try:
+            leak_scenario(run, wavs, args, results)
+        finally:
+            run.close()
+    tmp.cleanup()
+    report = {
+        "machine": results["machine"],
+        "voice_to_voice_s": lat.summary(results["v2v"]),
+        "barge_in_stop_s": lat.summary(results["barge_stop"]),
+        "cut_offs": f"{sum(results['cutoffs'])} of {len(results['cutoffs'])}",
+        "false_barge_ins_per_minute_of_her_speech": results["false_barge_ins"] / max(results["leak_speech_s"] / 60, 1e-9),
+        "her_speech_on_open_speakers_s": results["leak_speech_s"],
+        "turns_answered_that_nobody_said": results["leak_extra_turns"],
+        "barge_in_disabled_by_auto_mode": results["leak_barge_in_disabled"],
+    }
+    print(json.dumps(report, indent=2))
+    v, b = report["voice_to_voice_s"], report["barge_in_stop_s"]
+    print(f"\n| measure | value |\n|---|---|\n"
+          f"| voice-to-voice median / p90 ({v['n']} turns) | {v['median'] * 1000:.0f} / {v['p90'] * 1000:.0f} ms |\n"
+          f"| barge-in stop median / p90 ({b['n']}) | {b['median'] * 1000:.0f} / {b['p90'] * 1000:.0f} ms |\n"
+          f"| false barge-ins per minute of her speech (open speakers, {report['her_speech_on_open_speakers_s']:.0f} s) "
+          f"| {report['false_barge_ins_per_minute_of_her_speech']:.2f} |\n"
+          f"| turns answered that nobody said (open speakers) | {report['turns_answered_that_nobody_said']} |\n"
+          f"| cut-offs on the mid-sentence-pause script | {report['cut_offs']} |\n"
+          f"\nmachine: {report['machine']}")
+    if args.out:
+        args.out.write_text(json.dumps({**report, "raw": results}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
