@@ -83,6 +83,7 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conv
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
                         memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
+    conv.prefill_between_turns = parts.keepalive is not None  # only our own server: a remote one bills tokens
     conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                                 last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
                                 end_conversation=conv.memory.end_session)

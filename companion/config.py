@@ -42,7 +42,7 @@ class LLMConfig:
     connect_timeout_s: float = _opt(3.0, "seconds to wait for the endpoint to accept a connection", lo=0.1, hi=120)
     read_timeout_s: float = _opt(10.0, "seconds to wait for the first and each next token", lo=0.5, hi=600)
     max_retries: int = _opt(1, "retries on connection errors before apologising (each retry is silence)", lo=0, hi=5)
-    max_tokens: int = _opt(160, "longest reply in tokens; spoken replies should be short", lo=8, hi=4096)
+    max_tokens: int = _opt(100, "longest reply in tokens (100 is about 30 seconds of speech); spoken replies should be short", lo=8, hi=4096)
     temperature: float = _opt(0.7, "sampling temperature", lo=0.0, hi=2.0)
     history_turns: int = _opt(12, "how many recent exchanges are sent with each request", lo=0, hi=200)
 
@@ -79,7 +79,7 @@ class VADConfig:
     min_speech_ms: int = _opt(250, "shorter bursts (clicks, coughs) are ignored", lo=32, hi=5000)
     max_turn_s: float = _opt(30.0, "a turn is cut and sent after this long", lo=1.0, hi=300.0)
     preroll_ms: int = _opt(300, "audio kept from before speech starts, so first syllables survive", lo=0, hi=2000)
-    speculate_ms: int = _opt(200, "silence after which transcription starts before the turn is confirmed; 0 = off", lo=0, hi=5000)
+    speculate_ms: int = _opt(150, "silence after which transcription starts before the turn is confirmed; 0 = off", lo=0, hi=5000)
     end_silence_short_ms: int = _opt(400, "silence that ends a turn whose transcript reads like a finished sentence", lo=100, hi=5000)
     end_silence_long_ms: int = _opt(1500, "silence that ends a turn left hanging ('and', 'so', 'um', a comma)", lo=100, hi=10000)
 

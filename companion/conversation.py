@@ -103,6 +103,8 @@ class Conversation:
         self.history_turns = history_turns
         self.clock = clock
         self.history: list[dict] = []
+        self._history_start = 0  # see recent_history
+        self.prefill_between_turns = False  # set for a local server (app.new_conversation)
         self.turns = 0
         self.last_turn: Turn | None = None
         self._keep = True
@@ -115,7 +117,7 @@ class Conversation:
         every turn (the time, recalled memories, the in-character reminder), just before the
         user's words. A small CPU model reads an uncached prompt at ~100 tokens/s, so a clock
         or memory line at the top would cost seconds on every turn."""
-        recent = self.history[-2 * self.history_turns:] if self.history_turns else []
+        recent = self.recent_history()
         context = [f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."]
         if recall.context:
             context.append(recall.context)
@@ -123,6 +125,23 @@ class Conversation:
             context.append(self.persona.reminder)
         return [{"role": "system", "content": self.persona.system_prompt}, *recent,
                 {"role": "system", "content": "\n\n".join(context)}, {"role": "user", "content": user_text}]
+
+    def recent_history(self) -> list[dict]:
+        """Between ``history_turns`` and twice that many messages pairs, trimmed in one step
+        when the window is full: a window sliding by one turn would change the start of the
+        prompt every turn and make the server re-read all of it."""
+        if not self.history_turns:
+            return []
+        limit = 2 * self.history_turns
+        if len(self.history) - self._history_start > 2 * limit:
+            self._history_start = len(self.history) - limit
+        return self.history[self._history_start:]
+
+    def prefill(self) -> None:
+        """Let a local server read the persona and history now, between turns, so the next
+        request only adds the new words (a 135M model reads ~250 tokens/s on two cores)."""
+        messages = [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history()]
+        threading.Thread(target=self.brain.warm_up, args=(messages,), name="llm-prefill", daemon=True).start()
 
     # -- one turn ------------------------------------------------------------------------
     def listen_ahead(self, utt: Utterance) -> None:
@@ -227,6 +246,8 @@ class Conversation:
         self.history.append({"role": "user", "content": user_text})
         if said is not None:
             self.history.append({"role": "assistant", "content": said})
+        if self.prefill_between_turns:
+            self.prefill()
         self.last_turn = turn
         if self.transcript is not None and (self._keep or self.log_off_record):
             self.transcript.append(turn)

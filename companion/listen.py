@@ -61,7 +61,7 @@ class EndpointSettings:
     min_speech_ms: int = 250
     max_turn_s: float = 30.0
     preroll_ms: int = 300
-    speculate_ms: int = 200  # 0 = off
+    speculate_ms: int = 150  # 0 = off
 
     @classmethod
     def from_config(cls, vad) -> "EndpointSettings":
