@@ -1,0 +1,74 @@
+"""Conversation logic with stand-ins for the models (the audio path is tested elsewhere):
+the request layout that keeps the LLM's prompt cache useful, and prefill between turns."""
+
+import time
+
+import numpy as np
+
+from companion.audio.sinks import NullSink
+from companion.brain import Brain
+from companion.config import LLMConfig
+from companion.conversation import Conversation
+from companion.embedded_llm import Endpoint
+from companion.persona import load_persona
+from companion.turns import Transcript, Utterance
+
+
+class Heard:
+    def __init__(self):
+        self.n = 0
+
+    def transcribe(self, audio):
+        self.n += 1
+        return Transcript(f"This is what I said in turn number {self.n}.", "en", 0.0)
+
+
+class Silent:
+    sample_rate = 22050
+
+    def synthesize(self, text):
+        yield np.zeros(100, np.float32)
+
+
+UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
+
+
+def conversation(server, history_turns=2, prefill=False):
+    brain = Brain(LLMConfig(), Endpoint(server.base_url, "k", "m"))
+    conv = Conversation(Heard(), brain, Silent(), load_persona("samantha"), history_turns=history_turns)
+    conv.prefill_between_turns = prefill
+    return conv
+
+
+def test_history_is_trimmed_in_blocks_so_the_prompt_start_stays_the_same(scripted_llm):
+    conv = conversation(scripted_llm, history_turns=2)
+    for _ in range(7):
+        conv.respond(UTT, NullSink())
+    firsts = [r["messages"][1]["content"] if len(r["messages"]) > 2 and r["messages"][1]["role"] == "user" else None
+              for r in scripted_llm.requests]
+    # the oldest message sent stays put for several turns, then jumps (trimmed in one step)
+    assert firsts[:6] == [None] + ["This is what I said in turn number 1."] * 4 + ["This is what I said in turn number 4."]
+    assert all(len(r["messages"]) <= 2 + 2 * 2 * 2 + 2 for r in scripted_llm.requests)
+
+
+def test_a_local_server_reads_the_history_between_turns(scripted_llm):
+    conv = conversation(scripted_llm, prefill=True)
+    conv.respond(UTT, NullSink())
+    deadline = time.monotonic() + 5
+    while len(scripted_llm.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reply, prefill = scripted_llm.requests[:2]
+    assert reply["stream"] is True and prefill.get("max_tokens") == 1
+    # the prefill is exactly the start of the next request: persona, then the history
+    assert [m["role"] for m in prefill["messages"]] == ["system", "user", "assistant"]
+    assert prefill["messages"][0]["content"] == load_persona("samantha").system_prompt
+    conv.respond(UTT, NullSink())
+    nxt = scripted_llm.requests[2]
+    assert nxt["messages"][:3] == prefill["messages"]
+
+
+def test_no_prefill_for_a_remote_endpoint(scripted_llm):
+    conv = conversation(scripted_llm, prefill=False)
+    conv.respond(UTT, NullSink())
+    time.sleep(0.3)
+    assert len(scripted_llm.requests) == 1
