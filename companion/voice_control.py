@@ -148,29 +148,24 @@ class VoiceControl:
         said = self.last_said()
         return said if said else "I haven't said anything yet."
 
-    def _speed(self, factor: float, words: str):
-        speed = min(2.0, max(0.5, self.preferences.get("tts.speed", self.voice.speed) * factor))
-        self.voice.set_prosody(speed=speed)
-        self.preferences.set("tts.speed", speed)
-        return f"Okay, I'll speak {words}."
+    def _adjust(self, what: str, factor: float, lo: float, hi: float, answer: str) -> str:
+        """Change the voice's ``what`` ('speed' or 'volume') by ``factor`` and keep it."""
+        value = min(hi, max(lo, self.preferences.get(f"tts.{what}", getattr(self.voice, what)) * factor))
+        self.voice.set_prosody(**{what: value})
+        self.preferences.set(f"tts.{what}", value)
+        return answer
 
     def _slower(self, now):
-        return self._speed(1 / SPEED_STEP, "more slowly")
+        return self._adjust("speed", 1 / SPEED_STEP, 0.5, 2.0, "Okay, I'll speak more slowly.")
 
     def _faster(self, now):
-        return self._speed(SPEED_STEP, "faster")
-
-    def _level(self, factor: float, words: str):
-        volume = min(2.0, max(0.1, self.preferences.get("tts.volume", self.voice.volume) * factor))
-        self.voice.set_prosody(volume=volume)
-        self.preferences.set("tts.volume", volume)
-        return f"Okay, {words}."
+        return self._adjust("speed", SPEED_STEP, 0.5, 2.0, "Okay, I'll speak faster.")
 
     def _louder(self, now):
-        return self._level(VOLUME_STEP, "louder")
+        return self._adjust("volume", VOLUME_STEP, 0.1, 2.0, "Okay, louder.")
 
     def _softer(self, now):
-        return self._level(1 / VOLUME_STEP, "softer")
+        return self._adjust("volume", 1 / VOLUME_STEP, 0.1, 2.0, "Okay, softer.")
 
     def _sleep(self, now):
         self.sleeping = True

@@ -74,3 +74,17 @@ def find_device(spec: str, kind: str) -> Device:
         names = ", ".join(repr(d.name) for d in usable)
         raise AudioDeviceError(f"No audio {kind} device matches {spec!r} (available: {names}). {hint}")
     return matches[0]
+
+
+def pick_rate(device: Device, kind: str, preferred: tuple[int, ...]) -> int:
+    """The first of ``preferred`` rates (then the device's own) that the device accepts for
+    mono float32 ``kind`` ('input' or 'output'); resampling covers the rest."""
+    sd = _sd()
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    for rate in (*preferred, device.default_rate):
+        try:
+            check(device=device.index, samplerate=rate, channels=1, dtype="float32")
+            return int(rate)
+        except Exception:
+            continue
+    return int(device.default_rate)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .devices import AudioDeviceError, Device, _sd
+from .devices import AudioDeviceError, Device, _sd, pick_rate
 from .files import write_wav
 from .resample import resample
 
@@ -104,7 +104,7 @@ class SpeakerSink(NullSink):
     def __init__(self, device: Device, blocksize: int = 512, on_output=None, spec: str = ""):
         super().__init__()
         self.device, self.spec, self.blocksize = device, spec, blocksize
-        self.rate = self._pick_rate(device)
+        self.rate = pick_rate(device, "output", (22050, 48000, 44100))
         self.on_output = on_output
         self.reopened = 0
         self._blocks: collections.deque[np.ndarray] = collections.deque()
@@ -143,7 +143,7 @@ class SpeakerSink(NullSink):
         for spec in dict.fromkeys((self.spec, "")):
             try:
                 device = find_device(spec, "output")
-                self.device, self.rate = device, self._pick_rate(device)
+                self.device, self.rate = device, pick_rate(device, "output", (22050, 48000, 44100))
                 self._open()
                 self.reopened += 1
                 log.warning("speaking again on %r at %d Hz", device.name, self.rate)
@@ -151,17 +151,6 @@ class SpeakerSink(NullSink):
             except Exception as exc:
                 log.debug("could not open speaker %r: %s", spec or "default", exc)
         log.error("no speaker can be opened; will retry with the next sentence")
-
-    @staticmethod
-    def _pick_rate(device: Device) -> int:
-        sd = _sd()
-        for rate in (22050, device.default_rate, 48000, 44100):
-            try:
-                sd.check_output_settings(device=device.index, samplerate=rate, channels=1, dtype="float32")
-                return int(rate)
-            except Exception:
-                continue
-        return int(device.default_rate)
 
     def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: copy only
         out = outdata[:, 0]

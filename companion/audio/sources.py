@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..turns import SAMPLE_RATE, Frame
-from .devices import AudioDeviceError, Device, _sd
+from .devices import AudioDeviceError, Device, _sd, pick_rate
 from .resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -52,20 +52,9 @@ class MicrophoneSource:
 
     def _configure(self, device: Device) -> None:
         self.device = device
-        self.rate = self._pick_rate(device)
+        self.rate = pick_rate(device, "input", (SAMPLE_RATE,))
         self.blocksize = max(1, int(self.rate * self.block_ms / 1000))
         self._resampler = Resampler(self.rate, SAMPLE_RATE)
-
-    @staticmethod
-    def _pick_rate(device: Device) -> int:
-        sd = _sd()
-        for rate in (SAMPLE_RATE, device.default_rate):
-            try:
-                sd.check_input_settings(device=device.index, samplerate=rate, channels=1, dtype="float32")
-                return int(rate)
-            except Exception:
-                continue
-        return int(device.default_rate)
 
     def _callback(self, indata, frames, time_info, status):  # runs on PortAudio's thread: keep tiny
         now = time.monotonic()
