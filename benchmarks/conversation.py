@@ -44,10 +44,10 @@ SPEECH = 0.01
 class Run:
     """One ``companion run`` on the headset with both monitors recorded from the start."""
 
-    def __init__(self, hs: VirtualHeadset, work: Path, home: Path, settings: list[str]):
+    def __init__(self, hs: VirtualHeadset, work: Path, home: Path, settings: list[str], record: bool = True):
         self.hs, self.home = hs, home
-        self.mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
-        self.spk = hs.record(work / "spk.wav", source="spk.monitor").wait_started()
+        self.mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started() if record else None
+        self.spk = hs.record(work / "spk.wav", source="spk.monitor").wait_started() if record else None
         self.err_path = work / f"companion-{time.monotonic_ns()}.stderr"
         exe = Path(sys.executable).parent / "companion"
         cmd = [str(exe), "run", "--input-device", "pulse", "--output-device", "pulse"]
@@ -108,8 +108,9 @@ class Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.err.close()
-        self.mic.stop()
-        self.spk.stop()
+        for recorder in (self.mic, self.spk):
+            if recorder is not None:
+                recorder.stop()
 
 
 def synthesise(folder: Path, home: Path) -> dict:
