@@ -113,6 +113,19 @@ class Run:
                 recorder.stop()
 
 
+def isolated_workspace(prefix: str) -> tempfile.TemporaryDirectory | None:
+    """A temp folder, and an environment where no user config or COMPANION_* setting leaks
+    into the measured process; ``None`` (after saying why) where PulseAudio is missing."""
+    if not lat.available():
+        print(f"skipped: PulseAudio missing ({', '.join(lat.missing_tools())})")
+        return None
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    for name in [k for k in os.environ if k.startswith("COMPANION_")]:
+        del os.environ[name]
+    os.environ["XDG_CONFIG_HOME"] = str(Path(tmp.name) / "xdg")
+    return tmp
+
+
 def synthesise(folder: Path, home: Path) -> dict:
     from companion.audio.resample import resample
     from companion.config import load_config
@@ -198,14 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leak-volume", default="60%", help="loopback volume (PulseAudio, cubic: 60%% is about -13 dB)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    if not lat.available():
-        print(f"skipped: PulseAudio missing ({', '.join(lat.missing_tools())})")
+    tmp = isolated_workspace("conversation-bench-")
+    if tmp is None:
         return 0
-    tmp = tempfile.TemporaryDirectory(prefix="conversation-bench-")
     work = Path(tmp.name)
-    for name in [k for k in os.environ if k.startswith("COMPANION_")]:
-        del os.environ[name]
-    os.environ["XDG_CONFIG_HOME"] = str(work / "xdg")
     results: dict = {"machine": lat.machine(), "v2v": [], "cutoffs": [], "barge_stop": [], "leak_speech_s": 0.0}
     homes = [work / "home-headset", work / "home-speakers"]
     wavs = synthesise(work, homes[0])

@@ -11,13 +11,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import latency as lat  # noqa: E402
-from conversation import Run, synthesise  # noqa: E402
+from conversation import Run, isolated_workspace, synthesise  # noqa: E402
 
 from companion.testing.virtual_headset import VirtualHeadset  # noqa: E402
 
@@ -33,14 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gap", type=float, default=20, help="silence between user turns, seconds")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    if not lat.available():
-        print(f"skipped: PulseAudio missing ({', '.join(lat.missing_tools())})")
+    tmp = isolated_workspace("soak-")
+    if tmp is None:
         return 0
-    tmp = tempfile.TemporaryDirectory(prefix="soak-")
     work = Path(tmp.name)
-    for name in [k for k in os.environ if k.startswith("COMPANION_")]:
-        del os.environ[name]
-    os.environ["XDG_CONFIG_HOME"] = str(work / "xdg")
     home = work / "home"
     os.environ["COMPANION_HOME"] = str(home)
     wavs = synthesise(work, home)
