@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -139,6 +141,16 @@ def run_live(cfg: Config) -> int:
     conv.memory.end_session(datetime.now())
     log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
     return 0
+
+
+def exit_now(code: int) -> int:
+    """End the process once the live loop has shut down in order: everything is saved (turns
+    fsynced, memory committed, logs flushed), and the native libraries' own teardown (llama.cpp,
+    CTranslate2, ONNX Runtime, PortAudio) can take seconds that a Ctrl-C should not wait for."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def replay(cfg: Config, files: list[str], out: Path) -> int:

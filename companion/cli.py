@@ -132,7 +132,7 @@ def _dispatch(command: str, args, cfg) -> int:
     from . import app
 
     if command == "run":
-        return app.run_live(cfg)
+        return app.exit_now(app.run_live(cfg))
     if command == "replay":
         return app.replay(cfg, args.inputs, args.out)
     if command == "say":
