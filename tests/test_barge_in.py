@@ -132,8 +132,9 @@ def test_interrupting_stops_her_and_history_keeps_what_was_heard(tmp_path, compa
     assert stop_s < 0.6, f"she kept talking {stop_s:.2f}s after the user started"
 
 
+@pytest.mark.parametrize("mode", ["on", "auto"])  # the echo gate alone; and with auto's fallback to half-duplex
 def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, companion_home, pulse_ok, speech,
-                                                                   scripted_llm):
+                                                                   scripted_llm, mode):
     hs = pulse_ok
     # open speakers: the speaker's sound reaches the microphone, delayed and quieter
     module = hs.pactl("load-module", "module-loopback", "source=spk.monitor", "sink=mic", "latency_msec=80").strip()
@@ -141,7 +142,7 @@ def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, com
         if f"\t{module}\t" in line or line.split("\t")[1:2] == [module]:
             hs.pactl("set-sink-input-volume", line.split("\t")[0], "60%")
     scripted_llm.enqueue(LONG_REPLY)
-    s = Session(hs, tmp_path, companion_home, scripted_llm, "conversation.barge_in=auto")
+    s = Session(hs, tmp_path, companion_home, scripted_llm, f"conversation.barge_in={mode}")
     try:
         asked = s.say(speech("Tell me about the ocean."))
         s.her_voice_after(asked, 10.0, timeout=60)
