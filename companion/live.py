@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .earcons import Earcons
 from .turn_taking import TurnTaker, is_backchannel
-from .turns import Turn, Utterance
+from .turns import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ def looks_like_headset(device_name: str) -> bool:
 class _Reply:
     thread: threading.Thread
     cancel: threading.Event
-    started: float
-    turn: Turn | None = None
     paused_at: float | None = None  # playback held because the user may be talking
     interrupted: bool = False
     check: object | None = None  # transcription of the sound that paused her (a Future)
@@ -114,32 +112,25 @@ class LiveLoop:
 
     def _start_reply(self, utt: Utterance) -> None:
         cancel = threading.Event()
-        holder: dict = {}
 
         def work():
             try:
-                holder["turn"] = self.conv.respond(utt, self.sink, cancel=cancel)
+                self.conv.respond(utt, self.sink, cancel=cancel)
             except Exception:  # a failed turn must never end the conversation
                 log.exception("the reply failed")
 
         thread = threading.Thread(target=work, name="reply", daemon=True)
-        self._reply = _Reply(thread, cancel, time.monotonic())
-        self._reply_holder = holder
+        self._reply = _Reply(thread, cancel)
         thread.start()
         if self.earcons:
             self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
 
     def _reply_finished(self) -> None:
-        reply, self._reply = self._reply, None
-        if reply is None:
-            return
-        reply.turn = getattr(self, "_reply_holder", {}).get("turn")
-        if not self.barge_in or not reply.interrupted:
-            # what the mic heard while she spoke is not the user's (half-duplex), unless it is
-            # the turn that interrupted her, which the endpointer is collecting right now
-            if not self.barge_in:
-                self.mic.drain()
-                self.turns.reset()
+        self._reply = None
+        if not self.barge_in:
+            # half-duplex: what the mic heard while she spoke was her own voice, not a turn
+            self.mic.drain()
+            self.turns.reset()
 
     # -- barge-in ----------------------------------------------------------------------------
     def _watch_barge_in(self, reply: _Reply) -> None:
