@@ -24,12 +24,14 @@ from .audio.sources import MicrophoneSource, array_frames
 from .brain import Brain, resolve_endpoint
 from .config import Config, data_dir
 from .conversation import Conversation, TranscriptLog
+from .instance import single_instance
 from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
 from .live import LiveLoop
 from .persona import load_persona
 from .skills import build_skills, router_of
 from .skills.announce import IdleAnnouncer
+from .status import LiveStatus, models_in_use, publish_each_turn
 from .stt import Transcriber
 from .turn_taking import TurnTaker
 from .turns import SAMPLE_RATE
@@ -113,6 +115,11 @@ def graceful_stop(on_stop):
 
 def run_live(cfg: Config) -> int:
     data = data_dir()
+    with single_instance(data):  # before loading models, so a second start is refused at once
+        return _run_live(cfg, data)
+
+
+def _run_live(cfg: Config, data: Path) -> int:
     in_dev = find_device(cfg.audio.input_device, "input")
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
@@ -129,6 +136,8 @@ def run_live(cfg: Config) -> int:
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(router_of(conv), parts.voice, sink)  # due reminders, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name)
+    status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
+    publish_each_turn(conv, status)
 
     with graceful_stop(loop.stop):
         mic.start()
@@ -138,6 +147,7 @@ def run_live(cfg: Config) -> int:
         finally:
             mic.close()
             sink.close()
+    status.stopped()
     conv.memory.end_session(datetime.now())
     log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
     return 0
@@ -156,6 +166,11 @@ def exit_now(code: int) -> int:
 def replay(cfg: Config, files: list[str], out: Path) -> int:
     """Feed recorded user turns through the live pipeline; write reply WAVs and
     ``transcript.jsonl`` to ``out``. Returns 1 when any input file could not be used."""
+    with single_instance(data_dir()):  # replay writes the same memory database as 'run'
+        return _replay(cfg, files, out)
+
+
+def _replay(cfg: Config, files: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     parts = load_parts(cfg, data_dir())
     conv = new_conversation(cfg, parts, out / "transcript.jsonl")
