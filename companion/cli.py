@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import ConfigError, data_dir, load_config, parse_assignments
 
-COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory", "reminders", "calendar", "letters")
+COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory", "reminders", "calendar", "letters", "status", "service")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", type=Path, metavar="FILE.wav", help="write a WAV instead of playing")
     sub.add_parser("devices", parents=[common], help="list audio devices")
     sub.add_parser("doctor", parents=[common], help="check devices, models and the LLM endpoint")
+    sub.add_parser("status", parents=[common], help="is she running, on which devices and models, the last turn's latency")
+    sub.add_parser("service", parents=[common], help="run her as a systemd user service (starts at login, restarts on failure)"
+                   ).add_argument("service_action", choices=("install", "uninstall", "status"), metavar="install|uninstall|status")
     mp = sub.add_parser("memory", parents=[common], help="see, search, export or erase what Samantha remembers")
     msub = mp.add_subparsers(dest="memory_action", metavar="ACTION", required=True)
     msub.add_parser("list", help="facts remembered about you").add_argument(
@@ -157,6 +160,18 @@ def _dispatch(command: str, args, cfg) -> int:
         from .skills.commands import run_command as run_skill_command
 
         return run_skill_command(cfg, args)
+    if command == "status":
+        from .status import describe, read_status
+
+        state = read_status(data_dir())
+        print(describe(state, data_dir()))
+        return 0 if state and state["running"] else 3
+    if command == "service":
+        from . import service
+
+        config = str(Path(args.config).expanduser().resolve()) if args.config else None
+        return {"install": lambda: service.install(config), "uninstall": service.uninstall,
+                "status": service.status}[args.service_action]()
     if command == "doctor":
         from .doctor import report, run_checks
 
