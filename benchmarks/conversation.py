@@ -9,8 +9,9 @@ embedded defaults, measured from the recorded audio (not the program's logs):
                                        mic -> last sample of her voice on the speaker
 4. open speakers (her voice looped  -> false barge-ins per minute of her speech, and turns
    back into the mic at -13 dB)        she answered that nobody said
+5. silence and faint noise (8 s)    -> turns that came of it (must be none)
 
-    .venv/bin/python benchmarks/conversation.py --out /tmp/conv.json [--plain 12 --pauses 10 --barge 10 --leak 6]
+    .venv/bin/python benchmarks/conversation.py --out /tmp/conv.json [--plain 20 --pauses 10 --barge 10 --leak 6]
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def synthesise(folder: Path, home: Path) -> dict:
     out = {"plain": [wav(f"plain-{i}", say(t)) for i, t in enumerate(PLAIN)],
            "paused": [wav(f"paused-{i}", say(a), np.zeros(int(1.1 * 16000), np.float32), say(b))
                       for i, (a, b) in enumerate(PAUSED)],
-           "story": wav("story", say(STORY)), "interrupt": wav("interrupt", say(INTERRUPT))}
+           "story": wav("story", say(STORY)), "interrupt": wav("interrupt", say(INTERRUPT)),
+           "silence": wav("silence", (np.random.default_rng(0).standard_normal(8 * 16000) * 0.003).astype(np.float32))}
     audio, rate = read_wav(out["interrupt"])
     out["interrupt_onset"] = float(np.nonzero(np.abs(audio) > SPEECH)[0][0] / rate)
     return out
@@ -160,6 +162,11 @@ def headset_scenarios(run: Run, wavs: dict, args, results: dict) -> None:
         if her:
             results["v2v"].append(her[0][0] - end)
         lat.log(f"plain {i + 1}: {results['v2v'][-1] * 1000 if her else float('nan'):.0f} ms")
+    before = len(lat.transcript_lines(run.home))
+    run.hs.play(wavs["silence"])  # 8 s of room noise: no turn may come of it
+    time.sleep(2.0)
+    results["turns_from_silence"] = len(lat.transcript_lines(run.home)) - before
+    lat.log(f"silence and noise: {results['turns_from_silence']} turns")
     for i in range(args.pauses):
         onset, end = run.play(wavs["paused"][i % len(PAUSED)])
         run.wait_quiet(end)
@@ -204,7 +211,7 @@ def leak_scenario(run: Run, wavs: dict, args, results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--plain", type=int, default=12)
+    ap.add_argument("--plain", type=int, default=20)
     ap.add_argument("--pauses", type=int, default=10)
     ap.add_argument("--barge", type=int, default=10)
     ap.add_argument("--leak", type=int, default=6)
@@ -243,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "voice_to_voice_s": lat.summary(results["v2v"]),
         "barge_in_stop_s": lat.summary(results["barge_stop"]),
         "cut_offs": f"{sum(results['cutoffs'])} of {len(results['cutoffs'])}",
+        "turns_from_8s_of_silence_and_noise": results.get("turns_from_silence"),
         "false_barge_ins_per_minute_of_her_speech": results["false_barge_ins"] / max(results["leak_speech_s"] / 60, 1e-9),
         "her_speech_on_open_speakers_s": results["leak_speech_s"],
         "turns_answered_that_nobody_said": results["leak_extra_turns"],
