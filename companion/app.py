@@ -24,6 +24,8 @@ from .audio.sources import MicrophoneSource, array_frames
 from .brain import Brain, resolve_endpoint
 from .config import Config, data_dir
 from .conversation import Conversation, TranscriptLog
+from .database import faults_reported_to
+from .faults import SpokenFaults
 from .instance import single_instance
 from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
@@ -115,11 +117,12 @@ def graceful_stop(on_stop):
 
 def run_live(cfg: Config) -> int:
     data = data_dir()
-    with single_instance(data):  # before loading models, so a second start is refused at once
-        return _run_live(cfg, data)
+    spoken = SpokenFaults()  # a damaged, locked or full database is said aloud once
+    with single_instance(data), faults_reported_to(spoken):  # the lock first: a second start is refused at once
+        return _run_live(cfg, data, spoken)
 
 
-def _run_live(cfg: Config, data: Path) -> int:
+def _run_live(cfg: Config, data: Path, spoken: SpokenFaults) -> int:
     in_dev = find_device(cfg.audio.input_device, "input")
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
@@ -134,7 +137,7 @@ def _run_live(cfg: Config, data: Path) -> int:
         sink.on_output = echo.on_output  # every block played becomes the echo reference
     mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
-    announcer = IdleAnnouncer(router_of(conv), parts.voice, sink)  # due reminders, said in gaps
+    announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name)
     status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
     publish_each_turn(conv, status)

@@ -5,7 +5,6 @@ reply path and the background writer can share the connection."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..database import open_database
 from .migrations import migrate
 
 DB_NAME = "memory.sqlite3"
@@ -57,20 +57,13 @@ class MemoryStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # create private before SQLite does
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db = open_database(self.path)  # private, WAL, durable; a damaged file is moved aside
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")  # a committed turn survives power loss too
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=5000")
             migrate(self.db)
         except (OSError, sqlite3.Error) as exc:
             raise MemoryError(f"cannot open the memory database {self.path} ({exc}); check the data directory's "
-                              "permissions, or move the file away to start a fresh memory") from None
-        for suffix in ("", "-wal", "-shm"):
-            if Path(f"{self.path}{suffix}").exists():
-                os.chmod(f"{self.path}{suffix}", 0o600)
+                              "permissions and free space, and close other programs using it") from None
         self.lock = threading.RLock()
         self.user_id = self._default_user()
 

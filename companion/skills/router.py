@@ -6,6 +6,7 @@ recognises its own requests by keywords and the date parser, in a fixed order.""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,13 @@ class SkillRouter:
         self.clock = clock  # returns the current aware datetime; tests pass a controllable one
 
     def handle(self, text: str, now: datetime) -> str | None:
+        try:
+            return self._handle(text, now)
+        except sqlite3.Error:  # locked or full: the LLM answers instead (the database reports the fault)
+            log.warning("the skills could not use their database for %r; the LLM answers instead", text)
+            return None
+
+    def _handle(self, text: str, now: datetime) -> str | None:
         ordered = sorted(self.skills, key=lambda s: not s.in_dialogue)  # stable: the fixed order otherwise
         for skill in ordered:
             answer = skill.handle(text, now)

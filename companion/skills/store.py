@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from ..config import data_dir
+from ..database import open_database
 
 MIGRATIONS = [
     """CREATE TABLE reminders (
@@ -42,12 +43,8 @@ def default_path() -> Path:
 def connect(path: Path | None = None) -> sqlite3.Connection:
     """Open (creating and migrating) the skills database. ``check_same_thread=False``: the live
     loop asks for due reminders from the same thread that handles turns, but tests may not."""
-    path = Path(path or default_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = open_database(Path(path or default_path()))  # private, WAL, durable; a damaged file is moved aside
     db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY)")
     done = {row[0] for row in db.execute("SELECT number FROM migrations")}
     for number, sql in enumerate(MIGRATIONS, 1):

@@ -1,0 +1,158 @@
+"""Opening the data directory's SQLite databases (memory, skills) one careful way, and
+reporting what goes wrong with them, so a fault on a real laptop never silences her and never
+loses what was stored.
+
+- Private (0600) from the first byte, WAL, ``synchronous=FULL``, and a busy timeout, so
+  another process holding the file (a ``companion memory export``, a backup) delays a write
+  instead of failing it at once.
+- A damaged file is never overwritten: it is moved aside to ``NAME.corrupt-<time>`` (with its
+  ``-wal``), a fresh one is created, and ``companion doctor`` keeps pointing at the copy.
+- Every connection reports its faults (damaged, locked, disk full) to the listeners of
+  :func:`faults_reported_to`; the live loop says each kind once (``faults.SpokenFaults``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000  # a write waits this long for another process's lock before failing
+CORRUPT_MARK = ".corrupt-"
+_SIDE_FILES = ("", "-wal", "-shm")
+_CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+@dataclass(frozen=True)
+class Fault:
+    path: Path
+    kind: str  # "corrupt", "locked", "full" or "error"
+    detail: str
+    moved_to: Path | None = None
+
+
+_listeners: list[Callable[[Fault], None]] = []
+
+
+@contextmanager
+def faults_reported_to(listener: Callable[[Fault], None]) -> Iterator[None]:
+    """Call ``listener`` with every :class:`Fault` of any database opened meanwhile."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+def fault_kind(exc: sqlite3.Error) -> str:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc).lower()
+    if code in _CORRUPT_CODES or "malformed" in text or "not a database" in text:
+        return "corrupt"
+    if code in (5, 6) or "locked" in text or "busy" in text:  # SQLITE_BUSY, SQLITE_LOCKED
+        return "locked"
+    if code == 13 or "disk is full" in text:  # SQLITE_FULL
+        return "full"
+    return "error"
+
+
+_ADVICE = {
+    "locked": "another program is holding it (a backup, a sqlite3 shell, another companion command); "
+              "close that program. This turn was answered but may not be stored",
+    "full": "the disk is full; free some space. She keeps talking, but nothing new is stored until then",
+    "error": "see the traceback below in this log; 'companion doctor' checks the database",
+}
+
+
+class _Connection(sqlite3.Connection):
+    """Reports the first fault of each kind on this database (logged with what to do)."""
+
+    path: Path
+    _reported: set
+
+    def execute(self, sql, parameters=(), /):
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            kind = fault_kind(exc)
+            if kind not in self._reported:
+                self._reported.add(kind)
+                log.error("%s: %s: %s", self.path, exc, _ADVICE.get(kind, _ADVICE["error"]))
+                _report(Fault(self.path, kind, str(exc)))
+            raise
+
+
+def _report(fault: Fault) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(fault)
+        except Exception:  # a listener must not turn a handled fault into a crash
+            log.exception("fault listener failed")
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating) a database in the data directory: private, WAL, durable, patient with
+    locks, and checked; a damaged one is moved aside and replaced by a fresh one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        return _connect(path)
+    except sqlite3.DatabaseError as exc:
+        if fault_kind(exc) != "corrupt":
+            raise
+        moved = quarantine(path)
+        log.error("%s was damaged (%s). It was moved aside to %s, NOT deleted, and a fresh one was started; "
+                  "'companion doctor' explains how to try to rescue it", path, exc, moved)
+        _report(Fault(path, "corrupt", str(exc), moved))
+    return _connect(path)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # private before SQLite creates it
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, factory=_Connection)
+    db.path, db._reported = path, set()
+    try:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a committed write survives power loss too
+        problem = check(db)
+        if problem:
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({problem})")
+    except BaseException:
+        db.close()
+        raise
+    for suffix in _SIDE_FILES:
+        if Path(f"{path}{suffix}").exists():
+            os.chmod(f"{path}{suffix}", 0o600)
+    return db
+
+
+def check(db: sqlite3.Connection) -> str | None:
+    """SQLite's own structural check: ``None`` when sound, else its first complaint."""
+    result = db.execute("PRAGMA quick_check").fetchone()[0]
+    return None if result == "ok" else result
+
+
+def quarantine(path: Path) -> Path:
+    """Move a damaged database (and its WAL, which may hold the latest writes) aside."""
+    target = path.with_name(f"{path.name}{CORRUPT_MARK}{datetime.now():%Y%m%d-%H%M%S}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{path.name}{CORRUPT_MARK}{datetime.now():%Y%m%d-%H%M%S}-{n}")
+    for suffix in _SIDE_FILES:
+        if Path(f"{path}{suffix}").exists():
+            os.replace(f"{path}{suffix}", f"{target}{suffix}")
+    return target
+
+
+def set_aside(data: Path) -> list[Path]:
+    """Damaged databases moved aside earlier (not their -wal/-shm companions)."""
+    return sorted(p for p in Path(data).glob(f"*{CORRUPT_MARK}*") if not p.name.endswith(("-wal", "-shm")))
