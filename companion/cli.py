@@ -7,8 +7,7 @@ Domain errors are turned into one-line messages and exit codes only at this edge
 from __future__ import annotations
 
 import argparse
-import logging
-import logging.handlers
+import os
 import sys
 from pathlib import Path
 
@@ -72,27 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_companion", False)]:  # main() may run twice in-process
-        root.removeHandler(old)
-        old.close()
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    term = logging.StreamHandler(sys.stderr)
-    term.setLevel(logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO))
-    term.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    term._companion = True
-    root.addHandler(term)
-    try:
-        logs = data_dir() / "logs"
-        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fh = logging.handlers.RotatingFileHandler(logs / "companion.log", maxBytes=2_000_000, backupCount=5)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        fh._companion = True
-        root.addHandler(fh)
-    except OSError as exc:
-        root.warning("not logging to a file: %s", exc)
-    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "faster_whisper", "piper"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from .logs import setup_logging
+
+    setup_logging(data_dir() / "logs", quiet, verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
         return 2
+    os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
     _setup_logging(args.quiet, args.verbose)
     try:
         return _dispatch(command, args, cfg)
