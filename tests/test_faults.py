@@ -25,24 +25,10 @@ from companion.memory import DB_NAME, MemoryStore, open_memory
 from companion.persona import load_persona
 from companion.skills import build_skills
 from companion.skills.store import connect
-from companion.turns import Transcript, Utterance
+from companion.testing.stand_ins import Heard, Silent
+from companion.turns import Utterance
 
 UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
-
-
-class Heard:
-    def __init__(self, texts):
-        self.texts = iter(texts)
-
-    def transcribe(self, audio):
-        return Transcript(next(self.texts), "en", 0.0)
-
-
-class Silent:
-    sample_rate = 22050
-
-    def synthesize(self, text):
-        yield np.zeros(100, np.float32)
 
 
 @pytest.fixture

@@ -117,22 +117,10 @@ def test_off_the_record_turns_stay_out_of_the_live_transcript_log(tmp_path, scri
     from companion.config import Config
     from companion.memory import open_memory
     from companion.persona import load_persona
-    from companion.turns import Transcript, Utterance
+    from companion.turns import Utterance
     from companion.audio.sinks import NullSink
+    from companion.testing.stand_ins import Heard, Silent
     import numpy as np
-
-    class Heard:
-        def __init__(self, texts):
-            self.texts = iter(texts)
-
-        def transcribe(self, audio):
-            return Transcript(next(self.texts), "en", 0.0)
-
-    class Silent:
-        sample_rate = 22050
-
-        def synthesize(self, text):
-            yield np.zeros(100, np.float32)
 
     from companion.brain import Brain
     from companion.embedded_llm import Endpoint
