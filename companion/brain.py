@@ -92,10 +92,11 @@ class Brain:
     def warm_up(self, messages: list[dict]) -> None:
         """A one-token request, so the first real turn finds the model loaded and the
         persona's prompt cached. Failures are only logged: the turn itself will report them."""
-        try:
-            self.client.chat.completions.create(model=self.cfg.model or self.endpoint.model, messages=messages,
-                                                max_tokens=1, temperature=0.0)
-        except self._openai.OpenAIError as exc:
+        try:  # background work: it may take longer than a reply is allowed to wait
+            client = self.client or self._new_client()
+            client.with_options(timeout=60.0).chat.completions.create(
+                model=self.cfg.model or self.endpoint.model, messages=messages, max_tokens=1, temperature=0.0)
+        except Exception as exc:  # best effort: the next real request reports real trouble
             log.warning("LLM warm-up failed: %s", exc)
 
     def _explain(self, exc: Exception) -> BrainError:

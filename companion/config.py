@@ -44,7 +44,7 @@ class LLMConfig:
     max_retries: int = _opt(1, "retries on connection errors before apologising (each retry is silence)", lo=0, hi=5)
     max_tokens: int = _opt(100, "longest reply in tokens (100 is about 30 seconds of speech); spoken replies should be short", lo=8, hi=4096)
     temperature: float = _opt(0.7, "sampling temperature", lo=0.0, hi=2.0)
-    history_turns: int = _opt(12, "how many recent exchanges are sent with each request", lo=0, hi=200)
+    history_turns: int = _opt(6, "recent exchanges sent with each request (between this and twice this many; a small local model re-reads them all when the window moves)", lo=0, hi=200)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ class EmbeddedLLM:
         params.cpuparams_batch.n_threads = params.cpuparams.n_threads
         params.n_predict = cfg.max_tokens
         params.warmup = True
+        # llama-server keeps old prompts' KV state in RAM for reuse, up to 8 GiB by default: over
+        # a long conversation that is steady memory growth. One conversation needs only its
+        # own slot's cache (prefix reuse), so keep the extra cache small.
+        params.cache_ram_mib = 128
         params.verbosity = -1
         t = time.perf_counter()
         try:
