@@ -151,6 +151,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults) -> int:
             mic.close()
             sink.close()
     status.stopped()
+    conv.settle()
     conv.memory.end_session(datetime.now())
     log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
     return 0
@@ -178,6 +179,7 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
     parts = load_parts(cfg, data_dir())
     conv = new_conversation(cfg, parts, out / "transcript.jsonl")
     conv.log_off_record = True
+    conv.prefill_between_turns = False  # recordings follow each other at once: nothing to gain
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
     cancel = threading.Event()

@@ -105,6 +105,7 @@ class Conversation:
         self.history: list[dict] = []
         self._history_start = 0  # see recent_history
         self.prefill_between_turns = False  # set for a local server (app.new_conversation)
+        self._prefill: threading.Thread | None = None
         self.turns = 0
         self.last_turn: Turn | None = None
         self._keep = True
@@ -141,7 +142,16 @@ class Conversation:
         """Let a local server read the persona and history now, between turns, so the next
         request only adds the new words (a 135M model reads ~250 tokens/s on two cores)."""
         messages = [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history()]
-        threading.Thread(target=self.brain.warm_up, args=(messages,), name="llm-prefill", daemon=True).start()
+        self.settle()
+        self._prefill = threading.Thread(target=self.brain.warm_up, args=(messages,), name="llm-prefill", daemon=True)
+        self._prefill.start()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for a prefill in flight: the embedded server must not be torn down under it
+        (its shutdown waits for the request, which waits for the server: a hang)."""
+        if self._prefill is not None:
+            self._prefill.join(timeout)
+            self._prefill = None
 
     # -- one turn ------------------------------------------------------------------------
     def listen_ahead(self, utt: Utterance) -> None:
