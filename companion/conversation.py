@@ -5,6 +5,7 @@ clause plays while the rest is still being written."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .brain import Brain, BrainError
+from .database import Fault, report_fault
 from .persona import Persona
 from .speech_text import SpeechChunker
 from .stt import Transcriber
@@ -75,13 +77,24 @@ class TranscriptLog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._reported: set[str] = set()
 
     def append(self, turn: Turn) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(turn.to_json(), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        """A failed write (disk full, a removed folder) is logged and reported once, never
+        raised: the turn is already in memory, and she must keep talking."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(turn.to_json(), ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            kind = "full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "error"
+            if kind not in self._reported:
+                self._reported.add(kind)
+                log.error("could not write the transcript %s: %s (turn %d is in the memory database; "
+                          "free some space or check the folder)", self.path, exc, turn.index)
+                report_fault(Fault(self.path, kind, str(exc)))
 
 
 def is_meaningful(text: str) -> bool:
@@ -259,12 +272,12 @@ class Conversation:
         if self.prefill_between_turns:
             self.prefill()
         self.last_turn = turn
-        if self.transcript is not None and (self._keep or self.log_off_record):
-            self.transcript.append(turn)
-        try:
+        try:  # memory first: a transcript log that cannot be written must not cost her side of the turn
             self.memory.on_reply(turn, turn.heard_text)
         except Exception:  # memory must never take the conversation down
             log.exception("memory could not store the reply")
+        if self.transcript is not None and (self._keep or self.log_off_record):
+            self.transcript.append(turn)
 
 
 class _SpeakingWorker:

@@ -85,11 +85,12 @@ class _Connection(sqlite3.Connection):
             if kind not in self._reported:
                 self._reported.add(kind)
                 log.error("%s: %s: %s", self.path, exc, _ADVICE.get(kind, _ADVICE["error"]))
-                _report(Fault(self.path, kind, str(exc)))
+                report_fault(Fault(self.path, kind, str(exc)))
             raise
 
 
-def _report(fault: Fault) -> None:
+def report_fault(fault: Fault) -> None:
+    """Tell the listeners (the live loop says it aloud once); also for files that are not databases."""
     for listener in list(_listeners):
         try:
             listener(fault)
@@ -110,7 +111,7 @@ def open_database(path: Path) -> sqlite3.Connection:
         moved = quarantine(path)
         log.error("%s was damaged (%s). It was moved aside to %s, NOT deleted, and a fresh one was started; "
                   "'companion doctor' explains how to try to rescue it", path, exc, moved)
-        _report(Fault(path, "corrupt", str(exc), moved))
+        report_fault(Fault(path, "corrupt", str(exc), moved))
     return _connect(path)
 
 

@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,6 +176,29 @@ def test_disk_full_she_keeps_talking_logs_it_and_says_it_once(companion_home, sc
     lines = spoken.due_announcements()
     assert lines == ["I can't save anything right now: the disk is full. I'll keep talking, but I won't remember "
                      "what we say until some space is freed."]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_a_transcript_log_on_a_full_disk_costs_nothing_stored(companion_home, scripted_llm, spoken, caplog):
+    """Writes to /dev/full fail with ENOSPC, as on a full disk: both sides of every turn still
+    reach the memory database, the failure is logged once and said once."""
+    cfg = Config()
+    scripted_llm.enqueue("Reply 1.", "Reply 2.")
+    brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))
+    conv = Conversation(Heard(["Hello.", "My sister is called Ana."]), brain, Silent(), load_persona("samantha"),
+                        TranscriptLog(Path("/dev/full")), memory=open_memory(cfg, companion_home, brain))
+    with caplog.at_level(logging.ERROR, logger="companion.conversation"):
+        turns = [conv.respond(UTT, NullSink()) for _ in range(2)]
+    assert [t.reply_text for t in turns] == ["Reply 1.", "Reply 2."]
+    store = MemoryStore(companion_home / DB_NAME)
+    said = [r[0] for r in store.db.execute("SELECT spoken FROM turns WHERE role = 'assistant' ORDER BY id")]
+    assert said == ["Reply 1.", "Reply 2."]
+    assert stored_users(companion_home) == ["Hello.", "My sister is called Ana."]
+    failed = [r for r in caplog.records if "could not write the transcript" in r.getMessage()]
+    assert len(failed) == 1 and "free some space" in failed[0].getMessage()
+    assert spoken.due_announcements() == [
+        "I can't save anything right now: the disk is full. I'll keep talking, but I won't remember "
+        "what we say until some space is freed."]
 
 
 def test_open_database_is_private_and_patient(companion_home):
