@@ -1,7 +1,9 @@
-"""First-token latency of the embedded LLM over a growing conversation, for two prompt
+"""First-token latency of the embedded LLM over a growing conversation. Two prompt
 orders: per-turn context (time, recalled memories) at the top of the system prompt, which
 breaks llama.cpp's prefix cache every turn, versus just before the user's words (what
-``Conversation.messages`` does). Prints medians and p90 per order and thread count.
+``Conversation.messages`` does); then what a prefill before each request saves: persona and
+history read between turns, or the whole request read ahead at the user's first pause.
+Prints medians and p90 per order and thread count.
 
     .venv/bin/python benchmarks/llm_first_token.py [--turns 8] [--threads 1 2]
 """
@@ -25,7 +27,11 @@ USER = ["Hi, I'm Theodore.", "I write letters for other people.", "Today I wrote
         "What would you write about?", "Maybe about the ocean.", "Do you like the sea?", "Tell me something calm."]
 
 
-def conversation(brain: Brain, persona: str, reminder: str, turns: int, context_first: bool) -> list[float]:
+def conversation(brain: Brain, persona: str, reminder: str, turns: int, context_first: bool,
+                 prefill: str = "none") -> list[float]:
+    """First-token times over ``turns``. ``prefill``: what the server read before each request
+    ("none"; "history": persona and history, between turns; "full": the whole request, as
+    thinking ahead at the user's first pause does)."""
     history: list[dict] = []
     firsts = []
     for i in range(turns):
@@ -36,6 +42,10 @@ def conversation(brain: Brain, persona: str, reminder: str, turns: int, context_
             messages = [{"role": "system", "content": persona}, *history,
                         {"role": "system", "content": f"{context}\n\n{reminder}"}]
         messages.append({"role": "user", "content": USER[i % len(USER)]})
+        if prefill == "history":
+            brain.warm_up([{"role": "system", "content": persona}, *history])
+        elif prefill == "full":
+            brain.warm_up(messages)
         start = time.perf_counter()
         first, reply = None, ""
         for delta in brain.stream(messages):
@@ -50,6 +60,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--turns", type=int, default=8)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--prefill", nargs="*", default=["history", "full"], choices=["none", "history", "full"],
+                    help="also time the 'before the user' order with the server prefilled this way before each turn")
     args = ap.parse_args()
     p = load_persona("samantha")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.turns} turns, max_tokens 60")
@@ -63,6 +75,11 @@ def main() -> None:
             firsts = conversation(brain, p.system_prompt, p.reminder or "", args.turns, context_first)
             q = statistics.quantiles(firsts, n=10)
             print(f"| {threads} | {'top of the prompt' if context_first else 'before the user (ours)'} | "
+                  f"{statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | {firsts[-1] * 1000:.0f} |")
+        for prefill in args.prefill:
+            firsts = conversation(brain, p.system_prompt, p.reminder or "", args.turns, False, prefill)
+            q = statistics.quantiles(firsts, n=10)
+            print(f"| {threads} | before the user, prefilled: {prefill} | "
                   f"{statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | {firsts[-1] * 1000:.0f} |")
         llm.close()
 

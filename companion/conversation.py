@@ -119,6 +119,8 @@ class Conversation:
         self._history_start = 0  # see recent_history
         self.prefill_between_turns = False  # set for a local server (app.new_conversation)
         self._prefill: threading.Thread | None = None
+        self._read_ahead: tuple[str, float] | None = None  # (time line, monotonic) the server last read
+        self._replying = False
         self.turns = 0
         self.last_turn: Turn | None = None
         self._keep = True
@@ -127,18 +129,27 @@ class Conversation:
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
         """The request, ordered for the server's prompt cache: what never changes (the persona)
-        first, then the history (the same as in the last request), and only then what changes
-        every turn (the time, recalled memories, the in-character reminder), just before the
-        user's words. A small CPU model reads an uncached prompt at ~100 tokens/s, so a clock
-        or memory line at the top would cost seconds on every turn."""
-        recent = self.recent_history()
-        context = [f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."]
-        if recall.context:
-            context.append(recall.context)
-        if self.persona.reminder:  # last, nearest the user's words, to keep her in character
-            context.append(self.persona.reminder)
-        return [{"role": "system", "content": self.persona.system_prompt}, *recent,
-                {"role": "system", "content": "\n\n".join(context)}, {"role": "user", "content": user_text}]
+        first, then the history (the same as in the last request), then the time and the
+        in-character reminder (read ahead while the user speaks, see :meth:`ready_prompt`), and
+        only then what depends on the user's words (recalled memories) and the words. A small
+        CPU model reads an uncached prompt at ~250 tokens/s, so a clock or memory line at the
+        top would cost seconds on every turn."""
+        recall_part = [{"role": "system", "content": recall.context}] if recall.context else []
+        return [*self._lead(self._time_line(now)), *recall_part, {"role": "user", "content": user_text}]
+
+    def _lead(self, time_line: str) -> list[dict]:
+        """Everything in the request before what depends on the user's words."""
+        context = "\n\n".join([time_line, self.persona.reminder] if self.persona.reminder else [time_line])
+        return [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history(),
+                {"role": "system", "content": context}]
+
+    def _time_line(self, now: datetime) -> str:
+        """The time line the server has already read, if it is under a minute old: a line that
+        changed between reading ahead and the request would make the server re-read it."""
+        line = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."
+        if self._read_ahead is not None and time.monotonic() - self._read_ahead[1] < 60:
+            return self._read_ahead[0]
+        return line
 
     def recent_history(self) -> list[dict]:
         """Between ``history_turns`` and twice that many messages pairs, trimmed in one step
@@ -152,10 +163,26 @@ class Conversation:
         return self.history[self._history_start:]
 
     def prefill(self) -> None:
-        """Let a local server read the persona and history now, between turns, so the next
-        request only adds the new words (a 135M model reads ~250 tokens/s on two cores)."""
-        messages = [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history()]
+        """Let a local server read the persona, history, time and reminder now, between turns,
+        so the next request only adds the user's words (a 135M model reads ~250 tokens/s on
+        two cores)."""
         self.settle()
+        self._start_prefill(self._lead(self._time_line(self.clock())))
+
+    def ready_prompt(self) -> None:
+        """The user started speaking: if the clock has moved to another minute since the last
+        prefill, read the request's lead again now, while the CPU is idle listening. Never
+        blocks the microphone, and does nothing while a reply is being made (the server is busy)."""
+        if not self.prefill_between_turns or self._replying or (self._prefill is not None and self._prefill.is_alive()):
+            return
+        line = f"It is {self.clock():%A, %B %-d, %Y, %-I:%M %p}."
+        if self._read_ahead is None or self._read_ahead[0] != line:
+            self._start_prefill(self._lead(line))
+
+    def _start_prefill(self, messages: list[dict]) -> None:
+        line = messages[-1]["content"].split("\n\n")[0]
+        if self._read_ahead is None or self._read_ahead[0] != line:  # keep when it was first read
+            self._read_ahead = (line, time.monotonic())
         self._prefill = threading.Thread(target=self.brain.warm_up, args=(messages,), name="llm-prefill", daemon=True)
         self._prefill.start()
 
@@ -206,6 +233,7 @@ class Conversation:
             if answer is not None:
                 recall = Recall(recall.context, answer)
 
+        self._replying = True  # until _remember: no reading ahead meanwhile
         sink.begin()
         speaker = _SpeakingWorker(self.voice, sink, cancel)
         spoken = []
@@ -260,6 +288,7 @@ class Conversation:
     def _remember(self, turn: Turn, user_text: str) -> None:
         """History holds what the user heard: an interrupted reply is cut where playback
         stopped and marked, so the model knows what was not said."""
+        self._replying = False
         if turn.error is not None:  # keep the user's words, not the apology: a small model copies it
             said = turn.heard_text.removesuffix(self.persona.apology).strip() or None
         elif turn.interrupted:

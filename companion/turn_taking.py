@@ -67,6 +67,7 @@ class TurnTaker:
 
     def feed(self, frame: Frame) -> list[Utterance]:
         confirmed = []
+        was_speaking = self.endpointer.in_speech
         for utt in self.endpointer.push(frame):
             if utt.final:
                 self._guess_pending = False
@@ -76,6 +77,8 @@ class TurnTaker:
                 self._guess_pending = True
                 if self.wait_for_guess:
                     self.conv.transcriber.guess(wait=True)
+        if self.endpointer.in_speech and not was_speaking:
+            self.conv.ready_prompt()  # the user started: the LLM can read what does not depend on the words
         if self._guess_pending and self.endpointer.in_speech:
             self._adjust()
         return confirmed

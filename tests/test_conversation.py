@@ -2,13 +2,14 @@
 the request layout that keeps the LLM's prompt cache useful, and prefill between turns."""
 
 import time
+from datetime import datetime
 
 import numpy as np
 
 from companion.audio.sinks import NullSink
 from companion.brain import Brain
 from companion.config import LLMConfig
-from companion.conversation import Conversation
+from companion.conversation import Conversation, Recall
 from companion.embedded_llm import Endpoint
 from companion.persona import load_persona
 from companion.turns import Transcript, Utterance
@@ -59,12 +60,61 @@ def test_a_local_server_reads_the_history_between_turns(scripted_llm):
         time.sleep(0.01)
     reply, prefill = scripted_llm.requests[:2]
     assert reply["stream"] is True and prefill.get("max_tokens") == 1
-    # the prefill is exactly the start of the next request: persona, then the history
-    assert [m["role"] for m in prefill["messages"]] == ["system", "user", "assistant"]
+    # the prefill is exactly the start of the next request: persona, the history, the time and reminder
+    assert [m["role"] for m in prefill["messages"]] == ["system", "user", "assistant", "system"]
     assert prefill["messages"][0]["content"] == load_persona("samantha").system_prompt
+    assert prefill["messages"][3]["content"].startswith("It is ")
+    assert prefill["messages"][3]["content"].endswith(load_persona("samantha").reminder)
     conv.respond(UTT, NullSink())
     nxt = scripted_llm.requests[2]
-    assert nxt["messages"][:3] == prefill["messages"]
+    assert nxt["messages"][:4] == prefill["messages"]
+    assert [m["role"] for m in nxt["messages"][4:]] == ["user"]  # no memory: only the words are new
+
+
+def wait_for(server, n):
+    deadline = time.monotonic() + 5
+    while len(server.requests) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return server.requests
+
+
+def test_when_the_user_starts_speaking_in_a_new_minute_the_time_is_read_ahead(scripted_llm):
+    now = [datetime(2026, 11, 25, 9, 30, 5)]
+    conv = conversation(scripted_llm, prefill=True)
+    conv.clock = lambda: now[0]
+    conv.respond(UTT, NullSink())
+    wait_for(scripted_llm, 2)
+    conv.settle()
+    conv.ready_prompt()  # same minute: the server already has it
+    time.sleep(0.2)
+    assert len(scripted_llm.requests) == 2
+    now[0] = datetime(2026, 11, 25, 9, 41, 0)
+    conv.ready_prompt()
+    ahead = wait_for(scripted_llm, 3)[2]
+    assert ahead.get("max_tokens") == 1 and ahead["messages"][-1]["content"].startswith("It is Wednesday, November 25, 2026, 9:41 AM.")
+    conv.settle()
+    now[0] = datetime(2026, 11, 25, 9, 42, 10)  # the turn ends in the next minute: the line read ahead is kept
+    conv.respond(UTT, NullSink())
+    assert scripted_llm.requests[3]["messages"][:4] == ahead["messages"]
+
+
+class Remembers:
+    """Memory that recalls one line about the user."""
+
+    def on_user_turn(self, text, now):
+        return Recall("About the user: has a sister called Ana.")
+
+    def on_reply(self, turn, spoken):
+        pass
+
+
+def test_recalled_memories_come_after_the_part_read_ahead(scripted_llm):
+    conv = conversation(scripted_llm)
+    conv.memory = Remembers()
+    conv.respond(UTT, NullSink())
+    msgs = scripted_llm.requests[0]["messages"]
+    assert [m["role"] for m in msgs] == ["system", "system", "system", "user"]
+    assert msgs[1]["content"].startswith("It is ") and msgs[2]["content"] == "About the user: has a sister called Ana."
 
 
 def test_no_prefill_for_a_remote_endpoint(scripted_llm):

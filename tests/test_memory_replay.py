@@ -43,8 +43,9 @@ def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_
     assert len(scripted_llm.requests) == 3  # the question about memory never reached the model
 
     request = scripted_llm.requests[2]
-    assert [m["role"] for m in request["messages"]] == ["system", "system", "user"]  # a new process: no history...
-    system = request["messages"][1]["content"]  # the per-turn context, just before the user's words
+    roles = [m["role"] for m in request["messages"]]
+    assert roles == ["system", "system", "system", "user"]  # a new process: no history (persona, time, memory)...
+    system = request["messages"][2]["content"]  # what memory recalled, just before the user's words
     for line in ("name: Peter", "lives in: Boston", "dog: Max", "You last talked with the user earlier today"):
         assert line in system  # ...but memory of the first session
     assert "lives in: Los Angeles" not in system and "Samantha\n" not in system.split("About the user:")[1]

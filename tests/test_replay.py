@@ -61,7 +61,8 @@ def test_two_turns_any_rate_and_channels(tmp_path, speech, scripted_llm, transcr
     assert first["messages"][0]["role"] == "system"
     assert load_persona("samantha").system_prompt in first["messages"][0]["content"]
     # the second request carries the first exchange as history
-    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "system", "user"]
+    # (persona, history, time and reminder, what memory recalled, the words)
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "system", "system", "user"]
     assert second["messages"][2]["content"] == replies[0]
 
 
