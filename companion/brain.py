@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import threading
+from dataclasses import dataclass
 from typing import Iterator
 
 from .config import LLMConfig
@@ -21,6 +22,19 @@ log = logging.getLogger(__name__)
 
 class BrainError(RuntimeError):
     """The endpoint could not give a reply (down, slow, refused); says which and why."""
+
+
+class ToolsRejected(BrainError):
+    """The endpoint refused a request because it carried ``tools`` (it cannot call tools)."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for, its arguments as the JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 _DONE = object()  # closes the delta queue
@@ -67,19 +81,21 @@ class Brain:
         except Exception:
             pass
 
-    def _create(self, messages: list[dict], cancel: threading.Event | None):
+    def _create(self, messages: list[dict], cancel: threading.Event | None, tools: list[dict] | None = None):
         """Open the stream, retrying ``max_retries`` times on connection trouble and server
         errors (not on timeouts: each of those already cost the user seconds of silence)."""
         o = self._openai
+        extra = {"tools": tools} if tools else {}
         for attempt in range(self.cfg.max_retries + 1):
             if self.client is None:
                 self.client = self._new_client()
             try:
                 return self.client.chat.completions.create(
                     model=self.cfg.model or self.endpoint.model, messages=messages, stream=True,
-                    max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature)
+                    max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, **extra)
             except (o.APITimeoutError, o.APIStatusError) as exc:
                 retryable = isinstance(exc, o.APIStatusError) and (exc.status_code >= 500 or exc.status_code == 429)
+                retryable = retryable and not (tools and _refuses_tools(exc))  # asking again changes nothing
                 if not retryable or attempt == self.cfg.max_retries:
                     raise
             except o.APIConnectionError:
@@ -99,9 +115,11 @@ class Brain:
         except Exception as exc:  # best effort: the next real request reports real trouble
             log.warning("LLM warm-up failed: %s", exc)
 
-    def _explain(self, exc: Exception) -> BrainError:
+    def _explain(self, exc: Exception, tools_sent: bool = False) -> BrainError:
         """One sentence a person can act on, for a request that failed before streaming."""
         o, url = self._openai, self.endpoint.base_url
+        if tools_sent and isinstance(exc, o.APIStatusError) and _refuses_tools(exc):
+            return ToolsRejected(f"{url} does not accept tools ({exc.message})")
         if isinstance(exc, o.APITimeoutError):
             return BrainError(f"{url} did not answer within {self.cfg.read_timeout_s:g}s")
         if isinstance(exc, o.APIConnectionError):
@@ -110,8 +128,11 @@ class Brain:
             return BrainError(f"{url} refused the request ({exc.message})")
         return BrainError(f"{url}: {exc.__class__.__name__}: {exc}")
 
-    def stream(self, messages: list[dict], cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield text deltas. Raises :class:`BrainError` on any endpoint failure.
+    def stream(self, messages: list[dict], cancel: threading.Event | None = None,
+               tools: list[dict] | None = None) -> Iterator[str | list[ToolCall]]:
+        """Yield text deltas. Raises :class:`BrainError` on any endpoint failure. With ``tools``
+        the last item may be the list of :class:`ToolCall` the model made (its fragments are
+        gathered here; text before them is yielded as it comes, to be spoken).
 
         The HTTP exchange runs on its own thread and this generator waits on a queue, so a
         cancel (barge-in, Ctrl-C) returns at once even while the endpoint is silent; the
@@ -119,8 +140,8 @@ class Brain:
         cancel = cancel or threading.Event()
         abandoned = threading.Event()  # the caller stopped reading
         deltas: queue.Queue = queue.Queue()
-        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas), name="llm-stream",
-                         daemon=True).start()
+        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas, tools),
+                         name="llm-stream", daemon=True).start()
         try:
             while True:
                 try:
@@ -140,15 +161,16 @@ class Brain:
         finally:
             abandoned.set()
 
-    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue) -> None:
+    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue, tools=None) -> None:
         o = self._openai
         try:
-            stream = self._create(messages, cancel)
+            stream = self._create(messages, cancel, tools)
         except Exception as exc:
-            deltas.put(_DONE if cancel.is_set() else self._explain(exc))
+            deltas.put(_DONE if cancel.is_set() else self._explain(exc, bool(tools)))
             return
         self._active = stream
         finished = started = False
+        calls: dict[int, dict] = {}  # tool calls by index, their argument fragments joined
         try:
             for event in stream:
                 if cancel.is_set() or abandoned.is_set():
@@ -159,7 +181,13 @@ class Brain:
                 if choice.delta is not None and choice.delta.content:
                     started = True
                     deltas.put(choice.delta.content)
+                for part in (choice.delta.tool_calls or []) if choice.delta is not None else []:
+                    started = True
+                    _gather(calls, part)
                 finished = finished or choice.finish_reason is not None
+            if finished and calls:
+                deltas.put([ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}")
+                            for i, c in sorted(calls.items())])
             if not finished:
                 deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} ended without finishing"))
         except Exception as exc:
@@ -177,3 +205,18 @@ class Brain:
             except Exception:
                 pass
             deltas.put(_DONE)
+
+
+def _gather(calls: dict[int, dict], part) -> None:
+    """Add one streamed tool-call fragment: the first names the call, the rest extend its arguments."""
+    call = calls.setdefault(part.index or 0, {"id": "", "name": "", "arguments": ""})
+    call["id"] = part.id or call["id"]
+    if part.function is not None:
+        call["name"] = call["name"] or part.function.name or ""
+        call["arguments"] += part.function.arguments or ""
+
+
+def _refuses_tools(exc) -> bool:
+    """A bad-request answer, or any error that names tools: servers say "does not support
+    tools", "tool choice requires --enable-auto-tool-choice", and so on."""
+    return exc.status_code in (400, 422) or "tool" in str(exc.message).lower()

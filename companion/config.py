@@ -119,6 +119,9 @@ class SkillsConfig:
                             "unless it is the embedded one (too small to write letters)", choices=("auto", "always", "never"))
     reminder_repeat_s: int = _opt(120, "seconds before an unacknowledged reminder is said once more", lo=10, hi=86400)
     event_minutes: int = _opt(60, "length of a calendar event added by voice, in minutes", lo=5, hi=1440)
+    tools: str = _opt("auto", "offer the skills to the model as OpenAI tools, for what the rules did not recognise: "
+                      "'on', 'off', 'auto' = on unless the endpoint is the embedded one (the 135M model cannot call "
+                      "tools)", choices=("auto", "on", "off"))
 
 
 @dataclass(frozen=True)

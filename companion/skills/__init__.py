@@ -2,7 +2,9 @@
 
 :func:`build_skills` wires them from the config into one :class:`SkillRouter`, which the
 conversation asks before the LLM (deterministic, so it works with the 135M model) and the
-live loop asks for due reminders between turns.
+live loop asks for due reminders between turns. With a capable endpoint the router also
+carries a :class:`ToolLoop`: the model may call the same skills as tools for what the rules
+did not recognise.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from pathlib import Path
 
 from ..config import Config, data_dir
 from .calendar import CalendarFile, CalendarSkill
+from .confirm import Confirmation
 from .drafting import LetterWriter
 from .letters import LetterDesk, LetterSkill
 from .reminders import ReminderBook, ReminderSkill
 from .router import SkillRouter
 from .store import connect
 from .timeparse import user_timezone
+from .tool_loop import ToolLoop
+from .tools import SkillTools
 
 
 def letters_folder(cfg: Config) -> Path:
@@ -33,6 +38,11 @@ def letters_use_llm(cfg: Config) -> bool:
     return cfg.skills.letters_llm == "always" or (cfg.skills.letters_llm == "auto" and cfg.llm.base_url != "embedded")
 
 
+def tools_on(cfg: Config) -> bool:
+    """'auto': only a model on another endpoint; the embedded 135M one cannot call tools."""
+    return cfg.skills.tools == "on" or (cfg.skills.tools == "auto" and cfg.llm.base_url != "embedded")
+
+
 def build_skills(cfg: Config, brain=None, clock=None) -> SkillRouter:
     """All skills on the data directory's stores. ``clock`` returns "now" (aware); tests pass
     a controllable one, live use gets the wall clock in the configured time zone."""
@@ -41,8 +51,11 @@ def build_skills(cfg: Config, brain=None, clock=None) -> SkillRouter:
     writer = LetterWriter(brain if letters_use_llm(cfg) else None)
     skills = [LetterSkill(LetterDesk(db, letters_folder(cfg)), writer),
               ReminderSkill(ReminderBook(db), tz, timedelta(seconds=cfg.skills.reminder_repeat_s)),
-              CalendarSkill(CalendarFile(calendar_path(), tz), tz, timedelta(minutes=cfg.skills.event_minutes))]
-    return SkillRouter(skills, clock or (lambda: datetime.now(tz)))
+              CalendarSkill(CalendarFile(calendar_path(), tz), tz, timedelta(minutes=cfg.skills.event_minutes)),
+              Confirmation()]  # what a tool call asked, done on the user's "yes"
+    router = SkillRouter(skills, clock or (lambda: datetime.now(tz)))
+    router.tools = ToolLoop(SkillTools(skills)) if tools_on(cfg) else None
+    return router
 
 
 def router_of(conversation) -> SkillRouter | None:

@@ -220,13 +220,17 @@ class CalendarSkill:
         if _ADD.match(said) and ("calendar" in said or find_when(said, now)):
             return self._add(said, text, now)
         if _LIST.search(said):
-            return self._agenda(said, now)
+            return self.agenda(said, now)
         return None
 
     def _add(self, said: str, original: str, now: datetime) -> str:
         title, when = event_request(original, now)
         if not title:
             return "What should I call the event?"
+        return self.put(title, when, now)
+
+    def put(self, title: str, when: When, now: datetime) -> str:
+        """Add the event and say where it went, with any overlap; or ask for a day and time."""
         if not (when.day or when.clock or when.part_of_day or when.offset):
             return f"When is {title}? Say it again with the day and time, like '{title} on Friday at 1 pm'."
         event, clash = self.schedule(title, when, now)
@@ -247,7 +251,7 @@ class CalendarSkill:
         self._last = event.uid
         return event, clash
 
-    def _target(self, what: str, now: datetime) -> Event | str:
+    def target(self, what: str, now: datetime) -> Event | str:
         """The event a phrase names, or what to say when it names none or several."""
         upcoming = [e for e in self.calendar.events() if e.end > now]
         if _IT.match(what.strip()):
@@ -262,13 +266,20 @@ class CalendarSkill:
         return f"Which one: {join(names, 'or')}?"
 
     def _move(self, what: str, to: str, now: datetime) -> str:
-        event = self._target(what, now)
+        plan = self.plan_move(what, to, now)
+        return plan if isinstance(plan, str) else self.move(*plan, now)
+
+    def plan_move(self, what: str, to: str, now: datetime) -> tuple[Event, datetime] | str:
+        """The event ``what`` names and its new start, or what to ask when either is unclear."""
+        event = self.target(what, now)
         if isinstance(event, str):
             return event
         when = find_when(to, now, bare_hour=True)
         if not when:
             return f"When should {event.title} be? Say a day or a time, like 'move it to 2 pm'."
-        start = self._moved_start(event, when, now)
+        return event, self._moved_start(event, when, now)
+
+    def move(self, event: Event, start: datetime, now: datetime) -> str:
         moved = self.calendar.move(event.uid, start)
         self._last = moved.uid
         reply = f"Moved {moved.spoken(now)}."
@@ -289,13 +300,18 @@ class CalendarSkill:
     def _remove(self, what: str, now: datetime) -> str | None:
         about_calendar = bool(_CALENDAR_WORDS.search(what))
         what = strip_edges(re.sub(r"\b(?:from|on|in) (?:my|the) (?:calendar|diary|schedule)\b", " ", what))
-        event = self._target(what, now)
+        event = self.target(what, now)
         if isinstance(event, str):  # "cancel my subscription" is not about the calendar: let others answer
             return event if about_calendar or _IT.match(what) else None
+        return self.ask_remove(event, now)
+
+    def ask_remove(self, event: Event, now: datetime) -> str:
+        """Ask first; the event goes only on a "yes" next turn."""
         self._removing = event.uid
         return f"Remove {event.spoken(now)} from your calendar? Say yes to remove it."
 
-    def _agenda(self, said: str, now: datetime) -> str:
+    def agenda(self, said: str, now: datetime) -> str:
+        """What is on the day ``said`` names (today if none), or in the next seven days for "week"."""
         if re.search(r"\bweek\b", said):
             start = datetime.combine(now.date(), time()).replace(tzinfo=now.tzinfo)
             span, label = timedelta(days=7), "in the next seven days"

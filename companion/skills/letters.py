@@ -154,10 +154,12 @@ class LetterSkill:
         m = _RECIPIENT.search(text.strip())
         if not m:
             return "Who is the letter to? Say, for example, 'a letter to my grandmother to thank her for the sweater'."
-        recipient = strip_edges(m["who"])
-        draft = self.desk.start(recipient, strip_edges(m["why"] or ""), now)
+        return self.begin(strip_edges(m["who"]), strip_edges(m["why"] or ""), now)
+
+    def begin(self, recipient: str, purpose: str, now: datetime) -> str:
+        """Open a draft and ask the first question; from here the letter dialogue hears every turn."""
         self._engaged = True
-        return self._next_question(draft)
+        return self._next_question(self.desk.start(recipient, purpose, now))
 
     @staticmethod
     def _next_question(draft: Draft) -> str:

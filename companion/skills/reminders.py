@@ -156,9 +156,10 @@ class ReminderSkill:
         if not when:
             self._waiting_text = task
             return f"When should I remind you to {second_person(task)}?"
-        return self._schedule(task, when, now)
+        return self.schedule(task, when, now)
 
-    def _schedule(self, task: str, when: When, now: datetime) -> str:
+    def schedule(self, task: str, when: When, now: datetime) -> str:
+        """Store the reminder and read its time back (a correction may follow on the next turn)."""
         due = when.resolve(now)
         if due <= now:
             self._waiting_text = task
@@ -188,7 +189,7 @@ class ReminderSkill:
             when = find_when(said, now, bare_hour=True)
             task, self._waiting_text = self._waiting_text, None
             if when:
-                return self._schedule(task, when, now)
+                return self.schedule(task, when, now)
             if is_no(said) or re.search(r"\b(?:never mind|forget it|cancel)\b", said):
                 return "Okay, no reminder."
             return None
@@ -234,16 +235,25 @@ class ReminderSkill:
         if _ALL.search(said) and len(active) > 1:
             self._cancel_all_asked = True
             return f"Cancel all {len(active)} reminders? Say yes to cancel them."
-        ids = best_matches(said, {r.id: r.text for r in active})
+        target = self.target(said, active)
+        return target if isinstance(target, str) else self.cancel(target, now)
+
+    def cancel(self, reminder: Reminder, now: datetime) -> str:
+        reminder = self.book.cancel(reminder.id, now)
+        if self._confirming == reminder.id:
+            self._confirming = None
+        return f"Cancelled the reminder to {reminder.spoken()}."
+
+    @staticmethod
+    def target(phrase: str, active: list[Reminder]) -> Reminder | str:
+        """The reminder ``phrase`` names (the only one, if it names none), or which to ask about."""
+        ids = best_matches(phrase, {r.id: r.text for r in active})
         if not ids and len(active) == 1:
             ids = [active[0].id]
         if len(ids) != 1:
             names = [r.spoken() for r in active if not ids or r.id in ids]
             return f"Which one: {join(names, 'or')}?"
-        reminder = self.book.cancel(ids[0], now)
-        if self._confirming == reminder.id:
-            self._confirming = None
-        return f"Cancelled the reminder to {reminder.spoken()}."
+        return next(r for r in active if r.id == ids[0])
 
     def describe(self, now: datetime) -> str:
         active = self.book.active()

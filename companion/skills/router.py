@@ -16,6 +16,7 @@ class SkillRouter:
     def __init__(self, skills: list, clock):
         self.skills = list(skills)
         self.clock = clock  # returns the current aware datetime; tests pass a controllable one
+        self.tools = None  # a tool_loop.ToolLoop when the model may also call the skills as tools
 
     def handle(self, text: str, now: datetime) -> str | None:
         try:

@@ -2,10 +2,13 @@
 
 It fakes the network at the HTTP layer (the real ``openai`` client talks to it), records
 every request, and can misbehave on purpose: delay the first token, answer with an HTTP
-error, or cut the stream short.
+error, or cut the stream short. A reply may also call tools, streamed in OpenAI's wire
+format (the call's id and name first, then its arguments in fragments), and the server can
+refuse every request that offers tools, as endpoints without tool support do.
 
     with ScriptedLLM() as llm:
-        llm.enqueue("Hello there.", Reply("slow one", first_token_delay=3))
+        llm.enqueue("Hello there.", Reply("slow one", first_token_delay=3),
+                    Reply("Let me see. ", tool_calls=[("add_reminder", {"task": "call Amy", "when": "at 5 pm"})]))
         ... point [llm] base_url at llm.base_url ...
         llm.requests[0]["messages"]
 """
@@ -27,11 +30,13 @@ class Reply:
     first_token_delay: float = 0.0
     token_delay: float = 0.0
     truncate_after: int | None = None  # drop the connection after this many chunks
+    tool_calls: tuple = ()  # (name, arguments as a dict or raw JSON text) pairs, streamed after the text
 
 
 class ScriptedLLM:
-    def __init__(self, default: str = "I'm here."):
+    def __init__(self, default: str = "I'm here.", reject_tools: bool = False):
         self.default = default
+        self.reject_tools = reject_tools  # answer HTTP 400 to any request that offers tools
         self.requests: list[dict] = []
         self._script: collections.deque[Reply] = collections.deque()
         self._lock = threading.Lock()
@@ -82,6 +87,9 @@ class ScriptedLLM:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with outer._lock:
                     outer.requests.append(body)
+                if outer.reject_tools and body.get("tools"):
+                    return self._json(400, {"error": {"message": "this model does not support tools",
+                                                      "type": "invalid_request_error"}})
                 reply = outer._next()
                 time.sleep(reply.first_token_delay)
                 if reply.status != 200:
@@ -106,13 +114,24 @@ class ScriptedLLM:
                             return
                         if i:
                             time.sleep(reply.token_delay)
-                        self._event({"index": 0, "delta": {"content": piece}, "finish_reason": None})
-                    self._event({"index": 0, "delta": {}, "finish_reason": "stop"})
+                        if piece:
+                            self._event({"index": 0, "delta": {"content": piece}, "finish_reason": None})
+                    for n, (name, arguments) in enumerate(reply.tool_calls):
+                        self._tool_call(n, name, arguments if isinstance(arguments, str) else json.dumps(arguments))
+                    self._event({"index": 0, "delta": {}, "finish_reason": "tool_calls" if reply.tool_calls else "stop"})
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client cancelled: that is the point of closing the stream
                 self.close_connection = True
+
+            def _tool_call(self, n, name, arguments):
+                """OpenAI's streamed form: id, type and name first, then the arguments in fragments."""
+                head = {"index": n, "id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": ""}}
+                self._event({"index": 0, "delta": {"role": "assistant", "tool_calls": [head]}, "finish_reason": None})
+                for i in range(0, len(arguments), 7):
+                    part = {"index": n, "function": {"arguments": arguments[i:i + 7]}}
+                    self._event({"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": None})
 
             def _event(self, choice):
                 chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
