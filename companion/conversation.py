@@ -21,6 +21,7 @@ from typing import Protocol
 from .brain import Brain, BrainError
 from .database import Fault, report_fault
 from .persona import Persona
+from .skills.tool_loop import reply_stream
 from .speech_text import SpeechChunker
 from .stt import Transcriber
 from .turns import Timings, Turn, Utterance
@@ -251,7 +252,8 @@ class Conversation:
                 for piece in chunker.push(recall.reply + " "):
                     say(piece)
             else:
-                for delta in self.brain.stream(self.messages(transcript.text, recall, now), cancel):
+                messages = self.messages(transcript.text, recall, now)
+                for delta in reply_stream(self.brain, self.skills, messages, cancel, now):  # skills as tools, if on
                     if timings.llm_first_token is None:
                         timings.llm_first_token = time.monotonic() - request_at
                     for piece in chunker.push(delta):
