@@ -31,6 +31,7 @@ from .memory import open_memory
 from .listen import EndpointSettings, Endpointer
 from .live import LiveLoop
 from .persona import load_persona
+from .push_to_talk import push_to_talk
 from .skills import build_skills, router_of
 from .skills.announce import IdleAnnouncer
 from .status import LiveStatus, models_in_use, publish_each_turn
@@ -119,10 +120,11 @@ def run_live(cfg: Config) -> int:
     data = data_dir()
     spoken = SpokenFaults()  # a damaged, locked or full database is said aloud once
     with single_instance(data), faults_reported_to(spoken):  # the lock first: a second start is refused at once
-        return _run_live(cfg, data, spoken)
+        with push_to_talk(cfg.audio) as ptt:  # before the slow start: a key or button that cannot work is said at once
+            return _run_live(cfg, data, spoken, ptt)
 
 
-def _run_live(cfg: Config, data: Path, spoken: SpokenFaults) -> int:
+def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     in_dev = find_device(cfg.audio.input_device, "input")
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
@@ -138,7 +140,8 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults) -> int:
     mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
-    loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name)
+    loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,
+                    push_to_talk=ptt)
     status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
     publish_each_turn(conv, status)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,23 @@ class ConfigError(ValueError):
 
 
 def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+         choices: tuple[str, ...] | None = None, check: Any = None) -> Any:
+    """``check(value)`` returns what is wrong with a value (with what is allowed), or None."""
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices, "check": check})
+
+
+def _terminal_key(value: str) -> str | None:
+    if len(value) == 1 or value in ("space", "enter", "tab", "any"):
+        return None
+    return "is not a terminal key; use one character, or one of: space, enter, tab, any"
+
+
+def _button_names(value: str) -> str | None:
+    bad = [n for n in (n.strip() for n in value.split(",")) if n and not re.fullmatch(r"(KEY|BTN)_[A-Z0-9_]+", n)]
+    if not bad:
+        return None
+    return (f"has {', '.join(map(repr, bad))}, not a Linux key name; use names like KEY_PLAYPAUSE, KEY_MEDIA, "
+            "KEY_PHONE, KEY_F12 or BTN_0, separated by commas ('' = the usual headset buttons)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,10 @@ class AudioConfig:
     input_device: str = _opt("", "microphone: name substring or index; '' = system default")
     output_device: str = _opt("", "speaker/headset: name substring or index; '' = system default")
     block_ms: int = _opt(32, "microphone block size in milliseconds", lo=10, hi=200)
+    push_to_talk: str = _opt("off", "for noisy places: hear the microphone only while you say so. 'off'; 'key' = a key in the terminal (press to talk, press again to send); 'button' = a headset button or keyboard key through Linux input devices (hold to talk, or click to talk and click again to send; needs the 'buttons' extra and read access to /dev/input)", choices=("off", "key", "button"))
+    push_to_talk_key: str = _opt("space", "'key' mode: the terminal key, one character or 'space', 'enter', 'tab', 'any'", check=_terminal_key)
+    push_to_talk_buttons: str = _opt("", "'button' mode: Linux key names separated by commas, e.g. 'KEY_PLAYPAUSE' or 'KEY_F12'; '' = the usual headset buttons (play/pause, media, phone)", check=_button_names)
+    push_to_talk_device: str = _opt("", "'button' mode: input device name substring, e.g. 'Jabra' or 'AirPods'; '' = the first one that has such a button")
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,9 @@ def _coerce(section: str, key: str, raw: Any, f: dataclasses.Field) -> Any:
         raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(choices)}")
     if lo is not None and value < lo or hi is not None and value > hi:
         raise ConfigError(f"{name} = {value!r} is out of range; allowed: {lo} to {hi}")
+    problem = meta["check"](value) if meta.get("check") else None
+    if problem:
+        raise ConfigError(f"{name} = {value!r} {problem}")
     return value
 
 

@@ -83,7 +83,13 @@ def run_checks(cfg: Config) -> list[Check]:
         del keepalive
         return f"{endpoint.base_url} answered in {time.perf_counter() - t:.2f}s"
 
+    def push_to_talk():
+        from .push_to_talk import check
+
+        return check(cfg.audio)
+
     checks = [("data directory", data_ok), ("microphone", device("input")), ("speaker", device("output")),
+              *([("push-to-talk", push_to_talk)] if cfg.audio.push_to_talk != "off" else []),
               ("speech recognition", whisper), ("voice", voice), ("persona", persona), ("LLM weights", weights),
               ("LLM endpoint", llm)]
     return ([_run(name, fn) for name, fn in checks[:1]] + database_checks(data)

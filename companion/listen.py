@@ -89,6 +89,7 @@ class Endpointer:
         self._pending = np.zeros(0, np.float32)
         self._pending_t = 0.0
         self._preroll: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, settings.preroll_ms * SAMPLE_RATE // 1000 // CHUNK))
+        self.keep_open = False  # push-to-talk held: silence does not end the turn, flush() does
         self.reset()
 
     @property
@@ -174,7 +175,7 @@ class Endpointer:
         if end_t - self._speech_start >= self.s.max_turn_s:
             return self._close(end_t, cut=True)
         silent_s = end_t - self._last_voiced
-        if silent_s >= self._end_silence_s:
+        if silent_s >= self._end_silence_s and not self.keep_open:
             return self._close(end_t, cut=False)
         if (self.s.speculate_ms and silent_s >= self.s.speculate_ms / 1000 and len(self._chunks) >= self._keep()
                 and self._speculated_len != self._last_voiced_len and self._voiced_s * 1000 >= self.s.min_speech_ms):

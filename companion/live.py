@@ -47,10 +47,11 @@ class _Reply:
 
 class LiveLoop:
     def __init__(self, cfg, conversation, mic, sink, turn_taker: TurnTaker, echo=None, announcer=None,
-                 output_name: str = ""):
+                 output_name: str = "", push_to_talk=None):
         self.cfg = cfg.conversation
         self.conv, self.mic, self.sink, self.turns, self.echo = conversation, mic, sink, turn_taker, echo
         self.announcer = announcer
+        self.ptt = push_to_talk  # a push_to_talk.TalkGate: only what is said while talking is heard
         self.earcons = Earcons(cfg.conversation.earcon_volume) if cfg.conversation.earcons else None
         mode = self.cfg.barge_in
         self.barge_in = mode in ("on", "auto") or (mode == "headset" and looks_like_headset(output_name))
@@ -78,6 +79,8 @@ class LiveLoop:
             self.earcons.play("listening", self.sink)
         if self.announcer is not None:
             self.announcer.at_start(self.mic)
+        if self.ptt is not None:
+            self.ptt.reset()  # presses made before she listened do not count
         for frame in self.mic:
             if self._stop.is_set():
                 break
@@ -86,14 +89,20 @@ class LiveLoop:
                 self._reply_finished()
             if self.echo is not None:
                 frame = self.echo.process(frame)
-            if reply is not None and not self.barge_in:
+            if self.ptt is not None:
+                self._push_to_talk(frame)
+                if not self.ptt.talking:
+                    if reply is None:
+                        self._between_turns()
+                    continue  # the key is up: nothing reaches the endpointer
+            elif reply is not None and not self.barge_in:
                 continue  # half-duplex: her own voice must not become a turn
             for utt in self.turns.feed(frame):
                 self._on_turn(utt)
             if reply is not None:
                 self._watch_barge_in(reply)
-            elif self.announcer is not None:
-                self.announcer.tick(self.mic, self.turns)
+            elif self.ptt is None:  # (while talking with the key, nothing is said in a gap)
+                self._between_turns()
             self._check_echo()
         self._finish()
 
@@ -125,9 +134,34 @@ class LiveLoop:
         if self.earcons:
             self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
 
+    def _between_turns(self) -> None:
+        """Nobody is speaking: say what is due."""
+        if self.announcer is not None:
+            self.announcer.tick(self.mic, self.turns)
+
+    def _push_to_talk(self, frame) -> None:
+        """Apply the key's edges up to this frame: a press stops her and opens a turn that
+        silence does not end; the end of talking ends the turn at once."""
+        ep = self.turns.endpointer
+        for edge in self.ptt.take(frame.t):
+            if edge.talking:
+                reply = self._reply
+                if reply is not None and reply.active and not reply.interrupted:
+                    self._interrupt(reply, "push-to-talk pressed")
+                self.turns.reset()
+                ep.keep_open = True
+                log.info("push-to-talk: listening")
+                continue
+            ep.keep_open = False
+            utts = ep.flush()
+            self.turns.reset()
+            log.info("push-to-talk: turn over%s", "" if utts else " (no speech heard)")
+            for utt in utts:
+                self._on_turn(utt)
+
     def _reply_finished(self) -> None:
         self._reply = None
-        if not self.barge_in:
+        if not self.barge_in and not (self.ptt is not None and self.ptt.talking):
             # half-duplex: what the mic heard while she spoke was her own voice, not a turn
             self.mic.drain()
             self.turns.reset()
