@@ -19,6 +19,7 @@ import numpy as np
 
 from .audio.devices import find_device
 from .audio.files import AudioFileError, read_audio
+from .audio.rescan import DeviceRescan
 from .audio.sinks import SpeakerSink, WavSink
 from .audio.sources import MicrophoneSource, array_frames
 from .brain import Brain, resolve_endpoint
@@ -141,7 +142,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,
-                    push_to_talk=ptt)
+                    push_to_talk=ptt, devices=DeviceRescan(mic, sink, cfg.audio.device_rescan_s))
     status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
     publish_each_turn(conv, status)
 

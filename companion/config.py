@@ -86,6 +86,7 @@ class AudioConfig:
     input_device: str = _opt("", "microphone: name substring or index; '' = system default")
     output_device: str = _opt("", "speaker/headset: name substring or index; '' = system default")
     block_ms: int = _opt(32, "microphone block size in milliseconds", lo=10, hi=200)
+    device_rescan_s: float = _opt(5.0, "while a named device is missing (running on the default one, or waiting), re-read the list of devices this often to find it again (a headset that comes back gets a new entry); 0 = never", lo=0.0, hi=600.0)
     push_to_talk: str = _opt("off", "for noisy places: hear the microphone only while you say so. 'off'; 'key' = a key in the terminal (press to talk, press again to send); 'button' = a headset button or keyboard key through Linux input devices (hold to talk, or click to talk and click again to send; needs the 'buttons' extra and read access to /dev/input)", choices=("off", "key", "button"))
     push_to_talk_key: str = _opt("space", "'key' mode: the terminal key, one character or 'space', 'enter', 'tab', 'any'", check=_terminal_key)
     push_to_talk_buttons: str = _opt("", "'button' mode: Linux key names separated by commas, e.g. 'KEY_PLAYPAUSE' or 'KEY_F12'; '' = the usual headset buttons (play/pause, media, phone)", check=_button_names)

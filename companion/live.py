@@ -47,11 +47,12 @@ class _Reply:
 
 class LiveLoop:
     def __init__(self, cfg, conversation, mic, sink, turn_taker: TurnTaker, echo=None, announcer=None,
-                 output_name: str = "", push_to_talk=None):
+                 output_name: str = "", push_to_talk=None, devices=None):
         self.cfg = cfg.conversation
         self.conv, self.mic, self.sink, self.turns, self.echo = conversation, mic, sink, turn_taker, echo
         self.announcer = announcer
         self.ptt = push_to_talk  # a push_to_talk.TalkGate: only what is said while talking is heard
+        self.devices = devices  # an audio.rescan.DeviceRescan: finds a missing named device again
         self.earcons = Earcons(cfg.conversation.earcon_volume) if cfg.conversation.earcons else None
         mode = self.cfg.barge_in
         self.barge_in = mode in ("on", "auto") or (mode == "headset" and looks_like_headset(output_name))
@@ -135,9 +136,11 @@ class LiveLoop:
             self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
 
     def _between_turns(self) -> None:
-        """Nobody is speaking: say what is due."""
+        """Nobody is speaking: say what is due, look again for a missing device."""
         if self.announcer is not None:
             self.announcer.tick(self.mic, self.turns)
+        if self.devices is not None and self._reply is None and not self.turns.in_speech:
+            self.devices.tick()
 
     def _push_to_talk(self, frame) -> None:
         """Apply the key's edges up to this frame: a press stops her and opens a turn that

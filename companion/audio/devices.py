@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 
 class AudioDeviceError(RuntimeError):
@@ -74,6 +77,28 @@ def find_device(spec: str, kind: str) -> Device:
         names = ", ".join(repr(d.name) for d in usable)
         raise AudioDeviceError(f"No audio {kind} device matches {spec!r} (available: {names}). {hint}")
     return matches[0]
+
+
+def open_named_else_default(spec: str, kind: str, open_on) -> bool | None:
+    """Open the device ``spec`` names with ``open_on(device)``, else the default one. Returns
+    whether it is the default standing in for the named one, or None when neither opened."""
+    for candidate in dict.fromkeys((spec, "")):
+        try:
+            open_on(find_device(candidate, kind))
+            return candidate != spec
+        except Exception as exc:
+            log.debug("could not open the %s device %r: %s", kind, candidate or "default", exc)
+    return None
+
+
+def close_quietly(stream) -> None:
+    """Abort and close a stream whose device may already be gone."""
+    if stream is not None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:
+            pass
 
 
 def pick_rate(device: Device, kind: str, preferred: tuple[int, ...]) -> int:

@@ -10,11 +10,12 @@ import collections
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from .devices import AudioDeviceError, Device, _sd, pick_rate
+from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate
 from .files import write_wav
 from .resample import resample
 
@@ -107,6 +108,9 @@ class SpeakerSink(NullSink):
         self.rate = pick_rate(device, "output", (22050, 48000, 44100))
         self.on_output = on_output
         self.reopened = 0
+        self.on_fallback = False  # on the default device because the named one is missing
+        self._stream = None
+        self._stream_lock = threading.RLock()  # opening, closing, and re-initialising PortAudio
         self._blocks: collections.deque[np.ndarray] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
@@ -128,29 +132,56 @@ class SpeakerSink(NullSink):
                                           latency="high")
         self._stream.start()
 
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None and self._stream.active
+
+    def close_stream(self) -> None:
+        with self._stream_lock:
+            close_quietly(self._stream)
+            self._stream = None
+
+    def reopen(self) -> bool:
+        """Open the named device if it is there, else the default one."""
+        with self._stream_lock:
+            self.close_stream()
+            fallback = open_named_else_default(self.spec, "output", self._open_on)
+            if fallback is not None:
+                self.on_fallback = fallback
+            return fallback is not None
+
+    def _open_on(self, device: Device) -> None:
+        self.device, self.rate = device, pick_rate(device, "output", (22050, 48000, 44100))
+        try:
+            self._open()
+        except Exception:
+            self.close_stream()
+            raise
+
+    @contextmanager
+    def suspended(self):
+        """The stream closed, and nobody opening it, for the duration (PortAudio is being
+        re-initialised); then reopened, on the named device if it is there."""
+        with self._stream_lock:
+            self.close_stream()
+            try:
+                yield
+            finally:
+                self.reopen()
+
     def _ensure_open(self) -> None:
         """A headset that dropped out stops the stream: reopen on the named device, else the
         default one. Audio queued for the lost device is dropped (the reply goes on)."""
-        if self._stream is not None and self._stream.active:
-            return
-        from .devices import find_device
-
-        log.warning("speaker %r stopped (disconnected?); reopening it", self.device.name)
-        try:
-            self._stream.close()
-        except Exception:
-            pass
-        for spec in dict.fromkeys((self.spec, "")):
-            try:
-                device = find_device(spec, "output")
-                self.device, self.rate = device, pick_rate(device, "output", (22050, 48000, 44100))
-                self._open()
-                self.reopened += 1
-                log.warning("speaking again on %r at %d Hz", device.name, self.rate)
+        with self._stream_lock:
+            if self.is_open:
                 return
-            except Exception as exc:
-                log.debug("could not open speaker %r: %s", spec or "default", exc)
-        log.error("no speaker can be opened; will retry with the next sentence")
+            log.warning("speaker %r stopped (disconnected?); reopening it", self.device.name)
+            if self.reopen():
+                self.reopened += 1
+                log.warning("speaking again on %r at %d Hz%s", self.device.name, self.rate,
+                            " (the default device, until yours is back)" if self.on_fallback else "")
+            else:
+                log.error("no speaker can be opened; will retry with the next sentence")
 
     def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: copy only
         out = outdata[:, 0]
@@ -209,7 +240,7 @@ class SpeakerSink(NullSink):
             self.stop()
             self._ensure_open()
         # let the device's own buffer empty so the last syllable is not cut by the next turn
-        time.sleep(min(0.25, float(self._stream.latency or 0) + 0.05))
+        time.sleep(min(0.25, float(getattr(self._stream, "latency", 0) or 0) + 0.05))
 
     def pause(self) -> None:
         with self._lock:
@@ -227,8 +258,4 @@ class SpeakerSink(NullSink):
 
     def close(self) -> None:
         self.stop()
-        try:
-            self._stream.abort()
-            self._stream.close()
-        except Exception:
-            pass
+        self.close_stream()

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..turns import SAMPLE_RATE, Frame
-from .devices import AudioDeviceError, Device, _sd, pick_rate
+from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate
 from .resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,9 @@ class MicrophoneSource:
 
     A headset that drops out (Bluetooth, USB) stops the stream or its callbacks: after
     ``stall_s`` without audio the stream is reopened, on the named device if it is there,
-    else on the default one, retrying every ``retry_s`` and never ending the loop.
+    else on the default one, retrying every ``retry_s`` and never ending the loop. While
+    neither opens, ``rescan`` (set by :class:`~companion.audio.rescan.DeviceRescan`) re-reads
+    the device list between tries.
     """
 
     def __init__(self, device: Device, block_ms: int = 32, spec: str = "", stall_s: float = 2.0,
@@ -44,6 +46,8 @@ class MicrophoneSource:
         self._stop = threading.Event()
         self.overflows = 0
         self.reopened = 0
+        self.on_fallback = False  # on the default device because the named one is missing
+        self.rescan = None
         self._stream = None
         self._last_audio = 0.0
         self._flowing = False  # a fresh stream may take seconds to deliver its first block
@@ -85,33 +89,45 @@ class MicrophoneSource:
         log.info("listening on %r at %d Hz", self.device.name, self.rate)
         return self
 
-    def _close_stream(self) -> None:
-        if self._stream is not None:
-            try:
-                self._stream.abort()
-                self._stream.close()
-            except Exception:
-                pass
-            self._stream = None
+    def close_stream(self) -> None:
+        close_quietly(self._stream)
+        self._stream = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None and self._stream.active
+
+    def reopen(self) -> bool:
+        """Open the named device if it is there, else the default one."""
+        self.close_stream()
+        fallback = open_named_else_default(self.spec, "input", self._open_on)
+        if fallback is not None:
+            self.on_fallback = fallback
+        return fallback is not None
+
+    def _open_on(self, device: Device) -> None:
+        try:
+            self._configure(device)
+            self._open()
+        except Exception:
+            self.close_stream()
+            raise
 
     def _reopen(self, why: str) -> None:
         """Keep trying the named device, then the default one, until one opens or we stop."""
-        from .devices import find_device
-
         log.warning("microphone %r %s; reopening it", self.device.name, why)
-        self._close_stream()
         while not self._stop.is_set():
-            for spec in dict.fromkeys((self.spec, "")):
-                try:
-                    self._configure(find_device(spec, "input"))
-                    self._open()
-                    self.reopened += 1
-                    log.warning("listening again on %r at %d Hz%s", self.device.name, self.rate,
-                                "" if spec == self.spec else " (the default device, until yours is back)")
-                    return
-                except Exception as exc:
-                    log.debug("could not open microphone %r: %s", spec or "default", exc)
+            if self.reopen():
+                self.reopened += 1
+                log.warning("listening again on %r at %d Hz%s", self.device.name, self.rate,
+                            " (the default device, until yours is back)" if self.on_fallback else "")
+                return
             self._stop.wait(self.retry_s)
+            if self.rescan is not None and not self._stop.is_set():
+                self.rescan()  # PortAudio's list may be out of date: the device may be back under a new entry
+                if self.is_open:
+                    self.reopened += 1
+                    return
 
     def drain(self) -> None:
         """Drop audio captured so far (e.g. our own voice while we were speaking)."""
@@ -126,7 +142,7 @@ class MicrophoneSource:
 
     def close(self) -> None:
         self._stop.set()
-        self._close_stream()
+        self.close_stream()
 
     def __iter__(self) -> Iterator[Frame]:
         while not self._stop.is_set():

@@ -326,10 +326,10 @@ class VirtualHeadset:
         return r.stdout
 
     # -- mouth and ear -------------------------------------------------------------------
-    def play(self, wav: str | Path, wait: bool = True, timeout: float | None = 120) -> subprocess.Popen:
-        """Play ``wav`` into the virtual microphone (``paplay --device=mic``). With ``wait``,
-        return once it has played; else return the running process."""
-        proc = subprocess.Popen(["paplay", "--device=mic", "--latency-msec=20", str(wav)], env=self.environ(),
+    def play(self, wav: str | Path, wait: bool = True, timeout: float | None = 120, sink: str = "mic") -> subprocess.Popen:
+        """Play ``wav`` into the virtual microphone (``paplay --device=mic``; another null sink
+        with ``sink``). With ``wait``, return once it has played; else return the running process."""
+        proc = subprocess.Popen(["paplay", f"--device={sink}", "--latency-msec=20", str(wav)], env=self.environ(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                                 preexec_fn=_die_with_parent)
         self._children.append(proc)
