@@ -10,6 +10,7 @@ from icalendar import Calendar, Event
 from companion.cli import main
 from companion.config import Config, SkillsConfig
 from companion.skills import build_skills, calendar_path
+from companion.skills.calendar import CalendarFile
 from companion.skills.clock import ManualClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,6 +31,28 @@ def parsed_events():
     """The calendar file as any other app would read it."""
     cal = Calendar.from_ical(calendar_path().read_bytes())
     return {str(e["SUMMARY"]): e for e in cal.walk("VEVENT")}
+
+
+def foreign_event(uid: str, summary: str, start: datetime, length: timedelta, **extra) -> Event:
+    """An event as another calendar app writes it (any extra properties, e.g. an RRULE)."""
+    ev = Event()
+    ev.add("uid", uid)
+    ev.add("summary", summary)
+    ev.add("dtstart", start)
+    ev.add("dtend", start + length)
+    for key, value in extra.items():
+        ev.add(key.replace("_", "-"), value)
+    return ev
+
+
+def foreign_file(path, *events: Event):
+    other = Calendar()
+    other.add("prodid", "-//another app//EN")
+    other.add("version", "2.0")
+    for ev in events:
+        other.add_component(ev)
+    path.write_bytes(other.to_ical())
+    return path
 
 
 def test_add_with_conflict_move_it_and_agenda(say):
@@ -82,20 +105,10 @@ def test_ics_export_import_round_trip_keeps_foreign_events_whole(tmp_path, say, 
     assert main(["calendar", "export", str(exported)]) == 0
     assert Calendar.from_ical(exported.read_bytes()).to_ical() == calendar_path().read_bytes()
 
-    other = Calendar()
-    other.add("prodid", "-//another app//EN")
-    other.add("version", "2.0")
-    ev = Event()
-    ev.add("uid", "dinner-1@elsewhere")
-    ev.add("summary", "Dinner with Catherine")
     dinner = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)  # the CLI lists from the real now
-    ev.add("dtstart", dinner)
-    ev.add("dtend", dinner + timedelta(hours=2))
-    ev.add("location", "The Gondola")
-    ev.add("description", "bring wine")
-    other.add_component(ev)
-    source = tmp_path / "theirs.ics"
-    source.write_bytes(other.to_ical())
+    source = foreign_file(tmp_path / "theirs.ics", foreign_event("dinner-1@elsewhere", "Dinner with Catherine", dinner,
+                                                                timedelta(hours=2), location="The Gondola",
+                                                                description="bring wine"))
     for _ in range(2):  # importing twice replaces by UID instead of duplicating
         assert main(["calendar", "import", str(source)]) == 0
     events = parsed_events()
@@ -119,3 +132,23 @@ def test_cli_add_and_bad_import(tmp_path, capsys):
     assert main(["calendar", "import", str(tmp_path / "missing.ics")]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert len(Calendar.from_ical(calendar_path().read_bytes()).walk("VEVENT")) == 2
+
+
+def test_an_imported_repeating_event_is_found_on_every_date(tmp_path, say):
+    half_hour = timedelta(minutes=30)
+    standup = foreign_event("standup@elsewhere", "Team standup", datetime(2026, 5, 4, 10, 0, tzinfo=BERLIN), half_hour,
+                            rrule={"freq": "weekly", "byday": ["MO", "TH"],
+                                   "until": datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)},
+                            exdate=datetime(2026, 5, 14, 10, 0, tzinfo=BERLIN))  # skipped once
+    moved = foreign_event("standup@elsewhere", "Team standup", datetime(2026, 5, 21, 15, 0, tzinfo=BERLIN), half_hour,
+                          recurrence_id=datetime(2026, 5, 21, 10, 0, tzinfo=BERLIN))  # one moved to the afternoon
+    source = foreign_file(tmp_path / "work.ics", standup, moved)
+    assert main(["calendar", "import", str(source)]) == 0
+
+    assert say("What's on tomorrow?") == "Nothing on your calendar tomorrow."  # Thursday the 14th is excepted
+    assert say("What's my week like?") == "In the next seven days you have 1 event: Team standup on Monday at 10 am."
+    cal = CalendarFile(calendar_path(), BERLIN)
+    found = [e.start.astimezone(BERLIN) for e in cal.between(datetime(2026, 5, 1, tzinfo=BERLIN), datetime(2026, 7, 1, tzinfo=BERLIN))]
+    assert [(d.month, d.day, d.hour) for d in found] == [(5, 4, 10), (5, 7, 10), (5, 11, 10), (5, 18, 10), (5, 21, 15),
+                                                         (5, 25, 10), (5, 28, 10), (6, 1, 10)]  # UNTIL is inclusive
+    assert all(e.end - e.start == half_hour for e in cal.between(found[0], found[-1]))

@@ -12,12 +12,13 @@ import os
 import re
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 
 from .errors import SkillError
 from .phrasing import count, join, say_clock, say_day, say_when, sentence_case
+from .recurrence import aware, starts
 from .timeparse import When, find_when, local, normalize, without
 from .wording import best_matches, is_no, is_yes, original_case, strip_edges
 
@@ -77,7 +78,21 @@ class CalendarFile:
         return sorted((e for e in events if e is not None), key=lambda e: e.start)
 
     def between(self, start: datetime, end: datetime) -> list[Event]:
-        return [e for e in self.events() if e.overlaps(start, end)]
+        """Every event, and every occurrence of a repeating one, that overlaps the window."""
+        components = list(self._load().walk("VEVENT"))
+        replaced = {}  # occurrences that a RECURRENCE-ID component lists on its own, by UID
+        for c in components:
+            if "recurrence-id" in c:
+                replaced.setdefault(str(c.get("uid", "")), set()).add(aware(c.decoded("recurrence-id"), self.tz))
+        found = []
+        for c in components:
+            first = self._event(c)
+            if first is None:
+                continue
+            length = first.end - first.start
+            for s in starts(c, first.start, start - length, end, self.tz, frozenset(replaced.get(first.uid, ()))):
+                found.append(replace(first, start=s, end=s + length) if s != first.start else first)
+        return sorted((e for e in found if e.overlaps(start, end)), key=lambda e: e.start)
 
     def conflicts(self, start: datetime, end: datetime, ignore: str | None = None) -> list[Event]:
         return [e for e in self.between(start, end) if e.uid != ignore and not e.all_day]
