@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ class Edge:
     t: float  # time.monotonic() of the press or release
 
 
+class TalkSource(Protocol):
+    """What a key or button source provides: it reports to the gate from its own thread."""
+
+    def start(self, gate: "TalkGate") -> None:
+        """Begin reporting ``gate.press(t)`` / ``gate.release(t)``; raise PushToTalkError with
+        advice when it cannot work."""
+
+    def close(self) -> None:
+        """Stop, and put back what was changed (the terminal's mode)."""
+
+    def describe(self) -> str:
+        """How the user talks with it, for the log and ``companion doctor``."""
+
+
 class TalkGate:
     """Presses and releases in, talk edges out (see the module's docstring).
 
@@ -61,7 +75,7 @@ class TalkGate:
 
     CLICK_S = 0.35  # a release sooner than this after the press was a click: talking stays on
 
-    def __init__(self, sources=()):
+    def __init__(self, sources: tuple[TalkSource, ...] | list[TalkSource] = ()):
         self.sources = list(sources)
         self.talking = False  # as of the edges taken by the loop
         self._lock = threading.Lock()
