@@ -75,6 +75,9 @@ class TurnTaker:
             else:
                 self.conv.listen_ahead(utt)
                 self._guess_pending = True
+                # hold the turn open until its words are read: closing it sooner saves nothing (the
+                # reply needs the same transcription) and would cut off a pause after "and" on a busy CPU
+                self.endpointer.set_end_silence(max(self.vad.end_silence_ms, self.vad.end_silence_long_ms))
                 if self.wait_for_guess:
                     self.conv.transcriber.guess(wait=True)
         if self.endpointer.in_speech and not was_speaking:

@@ -8,7 +8,10 @@ import pytest
 
 from companion.audio.files import read_audio, write_wav
 from companion.cli import main
-from companion.turn_taking import end_silence_for, is_backchannel
+from companion.config import VADConfig
+from companion.listen import EndpointSettings, Endpointer
+from companion.turn_taking import TurnTaker, end_silence_for, is_backchannel
+from companion.turns import Frame, Transcript
 
 from conftest import words
 
@@ -53,6 +56,60 @@ def test_the_same_pause_after_a_finished_question_ends_the_turn(tmp_path, speech
     assert [words(t["user_text"]) for t in turns] == [words("What time is it?"), words("Also, is it going to rain?")]
     # a finished sentence was answered after the short silence, not the default one
     assert turns[0]["timings"]["endpoint_wait"] < 0.5
+
+
+class SlowTranscriber:
+    """Reads a tentative turn as ``text``, but only ``delay_s`` (audio time) after it was asked:
+    a CPU busy with other work."""
+
+    def __init__(self, text, delay_s):
+        self.text, self.delay_s, self.now, self.asked_at = text, delay_s, 0.0, None
+
+    def prefetch(self, audio):
+        self.asked_at = self.now
+
+    def guess(self, wait=False):
+        if self.asked_at is None or self.now - self.asked_at < self.delay_s:
+            return None
+        return Transcript(self.text, "en", self.delay_s)
+
+
+class Listening:
+    def __init__(self, transcriber):
+        self.transcriber = transcriber
+
+    def listen_ahead(self, utt):
+        self.transcriber.prefetch(utt.audio)
+
+    def ready_prompt(self):
+        pass
+
+
+def turns_heard(audio, transcriber):
+    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), Listening(transcriber), VADConfig())
+    found = []
+    for i in range(0, len(audio) - 511, 512):
+        transcriber.now = i / 16000
+        found += taker.feed(Frame(audio[i:i + 512], i / 16000))
+    return found
+
+
+@pytest.mark.parametrize("delay_s", [0.2, 0.9])
+def test_a_pause_after_and_is_held_open_even_when_its_words_come_late(tmp_path, speech, delay_s):
+    """At 0.9 s the transcription arrives after the default 0.6 s silence: the turn waits for
+    it instead of closing (the reply needs those words anyway), then gets the long silence."""
+    wav = pause_between(tmp_path, speech, "I was thinking about going to the beach and", "maybe having a picnic.", 1.0)
+    audio = np.concatenate([read_audio(wav), np.zeros(2 * 16000, np.float32)])
+    heard = turns_heard(audio, SlowTranscriber("I was thinking about going to the beach and", delay_s))
+    assert len(heard) == 1 and heard[0].duration > 3.0
+
+
+def test_a_finished_sentence_still_ends_as_soon_as_its_words_are_read(tmp_path, speech):
+    wav = pause_between(tmp_path, speech, "What time is it?", "Also, is it going to rain?", 1.2)
+    audio = np.concatenate([read_audio(wav), np.zeros(2 * 16000, np.float32)])
+    heard = turns_heard(audio, SlowTranscriber("What time is it?", 0.7))
+    assert len(heard) == 2
+    assert heard[0].decided_at - heard[0].speech_end < 1.0  # about when the words were read, not the long silence
 
 
 @pytest.mark.parametrize("text, expected", [
