@@ -1,6 +1,7 @@
 """Wiring: builds the stages from a :class:`Config` and runs them live, over recordings
 (``replay``), or for one sentence (``say``). The live loop and replay share
-:class:`Endpointer` and :class:`Conversation`; only the source and the sink differ."""
+:class:`TurnTaker` (endpointing with listening ahead) and :class:`Conversation`; only the
+source and the sink differ."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .database import faults_reported_to
 from .faults import SpokenFaults
 from .instance import single_instance
 from .memory import open_memory
+from .heap import limit_malloc_arenas
 from .listen import EndpointSettings, Endpointer
 from .live import LiveLoop
 from .persona import load_persona
@@ -118,6 +120,7 @@ def graceful_stop(on_stop):
 
 
 def run_live(cfg: Config) -> int:
+    limit_malloc_arenas()  # a loop that runs all day: see heap.py
     data = data_dir()
     spoken = SpokenFaults()  # a damaged, locked or full database is said aloud once
     with single_instance(data), faults_reported_to(spoken):  # the lock first: a second start is refused at once
