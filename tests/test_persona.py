@@ -35,18 +35,19 @@ def test_samantha_is_the_default_and_has_every_part():
     assert p.reminder and p.reminder not in p.system_prompt
 
 
-def test_reminder_comes_last_after_memory():
-    """The persona opens the request; the time, memory and the reminder come last, just before
-    the user's words (the part that changes every turn, after the cacheable history)."""
+def test_reminder_and_time_come_after_the_history_and_memory_just_before_the_words():
+    """The persona opens the request; after the cacheable history come the time and the
+    reminder (read ahead while the user speaks), then what memory recalled for these words,
+    then the words."""
     p = load_persona("samantha")
     conv = Conversation(None, None, None, p)
     conv.history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}]
     messages = conv.messages("hi", Recall(context="MEMORY HERE"), datetime(2024, 3, 4, 9, 30))
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "system", "user"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "system", "system", "user"]
     assert messages[0]["content"] == p.system_prompt
-    late = messages[-2]["content"]
-    assert late.index("Monday, March 4, 2024") < late.index("MEMORY HERE")
-    assert late.endswith(p.reminder)
+    lead = messages[3]["content"]
+    assert lead.startswith("It is Monday, March 4, 2024, 9:30 AM.") and lead.endswith(p.reminder)
+    assert messages[4]["content"] == "MEMORY HERE"
 
 
 @pytest.mark.parametrize("text, message", [
