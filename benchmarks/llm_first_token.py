@@ -1,9 +1,10 @@
-"""First-token latency of the embedded LLM over a growing conversation. Two prompt
-orders: per-turn context (time, recalled memories) at the top of the system prompt, which
-breaks llama.cpp's prefix cache every turn, versus just before the user's words (what
-``Conversation.messages`` does); then what a prefill before each request saves: persona and
-history read between turns, or the whole request read ahead at the user's first pause.
-Prints medians and p90 per order and thread count.
+"""First-token latency of the embedded LLM over a growing conversation, for four prompt
+layouts (``LAYOUTS``): the per-turn context (time, recalled memories) at the top of the system
+prompt, which breaks llama.cpp's prefix cache every turn; all of it just before the user's
+words, with persona and history read between turns; ours (``Conversation.messages`` and
+``ready_prompt``), where the time and reminder are read ahead as well and only the memories and
+the words are new; and, as a bound, the whole request read before it is sent.
+Prints median, p90 and the last turn per layout and thread count.
 
     .venv/bin/python benchmarks/llm_first_token.py [--turns 8] [--threads 1 2]
 """
@@ -16,71 +17,79 @@ import os
 import platform
 import statistics
 import time
+from datetime import datetime
 
 from companion.brain import Brain
 from companion.config import LLMConfig
 from companion.embedded_llm import EmbeddedLLM
-from companion.persona import load_persona
+from companion.conversation import Conversation, Recall
+from companion.persona import Persona, load_persona
 
 USER = ["Hi, I'm Theodore.", "I write letters for other people.", "Today I wrote one for a couple's anniversary.",
         "Do you think that's a strange job?", "I like it, mostly.", "My sister Anna says I should write a book.",
         "What would you write about?", "Maybe about the ocean.", "Do you like the sea?", "Tell me something calm."]
 
 
-def conversation(brain: Brain, persona: str, reminder: str, turns: int, context_first: bool,
-                 prefill: str = "none") -> list[float]:
-    """First-token times over ``turns``. ``prefill``: what the server read before each request
-    ("none"; "history": persona and history, between turns; "full": the whole request, as
-    thinking ahead at the user's first pause does)."""
-    history: list[dict] = []
+LAYOUTS = {
+    "top": "time and memories at the top of the system prompt",
+    "before": "time, memories, reminder before the user's words; persona and history read between turns",
+    "ours": "ours: time and reminder read ahead too, memories after them (Conversation.messages)",
+    "full": "bound: the whole request read before it is sent",
+}
+
+
+def conversation(brain: Brain, persona: Persona, turns: int, layout: str) -> list[float]:
+    """First-token times over ``turns`` for one prompt ``layout`` (see LAYOUTS)."""
+    conv = Conversation(None, brain, None, persona, history_turns=12)  # only its prompt side is used
+    conv.prefill_between_turns = layout == "ours"
     firsts = []
     for i in range(turns):
-        context = f"It is Monday, 9:{10 + i:02d} AM.\n\nAbout the user: writes letters; sister Anna; turn {i}."
-        if context_first:
-            messages = [{"role": "system", "content": f"{persona}\n\n{context}\n\n{reminder}"}, *history]
+        now = datetime(2026, 11, 23, 9, 10 + i)
+        conv.clock = lambda: now
+        memory = f"About the user: writes letters; sister Anna; turn {i}."
+        user = {"role": "user", "content": USER[i % len(USER)]}
+        context = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}.\n\n{memory}\n\n{persona.reminder}"
+        if layout == "top":
+            messages = [{"role": "system", "content": f"{persona.system_prompt}\n\n{context}"}, *conv.history, user]
+        elif layout in ("before", "full"):
+            messages = [{"role": "system", "content": persona.system_prompt}, *conv.history,
+                        {"role": "system", "content": context}, user]
+            brain.warm_up(messages if layout == "full" else messages[:-2])
         else:
-            messages = [{"role": "system", "content": persona}, *history,
-                        {"role": "system", "content": f"{context}\n\n{reminder}"}]
-        messages.append({"role": "user", "content": USER[i % len(USER)]})
-        if prefill == "history":
-            brain.warm_up([{"role": "system", "content": persona}, *history])
-        elif prefill == "full":
-            brain.warm_up(messages)
+            conv.settle()
+            conv.ready_prompt()  # the user started speaking (a new minute every turn here)
+            conv.settle()
+            messages = conv.messages(user["content"], Recall(memory), now)
         start = time.perf_counter()
         first, reply = None, ""
         for delta in brain.stream(messages):
             first = first or time.perf_counter() - start
             reply += delta
         firsts.append(first or float("nan"))
-        history += [{"role": "user", "content": USER[i % len(USER)]}, {"role": "assistant", "content": reply}]
+        conv.history += [user, {"role": "assistant", "content": reply}]
+    conv.settle()
     return firsts
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--turns", type=int, default=8)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--prefill", nargs="*", default=["history", "full"], choices=["none", "history", "full"],
-                    help="also time the 'before the user' order with the server prefilled this way before each turn")
+    ap.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
     args = ap.parse_args()
     p = load_persona("samantha")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.turns} turns, max_tokens 60")
-    print("| threads | per-turn context | first token median ms | p90 ms | last turn ms |")
+    print("| threads | prompt layout | first token median ms | p90 ms | last turn ms |")
     print("|---|---|---|---|---|")
     for threads in args.threads:
         cfg = dataclasses.replace(LLMConfig(), threads=threads, max_tokens=60, temperature=0.0, read_timeout_s=120)
         llm = EmbeddedLLM(cfg)
         brain = Brain(cfg, llm.endpoint)
-        for context_first in (True, False):
-            firsts = conversation(brain, p.system_prompt, p.reminder or "", args.turns, context_first)
+        for layout in args.layouts:
+            firsts = conversation(brain, p, args.turns, layout)
             q = statistics.quantiles(firsts, n=10)
-            print(f"| {threads} | {'top of the prompt' if context_first else 'before the user (ours)'} | "
-                  f"{statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | {firsts[-1] * 1000:.0f} |")
-        for prefill in args.prefill:
-            firsts = conversation(brain, p.system_prompt, p.reminder or "", args.turns, False, prefill)
-            q = statistics.quantiles(firsts, n=10)
-            print(f"| {threads} | before the user, prefilled: {prefill} | "
-                  f"{statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | {firsts[-1] * 1000:.0f} |")
+            print(f"| {threads} | {LAYOUTS[layout]} | {statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | "
+                  f"{firsts[-1] * 1000:.0f} |", flush=True)
         llm.close()
 
 
