@@ -2,6 +2,12 @@
 
 Bound to 127.0.0.1 on a free port and protected by a random API key, so nothing else on
 the machine or the network can use it.
+
+Its threads run at a lower priority (``NICE``) than the rest of the process. On two cores the
+model would otherwise take half the CPU from Piper while it writes ahead, and the first clause's
+audio, which the user is waiting for, took twice as long (239 ms against 126 ms in the same
+run). The model loses nothing by it: it is far ahead of playback, and when nothing else runs it
+still gets the whole CPU.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -16,6 +23,8 @@ from .config import LLMConfig
 from .models import resolve_gguf
 
 log = logging.getLogger(__name__)
+
+NICE = 10  # added to the server threads' nice value (Linux: per thread, inherited by the threads they start)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class EmbeddedLLM:
         params.verbosity = -1
         t = time.perf_counter()
         try:
-            self._server = xllamacpp.Server(params)
+            self._server = _start_niced(lambda: xllamacpp.Server(params))
         except Exception as exc:
             raise RuntimeError(f"the embedded LLM could not start with {gguf} ({exc}); check the file or set "
                                "[llm] base_url to another endpoint") from None
@@ -61,3 +70,27 @@ class EmbeddedLLM:
 
     def close(self) -> None:
         self._server = None
+
+
+def _start_niced(start):
+    """Run ``start`` on a thread of its own at a lower priority, so every thread it starts
+    (the server's HTTP and slot threads, their OpenMP workers) inherits that priority while
+    the caller's own thread keeps its own."""
+    box: dict = {}
+
+    def run():
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+        except (OSError, AttributeError):  # not Linux, or not allowed: the same priority as the rest
+            log.debug("could not lower the embedded LLM's priority", exc_info=True)
+        try:
+            box["server"] = start()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="llm-server", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["server"]

@@ -1,6 +1,9 @@
 """The default, embedded LLM for real: SmolLM2 on the in-process llama.cpp server."""
 
 import json
+import os
+import threading
+from pathlib import Path
 
 import openai
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from companion.brain import Brain, resolve_endpoint
 from companion.cli import main
 from companion.config import LLMConfig
+from companion.embedded_llm import NICE
 
 from conftest import words
 from test_replay import assert_spoken
@@ -25,6 +29,26 @@ def test_binds_loopback_with_a_random_key(embedded):
     assert len(embedded.api_key) >= 24
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=embedded.base_url, api_key="wrong", max_retries=0).models.list()
+
+
+def _thread_nice_values() -> dict[int, int]:
+    """Nice value of each of this process's threads (Linux keeps one per thread)."""
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        out[int(task.name)] = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_server_threads_yield_the_cpu_to_speech(embedded):
+    """The model writes ahead of playback; its threads must not take the CPU from Piper and
+    Whisper, so they run at a lower priority than the rest of the process."""
+    "".join(Brain(LLMConfig(), embedded).stream([{"role": "user", "content": "Hi."}]))  # its workers exist now
+    nice = _thread_nice_values()
+    mine = nice[threading.get_native_id()]
+    lowered = [tid for tid, n in nice.items() if n >= mine + NICE]
+    assert len(lowered) >= 2, nice  # the server's HTTP, slot and compute threads
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine  # the caller's own thread is left alone
 
 
 def test_streams_a_reply(embedded):
