@@ -47,12 +47,13 @@ SENTENCES = [
     "I had a long day at work and I feel a bit tired.",
     "Do you think it will rain this weekend?",
 ]
-STAGES = ["endpoint_wait", "stt", "stt_wait", "llm_first_token", "first_sentence", "tts_first_audio", "first_audio",
-          "voice_to_voice"]
+STAGES = ["endpoint_wait", "stt", "stt_wait", "thought_ahead", "llm_first_token", "first_sentence", "tts_first_audio",
+          "first_audio", "voice_to_voice"]
 STAGE_LABELS = {
     "endpoint_wait": "endpointing wait (end of speech -> turn declared)",
     "stt": "STT compute",
     "stt_wait": "STT wait (after the turn was declared)",
+    "thought_ahead": "reply started ahead of the turn's end (turns thought ahead only)",
     "llm_first_token": "LLM first token",
     "first_sentence": "first sentence ready (from LLM request)",
     "tts_first_audio": "TTS first audio (first sentence -> audio)",

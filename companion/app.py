@@ -39,6 +39,7 @@ from .skills import build_skills, router_of
 from .skills.announce import IdleAnnouncer
 from .status import LiveStatus, models_in_use, publish_each_turn
 from .stt import Transcriber
+from .think_ahead import ThinkAhead
 from .turn_taking import TurnTaker
 from .turns import SAMPLE_RATE
 from .voice import Voice
@@ -94,6 +95,9 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conv
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
                         memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
     conv.prefill_between_turns = parts.keepalive is not None  # only our own server: a remote one bills tokens
+    mode = cfg.conversation.think_ahead
+    if mode == "on" or (mode == "auto" and parts.keepalive is not None):
+        conv.ahead = ThinkAhead(parts.brain, parts.voice)
     conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                                 last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
                                 end_conversation=conv.memory.end_session)

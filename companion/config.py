@@ -115,6 +115,7 @@ class ConversationConfig:
     earcon_volume: float = _opt(0.12, "earcon level (0 to 1)", lo=0.0, hi=1.0)
     wake_phrase: str = _opt("Hey Samantha", "what wakes her after 'go to sleep', 'mute' or 'goodbye'")
     thinking_after_s: float = _opt(1.2, "play the 'thinking' sound when a reply has not started after this long", lo=0.2, hi=10.0)
+    think_ahead: str = _opt("auto", "start the reply at your first pause, from the words so far, and drop it if you go on: 'on', 'off', 'auto' = on for the embedded LLM (a remote endpoint bills the dropped replies too); never while the skills are offered as tools", choices=("auto", "on", "off"))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from .persona import Persona
 from .skills.tool_loop import reply_stream
 from .speech_text import SpeechChunker
 from .stt import Transcriber
-from .turns import Timings, Turn, Utterance
+from .think_ahead import ThinkAhead, Thought
+from .turns import Timings, Transcript, Turn, Utterance
 from .voice import Voice
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class Memory(Protocol):
     def on_reply(self, turn: Turn, spoken: str) -> None:
         """Called after speaking, with what was actually said aloud."""
 
+    def preview(self, text: str, now: datetime) -> str | None:
+        """The context ``on_user_turn`` would recall for ``text``, storing nothing (to think
+        ahead); ``None`` when the words would change memory or be answered from it."""
+
     def end_session(self, now: datetime) -> None:
         """Called once when the conversation ends (closing the session, summarising it)."""
 
@@ -67,6 +72,9 @@ class NoMemory:
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         pass
+
+    def preview(self, text: str, now: datetime) -> str | None:
+        return ""
 
     def end_session(self, now: datetime) -> None:
         pass
@@ -126,6 +134,7 @@ class Conversation:
         self.last_turn: Turn | None = None
         self._keep = True
         self.log_off_record = False  # replay's transcript is the output asked for: it keeps every turn
+        self.ahead: ThinkAhead | None = None  # replies started at the first pause (app.new_conversation)
 
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
@@ -199,6 +208,31 @@ class Conversation:
         """A tentative turn (the user paused): start understanding it before it is confirmed."""
         self.transcriber.prefetch(utt.audio)
 
+    def think_ahead(self, guess: Transcript) -> None:
+        """The user paused and their words so far are known: if the model is the one that will
+        answer them, start the reply now (see ``think_ahead.py``); the confirmed turn takes it
+        over when its request is the same."""
+        if self.ahead is None or self._replying:
+            return
+        text = guess.text
+        if (not is_meaningful(text) or (self.control is not None and not self.control.passes_on(text))
+                or any(getattr(s, "in_dialogue", False) or getattr(s, "tools", None) is not None for s in self.skills)):
+            self.ahead.drop()  # a command, a skill's dialogue, or tools the thought would not offer
+            return
+        now = self.clock()
+
+        def request() -> list[dict] | None:
+            context = self.memory.preview(text, now)
+            return None if context is None else self.messages(text, Recall(context), now)
+
+        self.ahead.start(text, request)
+
+    def drop_thought(self) -> None:
+        """The user went on after the pause: the reply made ahead is for words not yet finished."""
+        if self.ahead is not None and self.ahead.pending:
+            self.ahead.drop()
+            log.debug("the user went on: dropped the reply made ahead")
+
     def respond(self, utt: Utterance, sink, source: str | None = None,
                 cancel: threading.Event | None = None, reply_audio: str | None = None) -> Turn | None:
         """Transcribe ``utt`` and speak the reply into ``sink``. Returns the logged turn, or
@@ -225,6 +259,7 @@ class Conversation:
         recall = self.memory.on_user_turn(transcript.text, now)
         self._keep = recall.keep
         if cancel.is_set():  # stopping: keep what the user said, reply nothing
+            self.drop_thought()
             turn.error = "stopped before replying"
             self._remember(turn, transcript.text)
             return turn
@@ -241,23 +276,32 @@ class Conversation:
         request_at = time.monotonic()
         chunker = SpeechChunker()
 
-        def say(piece: str) -> None:
+        def say(piece: str, audio=None) -> None:
             if timings.first_sentence is None:
                 timings.first_sentence = time.monotonic() - request_at
             spoken.append(piece)
-            speaker.put(piece)
+            speaker.put(piece, audio)
 
         try:
             if recall.reply is not None:
+                self.drop_thought()
                 for piece in chunker.push(recall.reply + " "):
                     say(piece)
             else:
                 messages = self.messages(transcript.text, recall, now)
-                for delta in reply_stream(self.brain, self.skills, messages, cancel, now):  # skills as tools, if on
-                    if timings.llm_first_token is None:
-                        timings.llm_first_token = time.monotonic() - request_at
-                    for piece in chunker.push(delta):
-                        say(piece)
+                thought = self.ahead.take(transcript.text, messages) if self.ahead is not None else None
+                if thought is not None:  # made ahead, from the same words: its first clause is ready
+                    for piece, audio in thought.pieces(cancel):
+                        say(piece, audio)
+                    timings.thought_ahead = started - thought.sent_at
+                    timings.llm_first_token, timings.first_sentence = thought.first_token_s, thought.first_piece_s
+                    timings.tts_first_audio = thought.synth_s
+                else:
+                    for delta in reply_stream(self.brain, self.skills, messages, cancel, now):  # skills as tools, if on
+                        if timings.llm_first_token is None:
+                            timings.llm_first_token = time.monotonic() - request_at
+                        for piece in chunker.push(delta):
+                            say(piece)
             for piece in chunker.flush():
                 say(piece)
             if not spoken and not cancel.is_set() and recall.reply is None:  # "" from a command is deliberate
@@ -274,7 +318,8 @@ class Conversation:
         turn.reply_text = " ".join(spoken)
         turn.interrupted = cancel.is_set()
         turn.heard_text = speaker.heard(sink.played) if turn.interrupted else turn.reply_text
-        timings.tts_first_audio = speaker.first_audio_s
+        if timings.thought_ahead is None:
+            timings.tts_first_audio = speaker.first_audio_s
         if sink.first_sample_at is not None:
             timings.first_audio = sink.first_sample_at - started
             timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
@@ -323,8 +368,9 @@ class _SpeakingWorker:
         self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
         self._thread.start()
 
-    def put(self, text: str) -> None:
-        self._queue.put((text, time.monotonic()))
+    def put(self, text: str, audio=None) -> None:
+        """Queue ``text`` to be spoken; ``audio`` when it is already synthesised (thought ahead)."""
+        self._queue.put((text, audio, time.monotonic()))
 
     def close(self) -> None:
         self._queue.put(_END)
@@ -337,10 +383,10 @@ class _SpeakingWorker:
                 return
             if self.cancel.is_set():
                 continue
-            text, queued_at = item
+            text, ready, queued_at = item
             start = self.sink.queued
             try:
-                for audio in self.voice.synthesize(text):
+                for audio in ([ready] if ready is not None else self.voice.synthesize(text)):
                     if self.cancel.is_set():
                         break
                     if self.first_audio_s is None:

@@ -84,6 +84,8 @@ class TurnTaker:
             self.conv.ready_prompt()  # the user started: the LLM can read what does not depend on the words
         if self._guess_pending and self.endpointer.in_speech:
             self._adjust()
+        elif self.endpointer.in_speech and self.endpointer.silence_s * 1000 < self.vad.speculate_ms:
+            self.conv.drop_thought()  # the user went on: the reply made ahead is for unfinished words
         return confirmed
 
     def _adjust(self) -> None:
@@ -95,6 +97,7 @@ class TurnTaker:
             return
         self.endpointer.set_end_silence(end_silence_for(guess.text, self.vad.end_silence_ms,
                                                         self.vad.end_silence_short_ms, self.vad.end_silence_long_ms))
+        self.conv.think_ahead(guess)  # the reply can start now; the confirmed turn takes it over
 
     def turns(self, frames: Iterable[Frame]) -> Iterator[Utterance]:
         for frame in frames:
@@ -108,3 +111,4 @@ class TurnTaker:
     def reset(self) -> None:
         self.endpointer.reset()
         self._guess_pending = False
+        self.conv.drop_thought()

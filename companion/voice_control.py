@@ -132,6 +132,11 @@ class VoiceControl:
         log.info("woken by the wake phrase")
         return rest
 
+    def passes_on(self, text: str) -> bool:
+        """True when ``text`` would reach the model: she is awake and it is no command. Changes
+        nothing (the reply may be started before the turn is confirmed)."""
+        return not self.sleeping and bool(text.strip()) and parse(text) is None
+
     def handle(self, text: str, now: datetime) -> str | None:
         if not text.strip():
             return "I'm here."

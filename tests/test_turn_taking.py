@@ -84,6 +84,12 @@ class Listening:
     def ready_prompt(self):
         pass
 
+    def think_ahead(self, guess):
+        pass
+
+    def drop_thought(self):
+        pass
+
 
 def turns_heard(audio, transcriber):
     taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), Listening(transcriber), VADConfig())

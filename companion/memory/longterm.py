@@ -52,6 +52,16 @@ class LongTermMemory:
         context = build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
         return Recall(context, reply, keep=not self.paused)
 
+    def preview(self, text: str, now: datetime) -> str | None:
+        """What :meth:`on_user_turn` would recall for ``text``, storing nothing; ``None`` for a
+        memory command or words that teach a fact (the confirmed turn changes what is recalled)."""
+        if parse_command(text) or (not self.paused and extract_facts(text, now)):
+            return None
+        try:
+            return build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
+        except sqlite3.Error:  # the confirmed turn meets the same fault and reports it
+            return None
+
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:
             at = datetime.fromisoformat(turn.started_at) if turn.started_at else datetime.now()  # the turn's clock

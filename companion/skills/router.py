@@ -18,6 +18,11 @@ class SkillRouter:
         self.clock = clock  # returns the current aware datetime; tests pass a controllable one
         self.tools = None  # a tool_loop.ToolLoop when the model may also call the skills as tools
 
+    @property
+    def in_dialogue(self) -> bool:
+        """A skill is waiting for the user's answer (a read-back, a question, an open letter)."""
+        return any(s.in_dialogue for s in self.skills)
+
     def handle(self, text: str, now: datetime) -> str | None:
         try:
             return self._handle(text, now)

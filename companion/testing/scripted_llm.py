@@ -34,9 +34,10 @@ class Reply:
 
 
 class ScriptedLLM:
-    def __init__(self, default: str = "I'm here.", reject_tools: bool = False):
+    def __init__(self, default: str = "I'm here.", reject_tools: bool = False, answer=None):
         self.default = default
         self.reject_tools = reject_tools  # answer HTTP 400 to any request that offers tools
+        self.answer = answer  # answer(request body) -> str | Reply, when nothing is enqueued: replies that depend on what was asked
         self.requests: list[dict] = []
         self._script: collections.deque[Reply] = collections.deque()
         self._lock = threading.Lock()
@@ -53,9 +54,12 @@ class ScriptedLLM:
         with self._lock:
             self._script.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
 
-    def _next(self) -> Reply:
+    def _next(self, body: dict) -> Reply:
         with self._lock:
-            return self._script.popleft() if self._script else Reply(self.default)
+            if self._script:
+                return self._script.popleft()
+        reply = self.answer(body) if self.answer is not None else self.default
+        return reply if isinstance(reply, Reply) else Reply(reply)
 
     def __enter__(self) -> "ScriptedLLM":
         self._thread.start()
@@ -90,7 +94,7 @@ class ScriptedLLM:
                 if outer.reject_tools and body.get("tools"):
                     return self._json(400, {"error": {"message": "this model does not support tools",
                                                       "type": "invalid_request_error"}})
-                reply = outer._next()
+                reply = outer._next(body)
                 time.sleep(reply.first_token_delay)
                 if reply.status != 200:
                     return self._json(reply.status, {"error": {"message": f"scripted failure {reply.status}",

@@ -1,0 +1,145 @@
+"""Thinking ahead: start the reply at the user's first pause, from the speculative
+transcript, so that when the end of the turn is confirmed her first words are ready.
+
+After a pause the endpointer still waits 0.4-1.5 s to be sure the user has finished, and the
+words said so far are known well before that (see ``turn_taking.py``). A local model can start
+on them at once. If the user goes on, the thought is dropped: its stream is closed, nothing is
+played and nothing is stored. If the turn ends with the same words, the reply is taken over as
+it stands, its first clause already synthesised. Nothing with a side effect happens ahead:
+memory is only read, commands and skills are left to the confirmed turn, and a thought is used
+only for exactly the request the confirmed turn sends.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .brain import BrainError
+from .speech_text import SpeechChunker
+
+log = logging.getLogger(__name__)
+
+_END = object()  # closes a thought's queue of pieces
+
+
+class Thought:
+    """One reply being made ahead on its own thread: the request, the speakable pieces as
+    they come (the first with its audio), and how long each step took."""
+
+    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice):
+        self.text = text
+        self.cancel = threading.Event()
+        self.messages: list[dict] | None = None
+        self.built = threading.Event()  # ``messages`` is final (None: nothing was asked)
+        self.sent_at: float | None = None  # monotonic time the request was sent
+        self.first_token_s: float | None = None  # request -> first text delta
+        self.first_piece_s: float | None = None  # request -> first speakable piece
+        self.synth_s: float | None = None  # the first piece's synthesis time
+        self._pieces: queue.Queue = queue.Queue()
+        self._build, self._brain, self._voice = build, brain, voice
+        self._thread = threading.Thread(target=self._run, name="think-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.messages = self._build()
+        except Exception:  # reading memory failed: the confirmed turn will say so, if it matters
+            log.exception("could not prepare a reply ahead")
+            self.messages = None
+        self.built.set()
+        if self.messages is None or self.cancel.is_set():
+            self._pieces.put(_END)
+            return
+        chunker = SpeechChunker()
+        self.sent_at = time.monotonic()
+        try:
+            for delta in self._brain.stream(self.messages, self.cancel):
+                if self.first_token_s is None:
+                    self.first_token_s = time.monotonic() - self.sent_at
+                for piece in chunker.push(delta):
+                    self._emit(piece)
+            for piece in chunker.flush():
+                self._emit(piece)
+        except BrainError as exc:
+            self._pieces.put(exc)
+        finally:
+            self._pieces.put(_END)
+
+    def _emit(self, piece: str) -> None:
+        audio = None
+        if self.first_piece_s is None:
+            self.first_piece_s = time.monotonic() - self.sent_at
+            if not self.cancel.is_set():
+                t = time.perf_counter()
+                audio = self._voice.speak_to_array(piece)
+                self.synth_s = time.perf_counter() - t
+        self._pieces.put((piece, audio))
+
+    def pieces(self, cancel: threading.Event) -> Iterator[tuple[str, np.ndarray | None]]:
+        """The reply's speakable pieces, each with its audio when already synthesised, as the
+        model writes them; raises :class:`BrainError` like ``Brain.stream``. ``cancel`` (the
+        reply's own: barge-in, Ctrl-C) stops the thought too."""
+        while True:
+            try:
+                item = self._pieces.get(timeout=0.05)
+            except queue.Empty:
+                item = None
+            if cancel.is_set():
+                self.cancel.set()
+                return
+            if item is None:
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BrainError):
+                raise item
+            yield item
+
+    def drop(self) -> None:
+        self.cancel.set()
+
+
+class ThinkAhead:
+    """At most one thought at a time; a new one, or the user going on, drops the last."""
+
+    def __init__(self, brain, voice):
+        self.brain, self.voice = brain, voice
+        self._thought: Thought | None = None
+        self.started = self.taken = 0  # for the log and the benchmarks
+
+    def start(self, text: str, build: Callable[[], list[dict] | None]) -> None:
+        """Begin replying to ``text``; ``build()`` (run on the thought's thread) returns the
+        request, or ``None`` when this turn must not be answered ahead."""
+        self.drop()
+        self._thought = Thought(text, build, self.brain, self.voice)
+        self.started += 1
+        log.debug("thinking ahead about %r", text)
+
+    @property
+    def pending(self) -> bool:
+        return self._thought is not None
+
+    def drop(self) -> None:
+        """The user went on (or the turn was not for the model): stop the thought in flight."""
+        thought, self._thought = self._thought, None
+        if thought is not None:
+            thought.drop()
+
+    def take(self, text: str, messages: list[dict]) -> Thought | None:
+        """The thought made for exactly this request, to be spoken now; any other is dropped."""
+        thought, self._thought = self._thought, None
+        if thought is None:
+            return None
+        thought.built.wait()
+        if thought.text != text or thought.messages != messages or thought.cancel.is_set():
+            thought.drop()
+            log.debug("dropped the reply made ahead: the request changed")
+            return None
+        self.taken += 1
+        return thought
