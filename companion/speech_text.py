@@ -50,7 +50,7 @@ class SpeechChunker:
     the first audio starts sooner; later chunks are whole sentences (better prosody).
     """
 
-    def __init__(self, first_clause_min: int = 4, max_chars: int = 240):
+    def __init__(self, first_clause_min: int = 2, max_chars: int = 240):
         self.first_clause_min = first_clause_min
         self.max_chars = max_chars
         self._buf = ""
