@@ -123,6 +123,9 @@ def graceful_stop(on_stop):
             signal.signal(sig, h)
 
 
+_UNTIL_EXIT: list = []  # a live run's models and server: exit_now ends the process without their slow teardown
+
+
 def run_live(cfg: Config) -> int:
     limit_malloc_arenas()  # a loop that runs all day: see heap.py
     data = data_dir()
@@ -136,6 +139,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     in_dev = find_device(cfg.audio.input_device, "input")
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
+    _UNTIL_EXIT.append(parts)  # returning must not free them: freeing the embedded server joins its threads (0.6 s)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
     sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)

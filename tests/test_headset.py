@@ -99,7 +99,7 @@ def test_live_loop_on_virtual_headset(tmp_path, companion_home, virtual_headset,
     stderr = log.read_text(errors="replace")
     assert code == 0, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
-    assert shutdown_s < 3.0, f"shutdown took {shutdown_s:.2f}s"
+    assert shutdown_s < 1.0, f"shutdown took {shutdown_s:.2f}s (Ctrl-C or SIGTERM must stop her within a second)"
 
     # the turn was logged, with what the user said and what Samantha answered
     assert len(lines) == 1, lines

@@ -35,3 +35,34 @@ def test_signal_while_waiting_for_a_slow_endpoint(tmp_path, speech, scripted_llm
     assert len(scripted_llm.requests) == 1  # the second file was not started
     (turn,) = [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines()]
     assert turn["user_text"].lower().startswith("are you awake")
+
+
+def test_live_run_on_the_embedded_defaults_stops_within_a_second(tmp_path, speech, virtual_headset, companion_home):
+    """The real ``companion run`` with the embedded LLM, after a turn: SIGTERM ends it within a
+    second. (Freeing the embedded server on the way out joined its threads: 0.6 s and more.)"""
+    from test_headset import companion_command, wait_for
+
+    log = tmp_path / "companion.stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([*companion_command(), "run", "--input-device", "pulse", "--output-device", "pulse"],
+                                env=virtual_headset.environ(), stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: "listening (" in log.read_text(errors="replace"), 90, "the 'listening' log line", proc, log)
+        time.sleep(1.0)
+        virtual_headset.play(speech("Hello Samantha."))
+        wait_for(lambda: list((companion_home / "transcripts").glob("*.jsonl")) and
+                 any(f.read_text() for f in (companion_home / "transcripts").glob("*.jsonl")), 60, "the turn", proc, log)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    stderr = log.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in stderr, stderr[-3000:]
+    # the promise is a second; the server's teardown took 0.6 s after this one short turn and
+    # 1.8-2.8 s after twenty, so the bound is set where that teardown would show
+    assert took < 0.5, f"took {took:.2f}s to stop"
