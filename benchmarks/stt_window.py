@@ -1,7 +1,8 @@
-"""Whisper's fixed 30 s window vs the fitted short window: speed and word errors on
-Piper-spoken sentences (real audio, same model). Prints medians and p90 per mode.
+"""Whisper's fixed 30 s window vs the fitted short window (for several shortest windows):
+speed, word errors and decodes that looped, on Piper-spoken sentences (real audio, same
+model). Prints medians and p90 per mode.
 
-    .venv/bin/python benchmarks/stt_window.py [--repeat 3]
+    .venv/bin/python benchmarks/stt_window.py [--repeat 3] [--min-windows 1000 800 600]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+import companion.stt as stt
 from companion.audio.resample import resample
 from companion.config import STTConfig, TTSConfig
 from companion.stt import Transcriber
@@ -52,6 +54,8 @@ def wer(ref: list[str], hyp: list[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--min-windows", type=int, nargs="+", default=[stt.MIN_WINDOW],
+                    help="shortest fitted windows to compare, in mel frames (100 a second)")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp())
     voice = Voice(TTSConfig(), home)
@@ -60,11 +64,16 @@ def main() -> None:
                                           np.zeros(int(0.16 * voice.sample_rate), np.float32)]), voice.sample_rate, 16000))
              for s in SENTENCES for lead in (0.1, 0.3, 0.5)]
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
-    print("| window | median s | p90 s | WER | exact sentences |")
-    print("|---|---|---|---|---|")
-    for short in (False, True):
-        t = Transcriber(dataclasses.replace(STTConfig(), short_window=short), home / "models")
+    print("| window | median s | p90 s | WER | exact sentences | looped, redone |")
+    print("|---|---|---|---|---|---|")
+    loops = stt._LOOP = _LoopCounter(stt._LOOP)
+    full = Transcriber(dataclasses.replace(STTConfig(), short_window=False), home / "models")
+    short = Transcriber(STTConfig(), home / "models")
+    for mode in [None, *args.min_windows]:
+        t = full if mode is None else short
+        stt.MIN_WINDOW = mode or stt.MIN_WINDOW
         t.warm_up()
+        loops.count = 0
         times, errs, exact = [], [], 0
         for sentence, clip in cases:
             for _ in range(args.repeat):
@@ -74,10 +83,24 @@ def main() -> None:
             errs.append(e)
             exact += e == 0
             if e:
-                print(f"  {'short' if short else 'full'}: {sentence!r} -> {r.text!r}")
+                print(f"  {mode or 'full'}: {sentence!r} -> {r.text!r}")
         q = statistics.quantiles(times, n=10)
-        print(f"| {'short (fitted)' if short else 'full 30 s'} | {statistics.median(times):.3f} | {q[-1]:.3f} | "
-              f"{statistics.mean(errs):.3f} | {exact}/{len(cases)} |")
+        label = "full 30 s" if mode is None else f"fitted, at least {mode / 100:g} s"
+        print(f"| {label} | {statistics.median(times):.3f} | {q[-1]:.3f} | "
+              f"{statistics.mean(errs):.3f} | {exact}/{len(cases)} | {loops.count} |")
+
+
+class _LoopCounter:
+    """Stands in for ``stt._LOOP``: counts the short-window decodes that looped (each is redone
+    with the full window, so it costs a second pass)."""
+
+    def __init__(self, pattern):
+        self.pattern, self.count = pattern, 0
+
+    def search(self, text):
+        found = self.pattern.search(text)
+        self.count += found is not None
+        return found
 
 
 if __name__ == "__main__":
