@@ -24,7 +24,7 @@ from .persona import Persona
 from .skills.tool_loop import reply_stream
 from .speech_text import SpeechChunker
 from .stt import Transcriber
-from .think_ahead import ThinkAhead, Thought
+from .think_ahead import ThinkAhead
 from .turns import Timings, Transcript, Turn, Utterance
 from .voice import Voice
 

@@ -32,6 +32,18 @@ def companion_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "companion"]
 
 
+def sigterm(proc: subprocess.Popen, log: Path) -> tuple[int, float]:
+    """Send SIGTERM; the exit code and the seconds it took to exit (failing after 10 s)."""
+    proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    try:
+        code = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("companion did not exit within 10 s of SIGTERM:\n" + log.read_text(errors="replace")[-3000:])
+    return code, time.monotonic() - sent
+
+
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,14 +96,7 @@ def test_live_loop_on_virtual_headset(tmp_path, companion_home, virtual_headset,
         time.sleep(0.5)  # the last block of the reply leaves the device
         audio = ear.stop()
 
-        proc.send_signal(signal.SIGTERM)
-        stopped_at = time.monotonic()
-        try:
-            code = proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail("companion did not exit within 10 s of SIGTERM:\n" + log.read_text(errors="replace")[-3000:])
-        shutdown_s = time.monotonic() - stopped_at
+        code, shutdown_s = sigterm(proc, log)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -40,7 +40,7 @@ def test_signal_while_waiting_for_a_slow_endpoint(tmp_path, speech, scripted_llm
 def test_live_run_on_the_embedded_defaults_stops_within_a_second(tmp_path, speech, virtual_headset, companion_home):
     """The real ``companion run`` with the embedded LLM, after a turn: SIGTERM ends it within a
     second. (Freeing the embedded server on the way out joined its threads: 0.6 s and more.)"""
-    from test_headset import companion_command, wait_for
+    from test_headset import companion_command, sigterm, wait_for
 
     log = tmp_path / "companion.stderr"
     with open(log, "wb") as err:
@@ -53,10 +53,7 @@ def test_live_run_on_the_embedded_defaults_stops_within_a_second(tmp_path, speec
         virtual_headset.play(speech("Hello Samantha."))
         wait_for(lambda: list((companion_home / "transcripts").glob("*.jsonl")) and
                  any(f.read_text() for f in (companion_home / "transcripts").glob("*.jsonl")), 60, "the turn", proc, log)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(10)
-        took = time.monotonic() - sent
+        code, took = sigterm(proc, log)
     finally:
         if proc.poll() is None:
             proc.kill()
