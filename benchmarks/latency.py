@@ -187,6 +187,22 @@ def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     return turns
 
 
+def seed_memory(home: Path, conversation: Path) -> dict:
+    """A lived-in memory: one LoCoMo conversation told to ``home``'s memory, session by
+    session, through the live code (facts learned by the rules, past turns searchable)."""
+    from locomo import ingest, load
+
+    from companion.config import MemoryConfig
+    from companion.memory.longterm import LongTermMemory
+    from companion.memory.store import DB_NAME, MemoryStore
+
+    store = MemoryStore(home / DB_NAME)
+    ingest(LongTermMemory(store, MemoryConfig()), next(iter(load(conversation).values())))
+    counts = store.counts()
+    store.close()
+    return counts
+
+
 def transcript_lines(home: Path, skip: frozenset = frozenset()) -> list[dict]:
     """Turns logged by this run (``skip``: transcripts that existed before it, with ``--home``)."""
     lines = []
@@ -211,6 +227,9 @@ def run(args) -> dict:
     args.old_transcripts = frozenset(f.name for f in (home / "transcripts").glob("*.jsonl"))
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
+    seeded = seed_memory(home, args.memory_from) if args.memory_from else None
+    if seeded:
+        log(f"memory seeded from {args.memory_from}: {seeded}")
 
     env_clean = dict(os.environ)
     exe = Path(sys.executable).parent / "companion"
@@ -219,7 +238,8 @@ def run(args) -> dict:
     for assignment in args.set or []:
         cmd += ["--set", assignment]
 
-    results: dict = {"machine": machine(), "command": cmd, "turns_requested": args.turns, "turns": []}
+    results: dict = {"machine": machine(), "command": cmd, "turns_requested": args.turns, "turns": [],
+                     "memory_from": str(args.memory_from) if args.memory_from else None, "memory_seeded": seeded}
     stderr_path = work / "companion.stderr"
     with VirtualHeadset() as hs:
         mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
@@ -383,7 +403,8 @@ def markdown(results: dict) -> str:
     out = [f"Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
            f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
            f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology, "
-           f"{s['turns_with_cue_before_reply']} with an earcon before the reply)", "",
+           f"{s['turns_with_cue_before_reply']} with an earcon before the reply)",
+           f"Memory: {'seeded from ' + results['memory_from'] + ' ' + str(results['memory_seeded']) if results.get('memory_from') else 'empty (a fresh data directory)'}", "",
            "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
     for label, st in rows:
         out.append(f"| {label} | {ms(st['median'])} | {ms(st['p90'])} | {ms(st['min'])} | {ms(st['max'])} | {st['n']} |")
@@ -408,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="pulse", help="PortAudio device name for companion (default: pulse)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="passed to companion (repeatable)")
     p.add_argument("--home", help="COMPANION_HOME to use (default: a fresh temp dir)")
+    p.add_argument("--memory-from", type=Path, metavar="LOCOMO_JSON",
+                   help="first tell this LoCoMo conversation to the memory (e.g. ../shared/data/locomo10/26.json), "
+                        "to measure with a lived-in memory; skipped when the file is absent")
     p.add_argument("--keep", help="folder to keep the recordings, stderr and transcript in")
     p.add_argument("--start-timeout", type=float, default=180.0)
     p.add_argument("--reply-timeout", type=float, default=90.0)
@@ -419,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
+    if args.memory_from and not args.memory_from.exists():
+        print(f"no LoCoMo data at {args.memory_from}: skipped (the data lives in ../shared/data/locomo10)")
+        return 0
     results = analyse(run(args))
     table = markdown(results)
     results["markdown"] = table

@@ -47,7 +47,10 @@ class Recall:
 
 class Memory(Protocol):
     def on_user_turn(self, text: str, now: datetime) -> Recall:
-        """Called before thinking; stores the user's words durably and recalls context."""
+        """Called before thinking; stores the user's words durably and recalls what they bring back."""
+
+    def standing(self, now: datetime) -> str:
+        """What every request carries whatever the words (who the user is): read ahead."""
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         """Called after speaking, with what was actually said aloud."""
@@ -69,6 +72,9 @@ class Skill(Protocol):
 class NoMemory:
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         return Recall()
+
+    def standing(self, now: datetime) -> str:
+        return ""
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         pass
@@ -139,19 +145,22 @@ class Conversation:
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
         """The request, ordered for the server's prompt cache: what never changes (the persona)
-        first, then the history (the same as in the last request), then the time and the
-        in-character reminder (read ahead while the user speaks, see :meth:`ready_prompt`), and
-        only then what depends on the user's words (recalled memories) and the words. A small
-        CPU model reads an uncached prompt at ~250 tokens/s, so a clock or memory line at the
-        top would cost seconds on every turn."""
+        first, then the history (the same as in the last request), then what memory holds
+        whatever the words (the profile, the last conversation), the time and the in-character
+        reminder (all read between turns, the time again while the user speaks, see
+        :meth:`ready_prompt`), and only then what the words recall and the words. A small CPU
+        model reads an uncached prompt at ~250 tokens/s, so a clock or memory line at the top
+        would cost seconds on every turn."""
         recall_part = [{"role": "system", "content": recall.context}] if recall.context else []
-        return [*self._lead(self._time_line(now)), *recall_part, {"role": "user", "content": user_text}]
+        return [*self._lead(self._time_line(now), now), *recall_part, {"role": "user", "content": user_text}]
 
-    def _lead(self, time_line: str) -> list[dict]:
-        """Everything in the request before what depends on the user's words."""
+    def _lead(self, time_line: str, now: datetime) -> list[dict]:
+        """Everything in the request before what depends on the user's words: the persona, the
+        history, what memory holds whatever the words (it changes when a fact does), the time."""
         context = "\n\n".join([time_line, self.persona.reminder] if self.persona.reminder else [time_line])
+        standing = self.memory.standing(now)
         return [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history(),
-                {"role": "system", "content": context}]
+                *([{"role": "system", "content": standing}] if standing else []), {"role": "system", "content": context}]
 
     def _time_line(self, now: datetime) -> str:
         """The time line the server has already read, if it is under a minute old: a line that
@@ -173,11 +182,12 @@ class Conversation:
         return self.history[self._history_start:]
 
     def prefill(self) -> None:
-        """Let a local server read the persona, history, time and reminder now, between turns,
-        so the next request only adds the user's words (a 135M model reads ~250 tokens/s on
-        two cores)."""
+        """Let a local server read the persona, history, standing memory, time and reminder now,
+        between turns, so the next request only adds what the words recall and the words (a 135M
+        model reads ~250 tokens/s on two cores)."""
         self.settle()
-        self._start_prefill(self._lead(self._time_line(self.clock())))
+        now = self.clock()
+        self._start_prefill(self._time_line(now), now)
 
     def ready_prompt(self) -> None:
         """The user started speaking: if the clock has moved to another minute since the last
@@ -185,15 +195,17 @@ class Conversation:
         blocks the microphone, and does nothing while a reply is being made (the server is busy)."""
         if not self.prefill_between_turns or self._replying or (self._prefill is not None and self._prefill.is_alive()):
             return
-        line = f"It is {self.clock():%A, %B %-d, %Y, %-I:%M %p}."
+        now = self.clock()
+        line = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."
         if self._read_ahead is None or self._read_ahead[0] != line:
-            self._start_prefill(self._lead(line))
+            self._start_prefill(line, now)
 
-    def _start_prefill(self, messages: list[dict]) -> None:
-        line = messages[-1]["content"].split("\n\n")[0]
-        if self._read_ahead is None or self._read_ahead[0] != line:  # keep when it was first read
-            self._read_ahead = (line, time.monotonic())
-        self._prefill = threading.Thread(target=self.brain.warm_up, args=(messages,), name="llm-prefill", daemon=True)
+    def _start_prefill(self, time_line: str, now: datetime) -> None:
+        if self._read_ahead is None or self._read_ahead[0] != time_line:  # keep when it was first read
+            self._read_ahead = (time_line, time.monotonic())
+        # the lead is built on the prefill thread: memory's database is never read on the microphone's
+        self._prefill = threading.Thread(target=lambda: self.brain.warm_up(self._lead(time_line, now)),
+                                         name="llm-prefill", daemon=True)
         self._prefill.start()
 
     def settle(self, timeout: float = 60.0) -> None:

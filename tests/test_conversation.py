@@ -8,9 +8,11 @@ import numpy as np
 
 from companion.audio.sinks import NullSink
 from companion.brain import Brain
-from companion.config import LLMConfig
+from companion.config import LLMConfig, MemoryConfig
 from companion.conversation import Conversation, Recall
 from companion.embedded_llm import Endpoint
+from companion.memory.longterm import LongTermMemory
+from companion.memory.store import MemoryStore
 from companion.persona import load_persona
 from companion.turns import Transcript, Utterance
 
@@ -99,22 +101,51 @@ def test_when_the_user_starts_speaking_in_a_new_minute_the_time_is_read_ahead(sc
 
 
 class Remembers:
-    """Memory that recalls one line about the user."""
+    """Memory that knows one thing about the user and recalls one past turn."""
 
     def on_user_turn(self, text, now):
-        return Recall("About the user: has a sister called Ana.")
+        return Recall("Possibly relevant, from earlier: the user said they like tea.")
+
+    def standing(self, now):
+        return "About the user: has a sister called Ana."
 
     def on_reply(self, turn, spoken):
         pass
 
 
-def test_recalled_memories_come_after_the_part_read_ahead(scripted_llm):
-    conv = conversation(scripted_llm)
+def test_standing_memory_is_read_ahead_and_recalled_memories_come_just_before_the_words(scripted_llm):
+    conv = conversation(scripted_llm, prefill=True)
     conv.memory = Remembers()
     conv.respond(UTT, NullSink())
+    conv.settle()
     msgs = scripted_llm.requests[0]["messages"]
-    assert [m["role"] for m in msgs] == ["system", "system", "system", "user"]
-    assert msgs[1]["content"].startswith("It is ") and msgs[2]["content"] == "About the user: has a sister called Ana."
+    assert [m["role"] for m in msgs] == ["system", "system", "system", "system", "user"]
+    assert msgs[1]["content"] == "About the user: has a sister called Ana." and msgs[2]["content"].startswith("It is ")
+    assert msgs[3]["content"] == "Possibly relevant, from earlier: the user said they like tea."
+    assert len(scripted_llm.requests) == 2
+    ahead = scripted_llm.requests[1]["messages"]  # read between turns: all but what the words recall
+    assert ahead[-2]["content"] == "About the user: has a sister called Ana." and ahead[-1]["content"].startswith("It is ")
+
+
+def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_words(scripted_llm, tmp_path):
+    store = MemoryStore(tmp_path / "memory.sqlite3")
+    told = LongTermMemory(store, MemoryConfig())
+    for said in ("My name is Theodore.", "I have a sister called Ana."):
+        told.on_user_turn(said, datetime(2026, 11, 20, 9, 0))
+    told.end_session(datetime(2026, 11, 20, 9, 5))
+    conv = conversation(scripted_llm, prefill=True)
+    conv.memory = LongTermMemory(store, MemoryConfig())
+    conv.respond(UTT, NullSink())
+    conv.settle()
+    first, ahead = wait_for(scripted_llm, 2)[:2]
+    standing = first["messages"][1]["content"]
+    assert "name: Theodore" in standing and "sister: Ana" in standing
+    conv.respond(UTT, NullSink())
+    nxt = scripted_llm.requests[2]["messages"]
+    assert nxt[:len(ahead["messages"])] == ahead["messages"]  # the server has read all of that already...
+    assert ahead["messages"][-2]["content"] == standing  # ...memory included
+    assert [m["role"] for m in nxt[len(ahead["messages"]):]] == ["user"]  # only the words are new
+    store.close()
 
 
 def test_no_prefill_for_a_remote_endpoint(scripted_llm):

@@ -43,6 +43,13 @@ def session(memory: LongTermMemory, said: list[str], now: datetime, reply: str =
     return recalls
 
 
+def prompt_memory(memory: LongTermMemory, text: str, now: datetime) -> str:
+    """What memory puts in the request for this turn: the standing part (read ahead), then
+    what the words recall."""
+    recalled = memory.on_user_turn(text, now).context
+    return "\n".join(p for p in (memory.standing(now), recalled) if p)
+
+
 def current(store) -> set[tuple[str, str]]:
     return {(f.attribute, f.value) for f in store.facts()}
 
@@ -151,7 +158,7 @@ def test_dont_remember_this_conversation_stores_nothing_until_resumed(store):
     assert recalls[1].reply.startswith("Okay, I won't remember this conversation.")
     assert recalls[3].reply.startswith("I'm not remembering this conversation right now")
     assert recalls[4].reply == "Here's what I remember: you live in Boston."
-    assert "lives in: Boston" in recalls[2].context  # reading memory still works while paused
+    assert "lives in: Boston" in memory.standing(MONDAY + timedelta(days=1))  # reading memory still works while paused
     after = store.export()
     assert after["turns"] == before["turns"] and after["facts"] == before["facts"]
     assert "swordfish" not in json.dumps(after)
@@ -175,11 +182,25 @@ def test_commands_are_recognised_only_when_meant(text, kind):
 def test_context_says_when_you_last_talked_and_what_was_said(store):
     memory = LongTermMemory(store, MemoryConfig())
     session(memory, ["My name is Theodore.", "I'm training for the Boston marathon in April."], MONDAY)
-    context = memory.on_user_turn("How should I train for the marathon this week?", MONDAY + timedelta(days=3)).context
+    context = prompt_memory(memory, "How should I train for the marathon this week?", MONDAY + timedelta(days=3))
     assert "You last talked with the user 3 days ago (Monday, March 4)." in context
     assert "name: Theodore" in context
     assert 'the user said: "I\'m training for the Boston marathon in April."' in context
     assert "Last conversation: " in context
+
+
+def test_the_standing_part_is_the_same_whatever_the_words_until_a_fact_changes(store):
+    memory = LongTermMemory(store, MemoryConfig())
+    session(memory, ["My name is Theodore.", "I love hiking in the mountains with my friends."], MONDAY)
+    later = MONDAY + timedelta(days=1)
+    before = memory.standing(later)  # read ahead before the first turn, when no session is open yet
+    assert "name: Theodore" in before and "You last talked with the user yesterday" in before
+    hiking = memory.on_user_turn("Any hiking ideas for the mountains?", later)
+    assert memory.standing(later) == before  # the words do not change it: the server's copy stays good
+    assert "Possibly relevant" in hiking.context and "name: Theodore" not in hiking.context  # said once
+    assert memory.on_user_turn("Should I bake bread?", later).context == ""  # nothing related: nothing after the words
+    memory.on_user_turn("I live in Boston.", later)
+    assert "lives in: Boston" in memory.standing(later) != before
 
 
 @pytest.mark.parametrize("budget", [0, 40, 120, 400])
@@ -187,7 +208,7 @@ def test_context_never_exceeds_its_token_budget(store, budget):
     memory = LongTermMemory(store, MemoryConfig(context_tokens=budget, snippets=10))
     session(memory, [f"I love hiking number {i} in the mountains with my friends near the lake." for i in range(30)]
             + ["My name is Theodore."], MONDAY)
-    context = memory.on_user_turn("Any hiking ideas for the mountains?", MONDAY + timedelta(days=1)).context
+    context = prompt_memory(memory, "Any hiking ideas for the mountains?", MONDAY + timedelta(days=1))
     assert tokens(context) <= budget
     if budget >= 120:  # the core profile comes first when space is short
         assert "name: Theodore" in context

@@ -44,8 +44,8 @@ def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_
 
     request = scripted_llm.requests[2]
     roles = [m["role"] for m in request["messages"]]
-    assert roles == ["system", "system", "system", "user"]  # a new process: no history (persona, time, memory)...
-    system = request["messages"][2]["content"]  # what memory recalled, just before the user's words
+    assert roles == ["system", "system", "system", "user"]  # a new process: no history (persona, memory, time)...
+    system = request["messages"][1]["content"]  # what memory holds whatever the words: read ahead
     for line in ("name: Peter", "lives in: Boston", "dog: Max", "You last talked with the user earlier today"):
         assert line in system  # ...but memory of the first session
     assert "lives in: Los Angeles" not in system and "Samantha\n" not in system.split("About the user:")[1]
@@ -104,7 +104,7 @@ def test_kill_9_mid_reply_loses_nothing_said(tmp_path, speech, scripted_llm, tra
 
     scripted_llm.enqueue("She sounds wonderful.")
     assert replay(tmp_path / "after", [speech("Tell me something about my sister.")], scripted_llm.base_url) == 0
-    system = scripted_llm.requests[-1]["messages"][-2]["content"]
+    system = "\n".join(m["content"] for m in scripted_llm.requests[-1]["messages"][1:-1])  # all memory put in
     assert "sister: Anna" in system and "works as: teacher" in system
     assert 'the user said "My sister is called Anna." / "I work as a teacher."' in system
     ended = MemoryStore(companion_home / DB_NAME).db.execute("SELECT ended_at FROM sessions WHERE id = 1").fetchone()[0]

@@ -13,7 +13,7 @@ from ..conversation import Recall
 from ..turns import Turn
 from . import commands
 from .commands import CONFIRM, Command, parse_command
-from .retrieval import build_context
+from .retrieval import Standing, recalled_context, standing_context
 from .rules import extract_facts
 from .store import MemoryStore
 from .writer import LLMWriter
@@ -49,8 +49,7 @@ class LongTermMemory:
             self._unsaid = True
         if reply is None and turn_id is not None:
             self._learn(text, now, turn_id)
-        context = build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
-        return Recall(context, reply, keep=not self.paused)
+        return Recall(self._recalled(text, now), reply, keep=not self.paused)
 
     def preview(self, text: str, now: datetime) -> str | None:
         """What :meth:`on_user_turn` would recall for ``text``, storing nothing; ``None`` for a
@@ -58,9 +57,26 @@ class LongTermMemory:
         if parse_command(text) or (not self.paused and extract_facts(text, now)):
             return None
         try:
-            return build_context(self.store, text, now, self.session_id, self.cfg.context_tokens, self.cfg.snippets)
+            return self._recalled(text, now)
         except sqlite3.Error:  # the confirmed turn meets the same fault and reports it
             return None
+
+    def standing(self, now: datetime) -> str:
+        """What every request of this conversation carries whatever the words (who the user is,
+        when you last talked): the server reads it ahead, between turns."""
+        try:
+            return self._standing(now).text
+        except sqlite3.Error:  # the turn itself reports the fault; the reply goes on without memory
+            log.warning("memory could not be read for the prompt")
+            return ""
+
+    def _standing(self, now: datetime) -> Standing:
+        return standing_context(self.store, now, self.session_id, self.cfg.context_tokens)
+
+    def _recalled(self, text: str, now: datetime) -> str:
+        """What ``text`` recalls beyond the standing part, in the budget that part leaves."""
+        return recalled_context(self.store, text, self.session_id, self.cfg.context_tokens, self.cfg.snippets,
+                                self._standing(now))
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:

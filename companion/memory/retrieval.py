@@ -1,11 +1,13 @@
-"""What memory adds to the system prompt before each reply, inside a hard token budget:
-how long since you last talked, the user's profile (facts related to what was just said
-first), the last conversation's summary, and past snippets found by FTS5/BM25."""
+"""What memory adds to the system prompt before each reply, inside a hard token budget, in
+two parts: the standing part (how long since you last talked, the user's profile, the last
+conversation's summary), which the server reads ahead between turns, and what the user's
+words recall (related facts the profile had no room for, past turns found by FTS5/BM25)."""
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from . import phrasing
@@ -18,6 +20,7 @@ not now of off on once only or other our ours ourselves out over own same she sh
 theirs them themselves then there these they this those through to too under until up very was we were what when
 where which while who whom why will with would you your yours yourself yourselves yeah oh um uh okay ok really like
 also get got know think tell said say told samantha hi hey well""".split())
+RECALL_SHARE = 8  # 1/8 of the budget is kept for what the words recall, even under a long profile
 POSTINGS = 2500  # matching turns ranked per search: about 8 ms on one core
 HEADER = ("Memory from earlier conversations (facts are in the user's own words). Use it when it helps; "
           "if asked about something not listed here, say you don't remember.")
@@ -62,36 +65,66 @@ def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | 
     return store.search_turns(" OR ".join(common), k, exclude_session, after_id=store.last_turn_id() - postings)
 
 
-def build_context(store: MemoryStore, text: str, now: datetime, session_id: int | None, budget: int,
-                  snippets: int = 3) -> str:
-    """The memory section of the system prompt, at most ``budget`` tokens (by :func:`tokens`)."""
-    picked = _Budget(budget - tokens(HEADER) - 1)
+@dataclass(frozen=True)
+class Standing:
+    """The part of memory that does not depend on the user's words: the header, how long since
+    you last talked, the profile and the last conversation. It is the same for every turn until
+    a fact changes or the day does, so the server reads it between turns, not after the user
+    has spoken (a lived-in memory is ~250 tokens: most of a second on two cores)."""
+
+    text: str = ""
+    shown: frozenset[int] = frozenset()  # ids of the facts it lists
+    cost: int = 0  # its tokens, by :func:`tokens`
+
+
+def standing_context(store: MemoryStore, now: datetime, session_id: int | None, budget: int) -> Standing:
+    """At most ``budget`` less an eighth (kept for what the words recall), core profile first."""
+    picked = _Budget(budget - budget // RECALL_SHARE - tokens(HEADER) - 1)
     previous = store.previous_session(session_id)
     since = picked.add("since", _since(previous[1], now)) if previous else None
-    facts = _prioritised(store.facts(), store.search_facts(match_query(text), limit=10))
-    chosen = [f for f in facts if picked.add("facts", f"{phrasing.label(f.attribute)}: {f.value};")]
+    chosen = [f for f in _profile_order(store.facts()) if picked.add("facts", f"{phrasing.label(f.attribute)}: {f.value};")]
     summary = None
     if previous:
         summary = picked.add("summary", "Last conversation: " + (store.summary(previous[0]) or _extract(store, previous[0])))
-    found = [s for s in related_turns(store, text, snippets, session_id) if picked.add("snippets", _snippet(s))]
-    if not (since or chosen or summary or found):
-        return ""
-    parts = [HEADER]
-    if since:
-        parts.append(since)
+    if not (since or chosen or summary):
+        return Standing()
+    parts = [HEADER, *([since] if since else [])]
     if chosen:
         parts.append("About the user:\n" + "\n".join(phrasing.profile_lines(chosen)))
-    if summary:
-        parts.append(summary)
+    text = "\n".join(parts + ([summary] if summary else []))
+    return Standing(text, frozenset(f.id for f in chosen), tokens(text))
+
+
+def recalled_context(store: MemoryStore, text: str, session_id: int | None, budget: int, snippets: int,
+                     standing: Standing) -> str:
+    """What the user's words bring back, in what ``standing`` left of ``budget``: facts related to
+    them that the profile had no room for, then past turns found by search."""
+    picked = _Budget(budget - (standing.cost + 1 if standing.text else tokens(HEADER) + 1))
+    related = [f for f in store.search_facts(match_query(text), limit=10) if f.id not in standing.shown]
+    chosen = [f for f in related if picked.add("related", f"{phrasing.label(f.attribute)}: {f.value};")]
+    found = [s for s in related_turns(store, text, snippets, session_id) if picked.add("snippets", _snippet(s))]
+    if not (chosen or found):
+        return ""
+    parts = [] if standing.text else [HEADER]
+    if chosen:
+        parts.append("Also about the user:\n" + "\n".join(phrasing.profile_lines(chosen)))
     if found:
         parts.append("Possibly relevant, from earlier:\n" + "\n".join(_snippet(s) for s in found))
     return "\n".join(parts)
 
 
+def build_context(store: MemoryStore, text: str, now: datetime, session_id: int | None, budget: int,
+                  snippets: int = 3) -> str:
+    """Both parts as one text, at most ``budget`` tokens (by :func:`tokens`), as the model reads them."""
+    standing = standing_context(store, now, session_id, budget)
+    recalled = recalled_context(store, text, session_id, budget, snippets, standing)
+    return "\n".join(p for p in (standing.text, recalled) if p)
+
+
 class _Budget:
     """Greedy admission by priority; each section pays once for its heading line."""
 
-    HEADINGS = {"facts": "About the user:", "snippets": "Possibly relevant, from earlier:"}
+    HEADINGS = {"facts": "About the user:", "related": "Also about the user:", "snippets": "Possibly relevant, from earlier:"}
 
     def __init__(self, left: int):
         self.left = left
@@ -106,14 +139,12 @@ class _Budget:
         return line
 
 
-def _prioritised(facts: list[Fact], related: list[Fact]) -> list[Fact]:
-    """Core profile first, then facts related to what was just said, then the newest."""
+def _profile_order(facts: list[Fact]) -> list[Fact]:
+    """Core profile first (name, where they live...), then the newest: an order that does not
+    depend on the words, so the standing part stays the same from turn to turn."""
     core = [f for f in facts if f.attribute in phrasing.ORDER]
     core.sort(key=lambda f: phrasing.ORDER.index(f.attribute))
-    rest = sorted((f for f in facts if f.attribute not in phrasing.ORDER), key=lambda f: -f.id)
-    related_ids = [f.id for f in related]
-    rest.sort(key=lambda f: related_ids.index(f.id) if f.id in related_ids else len(related_ids))
-    return core + rest
+    return core + sorted((f for f in facts if f.attribute not in phrasing.ORDER), key=lambda f: -f.id)
 
 
 def _since(last: str, now: datetime) -> str:
