@@ -26,6 +26,17 @@ def probe(pid: int) -> dict:
             "threads": lat.status_kb(pid, "Threads"), "cpu_s": lat.cpu_seconds(pid)}
 
 
+def by_window(samples: list[dict], minutes: float) -> list[dict]:
+    """RSS per window: the minimum is the baseline between replies (a sample taken while she
+    is replying is up to ~100 MB higher), so growth is read from the minima."""
+    out = []
+    for lo in range(0, int(max(s["minute"] for s in samples)) + 1, int(minutes)):
+        rss = sorted(s["rss_mb"] for s in samples if lo <= s["minute"] < lo + minutes)
+        if rss:
+            out.append({"from_minute": lo, "min": round(rss[0]), "median": round(rss[len(rss) // 2]), "max": round(rss[-1])})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60)
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
               "open_files_start": first["open_files"], "open_files_end": last["open_files"],
               "threads_start": first["threads"], "threads_end": last["threads"],
               "cpu_percent_of_one_core": 100 * (last["cpu_s"] - samples[0]["cpu_s"]) / max(1, 60 * last["minute"]),
-              "machine": lat.machine(), "samples": samples}
+              "rss_mb_by_10_minutes": by_window(samples, 10), "machine": lat.machine(), "samples": samples}
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))

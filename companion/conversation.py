@@ -144,23 +144,25 @@ class Conversation:
 
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
-        """The request, ordered for the server's prompt cache: what never changes (the persona)
-        first, then the history (the same as in the last request), then what memory holds
-        whatever the words (the profile, the last conversation), the time and the in-character
-        reminder (all read between turns, the time again while the user speaks, see
-        :meth:`ready_prompt`), and only then what the words recall and the words. A small CPU
-        model reads an uncached prompt at ~250 tokens/s, so a clock or memory line at the top
-        would cost seconds on every turn."""
+        """The request, ordered for the server's prompt cache: what rarely changes first (the
+        persona, then what memory holds whatever the words: the profile, the last conversation),
+        then the history (the same as in the last request, one exchange longer), the time and
+        the in-character reminder (all read between turns, the time again while the user
+        speaks, see :meth:`ready_prompt`), and only then what the words recall and the words. A
+        small CPU model reads an uncached prompt at ~250 tokens/s, so a clock or memory line at
+        the top would cost seconds on every turn."""
         recall_part = [{"role": "system", "content": recall.context}] if recall.context else []
         return [*self._lead(self._time_line(now), now), *recall_part, {"role": "user", "content": user_text}]
 
     def _lead(self, time_line: str, now: datetime) -> list[dict]:
-        """Everything in the request before what depends on the user's words: the persona, the
-        history, what memory holds whatever the words (it changes when a fact does), the time."""
+        """Everything in the request before what depends on the user's words: the persona and
+        what memory holds whatever the words (it changes only when a fact does, so it comes
+        before the history, which grows every turn), the history, the time."""
         context = "\n\n".join([time_line, self.persona.reminder] if self.persona.reminder else [time_line])
         standing = self.memory.standing(now)
-        return [{"role": "system", "content": self.persona.system_prompt}, *self.recent_history(),
-                *([{"role": "system", "content": standing}] if standing else []), {"role": "system", "content": context}]
+        return [{"role": "system", "content": self.persona.system_prompt},
+                *([{"role": "system", "content": standing}] if standing else []), *self.recent_history(),
+                {"role": "system", "content": context}]
 
     def _time_line(self, now: datetime) -> str:
         """The time line the server has already read, if it is under a minute old: a line that
@@ -182,7 +184,7 @@ class Conversation:
         return self.history[self._history_start:]
 
     def prefill(self) -> None:
-        """Let a local server read the persona, history, standing memory, time and reminder now,
+        """Let a local server read the persona, standing memory, history, time and reminder now,
         between turns, so the next request only adds what the words recall and the words (a 135M
         model reads ~250 tokens/s on two cores)."""
         self.settle()

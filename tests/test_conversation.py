@@ -124,7 +124,8 @@ def test_standing_memory_is_read_ahead_and_recalled_memories_come_just_before_th
     assert msgs[3]["content"] == "Possibly relevant, from earlier: the user said they like tea."
     assert len(scripted_llm.requests) == 2
     ahead = scripted_llm.requests[1]["messages"]  # read between turns: all but what the words recall
-    assert ahead[-2]["content"] == "About the user: has a sister called Ana." and ahead[-1]["content"].startswith("It is ")
+    assert ahead[1]["content"] == "About the user: has a sister called Ana." and ahead[-1]["content"].startswith("It is ")
+    assert [m["role"] for m in ahead[2:4]] == ["user", "assistant"]  # memory before the history, which grows
 
 
 def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_words(scripted_llm, tmp_path):
@@ -143,7 +144,7 @@ def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_wo
     conv.respond(UTT, NullSink())
     nxt = scripted_llm.requests[2]["messages"]
     assert nxt[:len(ahead["messages"])] == ahead["messages"]  # the server has read all of that already...
-    assert ahead["messages"][-2]["content"] == standing  # ...memory included
+    assert ahead["messages"][1]["content"] == standing  # ...memory included, before the history
     assert [m["role"] for m in nxt[len(ahead["messages"]):]] == ["user"]  # only the words are new
     store.close()
 
