@@ -61,9 +61,10 @@ def test_two_turns_any_rate_and_channels(tmp_path, speech, scripted_llm, transcr
     assert first["messages"][0]["role"] == "system"
     assert load_persona("samantha").system_prompt in first["messages"][0]["content"]
     # the second request carries the first exchange as history
-    # (persona, history, time and reminder, what memory recalled, the words)
-    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "system", "system", "user"]
-    assert second["messages"][2]["content"] == replies[0]
+    # (persona, what memory holds about the user, history, time and reminder, the words)
+    assert [m["role"] for m in second["messages"]] == ["system", "system", "user", "assistant", "system", "user"]
+    assert "About the user:" in second["messages"][1]["content"]
+    assert second["messages"][3]["content"] == replies[0]
 
 
 def test_unusable_files_are_named_and_others_still_processed(tmp_path, speech, scripted_llm, capsys):
