@@ -49,8 +49,9 @@ class Memory(Protocol):
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         """Called before thinking; stores the user's words durably and recalls what they bring back."""
 
-    def standing(self, now: datetime) -> str:
-        """What every request carries whatever the words (who the user is): read ahead."""
+    def standing(self, now: datetime, read_ahead: bool = False) -> str:
+        """What every request carries whatever the words (who the user is); ``read_ahead``: the
+        copy the server reads between turns, which the next request repeats."""
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         """Called after speaking, with what was actually said aloud."""
@@ -73,7 +74,7 @@ class NoMemory:
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         return Recall()
 
-    def standing(self, now: datetime) -> str:
+    def standing(self, now: datetime, read_ahead: bool = False) -> str:
         return ""
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
@@ -154,12 +155,12 @@ class Conversation:
         recall_part = [{"role": "system", "content": recall.context}] if recall.context else []
         return [*self._lead(self._time_line(now), now), *recall_part, {"role": "user", "content": user_text}]
 
-    def _lead(self, time_line: str, now: datetime) -> list[dict]:
+    def _lead(self, time_line: str, now: datetime, read_ahead: bool = False) -> list[dict]:
         """Everything in the request before what depends on the user's words: the persona and
         what memory holds whatever the words (it changes only when a fact does, so it comes
         before the history, which grows every turn), the history, the time."""
         context = "\n\n".join([time_line, self.persona.reminder] if self.persona.reminder else [time_line])
-        standing = self.memory.standing(now)
+        standing = self.memory.standing(now, read_ahead)
         return [{"role": "system", "content": self.persona.system_prompt},
                 *([{"role": "system", "content": standing}] if standing else []), *self.recent_history(),
                 {"role": "system", "content": context}]
@@ -206,7 +207,7 @@ class Conversation:
         if self._read_ahead is None or self._read_ahead[0] != time_line:  # keep when it was first read
             self._read_ahead = (time_line, time.monotonic())
         # the lead is built on the prefill thread: memory's database is never read on the microphone's
-        self._prefill = threading.Thread(target=lambda: self.brain.warm_up(self._lead(time_line, now)),
+        self._prefill = threading.Thread(target=lambda: self.brain.warm_up(self._lead(time_line, now, read_ahead=True)),
                                          name="llm-prefill", daemon=True)
         self._prefill.start()
 

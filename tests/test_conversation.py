@@ -106,7 +106,7 @@ class Remembers:
     def on_user_turn(self, text, now):
         return Recall("Possibly relevant, from earlier: the user said they like tea.")
 
-    def standing(self, now):
+    def standing(self, now, read_ahead=False):
         return "About the user: has a sister called Ana."
 
     def on_reply(self, turn, spoken):
@@ -147,6 +147,25 @@ def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_wo
     assert ahead["messages"][1]["content"] == standing  # ...memory included, before the history
     assert [m["role"] for m in nxt[len(ahead["messages"]):]] == ["user"]  # only the words are new
     store.close()
+
+
+def test_a_turn_that_teaches_a_fact_does_not_make_the_server_read_the_history_again(scripted_llm, tmp_path):
+    class Told(Heard):
+        def transcribe(self, audio):
+            self.n += 1
+            return Transcript(["My name is Theodore.", "I have a sister called Ana.", "How are you?"][self.n - 1], "en", 0.0)
+
+    conv = conversation(scripted_llm, prefill=True)
+    conv.transcriber = Told()
+    conv.memory = LongTermMemory(MemoryStore(tmp_path / "memory.sqlite3"), MemoryConfig())
+    for turn in range(3):
+        conv.respond(UTT, NullSink())
+        conv.settle()
+    reads = wait_for(scripted_llm, 6)
+    for ahead, request in ((reads[1], reads[2]), (reads[3], reads[4])):
+        assert request["messages"][:len(ahead["messages"])] == ahead["messages"]  # all read before the words
+    assert "sister: Ana" in reads[5]["messages"][1]["content"]  # what was learned is read between turns
+    conv.memory.store.close()
 
 
 def test_no_prefill_for_a_remote_endpoint(scripted_llm):

@@ -203,6 +203,18 @@ def test_the_standing_part_is_the_same_whatever_the_words_until_a_fact_changes(s
     assert "lives in: Boston" in memory.standing(later) != before
 
 
+def test_a_turn_repeats_the_standing_part_read_ahead_and_a_command_never_does(store):
+    memory = LongTermMemory(store, MemoryConfig())
+    session(memory, ["My name is Theodore."], MONDAY)
+    later = MONDAY + timedelta(days=1)
+    ahead = memory.standing(later, read_ahead=True)  # what the server read between turns
+    memory.on_user_turn("I live in Boston.", later)
+    assert memory.standing(later) == ahead  # the words say it: the history is not read again for it
+    assert "lives in: Boston" in memory.standing(later, read_ahead=True)  # read before the next turn
+    memory.on_user_turn("Please forget everything.", later)
+    assert "Theodore" not in memory.standing(later)  # a forgotten fact is never sent again
+
+
 @pytest.mark.parametrize("budget", [0, 40, 120, 400])
 def test_context_never_exceeds_its_token_budget(store, budget):
     memory = LongTermMemory(store, MemoryConfig(context_tokens=budget, snippets=10))

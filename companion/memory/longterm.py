@@ -27,6 +27,7 @@ class LongTermMemory:
         self.session_id: int | None = None
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
+        self._ahead: Standing | None = None  # the standing part last given to the server to read ahead
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         try:
@@ -44,6 +45,8 @@ class LongTermMemory:
             turn_id = self.store.add_turn(self.session_id, "user", text, now)  # durable before any reply
         self._unsaid = False
         reply = self._command(command, now, turn_id) if command else None
+        if command:
+            self._ahead = None  # "forget…", "pause": the next request must not repeat what was read before
         if command and command.kind in ("forget", "forget_last") and turn_id is not None:
             self.store.delete_turns([turn_id])  # "forget that I live in Boston" repeats what must go
             self._unsaid = True
@@ -61,11 +64,18 @@ class LongTermMemory:
         except sqlite3.Error:  # the confirmed turn meets the same fault and reports it
             return None
 
-    def standing(self, now: datetime) -> str:
+    def standing(self, now: datetime, read_ahead: bool = False) -> str:
         """What every request of this conversation carries whatever the words (who the user is,
-        when you last talked): the server reads it ahead, between turns."""
+        when you last talked). ``read_ahead``: this copy is for the server to read between
+        turns, and the next turn's request repeats it, so that a fact learned from the words
+        (which the words already say) does not make the server read the history again after
+        the user stops; it joins the copy read before the turn after."""
         try:
-            return self._standing(now).text
+            if read_ahead or self._ahead is None:
+                standing = self._standing(now)
+                self._ahead = standing if read_ahead else None
+                return standing.text
+            return self._ahead.text
         except sqlite3.Error:  # the turn itself reports the fault; the reply goes on without memory
             log.warning("memory could not be read for the prompt")
             return ""
@@ -74,9 +84,9 @@ class LongTermMemory:
         return standing_context(self.store, now, self.session_id, self.cfg.context_tokens)
 
     def _recalled(self, text: str, now: datetime) -> str:
-        """What ``text`` recalls beyond the standing part, in the budget that part leaves."""
+        """What ``text`` recalls beyond the standing part the request carries, in the budget it leaves."""
         return recalled_context(self.store, text, self.session_id, self.cfg.context_tokens, self.cfg.snippets,
-                                self._standing(now))
+                                self._ahead or self._standing(now))
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:
@@ -85,6 +95,7 @@ class LongTermMemory:
 
     def end_session(self, now: datetime) -> None:
         """Close the session; a capable model summarises it (waited for, briefly, at exit)."""
+        self._ahead = None
         if self.session_id is not None:
             self.store.end_session(self.session_id, now)
             if self.writer is not None:
