@@ -60,26 +60,12 @@ class Brain:
         self.endpoint = endpoint
         self._openai = openai
         self.client = self._new_client()
-        self._active = None  # the stream being read, so abort() can close it from a signal handler
 
     def _new_client(self):
         # retries are ours (see _create), so an abort is never followed by a retry's back-off sleep
         return self._openai.OpenAI(
             base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
             timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
-
-    def abort(self) -> None:
-        """Close the request in flight, so a read blocked on a slow endpoint ends now rather than at
-        its timeout. Safe to call from a signal handler; the next request opens a new client."""
-        stream, client = self._active, self.client
-        self.client = None
-        try:
-            if stream is not None:
-                stream.response.close()
-            if client is not None:
-                client.close()  # also ends a request still waiting for its response headers
-        except Exception:
-            pass
 
     def _create(self, messages: list[dict], cancel: threading.Event | None, tools: list[dict] | None = None):
         """Open the stream, retrying ``max_retries`` times on connection trouble and server
@@ -140,7 +126,8 @@ class Brain:
         cancel = cancel or threading.Event()
         abandoned = threading.Event()  # the caller stopped reading
         deltas: queue.Queue = queue.Queue()
-        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas, tools),
+        call = _Call()
+        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas, tools, call),
                          name="llm-stream", daemon=True).start()
         try:
             while True:
@@ -149,7 +136,7 @@ class Brain:
                 except queue.Empty:
                     item = None
                 if cancel.is_set():
-                    self.abort()
+                    call.close()  # this request only: a reply made ahead may be dropped beside the real one
                     return
                 if item is None:
                     continue
@@ -161,14 +148,14 @@ class Brain:
         finally:
             abandoned.set()
 
-    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue, tools=None) -> None:
+    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue, tools, call: _Call) -> None:
         o = self._openai
         try:
             stream = self._create(messages, cancel, tools)
         except Exception as exc:
             deltas.put(_DONE if cancel.is_set() else self._explain(exc, bool(tools)))
             return
-        self._active = stream
+        call.open(stream)
         finished = started = False
         calls: dict[int, dict] = {}  # tool calls by index, their argument fragments joined
         try:
@@ -198,13 +185,35 @@ class Brain:
                 deltas.put(BrainError(f"the reply stream from {self.endpoint.base_url} broke off "
                                       f"({exc.__class__.__name__}: {exc})"))
         finally:
-            if self._active is stream:
-                self._active = None
             try:
                 stream.close()
             except Exception:
                 pass
             deltas.put(_DONE)
+
+
+class _Call:
+    """One request's stream. Cancelling closes that connection (the server stops generating)
+    and nothing else: the client is shared, and a reply made ahead can be dropped while the
+    confirmed turn's request is on its way (closing the client then broke that request)."""
+
+    def __init__(self):
+        self.stream = None
+        self.closed = False
+
+    def open(self, stream) -> None:
+        self.stream = stream
+        if self.closed:  # cancelled while the request was being sent
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        stream = self.stream
+        if stream is not None:
+            try:
+                stream.response.close()
+            except Exception:
+                pass
 
 
 def _gather(calls: dict[int, dict], part) -> None:

@@ -52,7 +52,7 @@ def test_a_stream_cut_short_is_an_error(scripted_llm):
         list(brain_for(scripted_llm).stream(HI))
 
 
-def test_abort_ends_a_request_waiting_for_a_slow_endpoint(scripted_llm):
+def test_cancel_ends_a_request_waiting_for_a_slow_endpoint(scripted_llm):
     scripted_llm.enqueue(Reply("late", first_token_delay=5), "Next answer.")
     brain = brain_for(scripted_llm, read_timeout_s=30)
     cancel = threading.Event()
@@ -60,10 +60,29 @@ def test_abort_ends_a_request_waiting_for_a_slow_endpoint(scripted_llm):
     def stop_soon():
         time.sleep(0.3)
         cancel.set()
-        brain.abort()
 
     threading.Thread(target=stop_soon).start()
     start = time.monotonic()
     assert list(brain.stream(HI, cancel)) == []  # quietly, no error: we asked for it
     assert time.monotonic() - start < 1.0
     assert "".join(brain.stream(HI)) == "Next answer."  # and the next request works
+
+
+def test_dropping_one_request_leaves_the_other_going(scripted_llm):
+    """A reply made ahead is dropped while the confirmed turn's request is on its way: only the
+    dropped one may be closed (closing the shared client broke the other: "the client has been
+    closed")."""
+    scripted_llm.enqueue(Reply("one two three four five six seven eight", token_delay=0.05),
+                         Reply("The real answer.", token_delay=0.05))
+    brain = brain_for(scripted_llm)
+    cancel = threading.Event()
+    ahead = brain.stream(HI, cancel)
+    assert next(ahead)  # the thought is streaming
+    results = []
+    real = threading.Thread(target=lambda: results.append("".join(brain.stream(HI))))
+    real.start()
+    time.sleep(0.1)  # the real request is on its way
+    cancel.set()
+    assert list(ahead) == []
+    real.join(10)
+    assert results == ["The real answer."]
