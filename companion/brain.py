@@ -62,7 +62,7 @@ class Brain:
         self.client = self._new_client()
 
     def _new_client(self):
-        # retries are ours (see _create), so an abort is never followed by a retry's back-off sleep
+        # retries are ours (see _create), so a cancel is never followed by a retry's back-off sleep
         return self._openai.OpenAI(
             base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
             timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
