@@ -26,11 +26,11 @@ def probe(pid: int) -> dict:
             "threads": lat.status_kb(pid, "Threads"), "cpu_s": lat.cpu_seconds(pid)}
 
 
-def by_window(samples: list[dict], minutes: float) -> list[dict]:
+def by_window(samples: list[dict], minutes: int) -> list[dict]:
     """RSS per window: the minimum is the baseline between replies (a sample taken while she
     is replying is up to ~100 MB higher), so growth is read from the minima."""
     out = []
-    for lo in range(0, int(max(s["minute"] for s in samples)) + 1, int(minutes)):
+    for lo in range(0, int(max(s["minute"] for s in samples)) + 1, minutes):
         rss = sorted(s["rss_mb"] for s in samples if lo <= s["minute"] < lo + minutes)
         if rss:
             out.append({"from_minute": lo, "min": round(rss[0]), "median": round(rss[len(rss) // 2]), "max": round(rss[-1])})

@@ -70,15 +70,17 @@ class LongTermMemory:
         turns, and the next turn's request repeats it, so that a fact learned from the words
         (which the words already say) does not make the server read the history again after
         the user stops; it joins the copy read before the turn after."""
+        ahead = self._ahead
+        if ahead is not None and not read_ahead:
+            return ahead.text
         try:
-            if read_ahead or self._ahead is None:
-                standing = self._standing(now)
-                self._ahead = standing if read_ahead else None
-                return standing.text
-            return self._ahead.text
+            standing = self._standing(now)
         except sqlite3.Error:  # the turn itself reports the fault; the reply goes on without memory
             log.warning("memory could not be read for the prompt")
             return ""
+        if read_ahead:
+            self._ahead = standing
+        return standing.text
 
     def _standing(self, now: datetime) -> Standing:
         return standing_context(self.store, now, self.session_id, self.cfg.context_tokens)

@@ -74,7 +74,11 @@ class Standing:
 
     text: str = ""
     shown: frozenset[int] = frozenset()  # ids of the facts it lists
-    cost: int = 0  # its tokens, by :func:`tokens`
+
+    @property
+    def cost(self) -> int:
+        """Its tokens, by :func:`tokens`."""
+        return tokens(self.text)
 
 
 def standing_context(store: MemoryStore, now: datetime, session_id: int | None, budget: int) -> Standing:
@@ -82,7 +86,7 @@ def standing_context(store: MemoryStore, now: datetime, session_id: int | None, 
     picked = _Budget(budget - budget // RECALL_SHARE - tokens(HEADER) - 1)
     previous = store.previous_session(session_id)
     since = picked.add("since", _since(previous[1], now)) if previous else None
-    chosen = [f for f in _profile_order(store.facts()) if picked.add("facts", f"{phrasing.label(f.attribute)}: {f.value};")]
+    chosen = [f for f in _profile_order(store.facts()) if picked.add("facts", _fact_line(f))]
     summary = None
     if previous:
         summary = picked.add("summary", "Last conversation: " + (store.summary(previous[0]) or _extract(store, previous[0])))
@@ -92,7 +96,7 @@ def standing_context(store: MemoryStore, now: datetime, session_id: int | None, 
     if chosen:
         parts.append("About the user:\n" + "\n".join(phrasing.profile_lines(chosen)))
     text = "\n".join(parts + ([summary] if summary else []))
-    return Standing(text, frozenset(f.id for f in chosen), tokens(text))
+    return Standing(text, frozenset(f.id for f in chosen))
 
 
 def recalled_context(store: MemoryStore, text: str, session_id: int | None, budget: int, snippets: int,
@@ -101,7 +105,7 @@ def recalled_context(store: MemoryStore, text: str, session_id: int | None, budg
     them that the profile had no room for, then past turns found by search."""
     picked = _Budget(budget - (standing.cost + 1 if standing.text else tokens(HEADER) + 1))
     related = [f for f in store.search_facts(match_query(text), limit=10) if f.id not in standing.shown]
-    chosen = [f for f in related if picked.add("related", f"{phrasing.label(f.attribute)}: {f.value};")]
+    chosen = [f for f in related if picked.add("related", _fact_line(f))]
     found = [s for s in related_turns(store, text, snippets, session_id) if picked.add("snippets", _snippet(s))]
     if not (chosen or found):
         return ""
@@ -137,6 +141,11 @@ class _Budget:
         self.left -= cost
         self.opened.add(section)
         return line
+
+
+def _fact_line(f: Fact) -> str:
+    """A fact as the budget counts it (the prompt groups them per attribute: ``profile_lines``)."""
+    return f"{phrasing.label(f.attribute)}: {f.value};"
 
 
 def _profile_order(facts: list[Fact]) -> list[Fact]:
