@@ -35,7 +35,10 @@ def _thread_nice_values() -> dict[int, int]:
     """Nice value of each of this process's threads (Linux keeps one per thread)."""
     out = {}
     for task in Path("/proc/self/task").iterdir():
-        out[int(task.name)] = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        try:
+            out[int(task.name)] = int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        except FileNotFoundError:  # a thread that ended while we looked (the reply's stream reader)
+            continue
     return out
 
 
