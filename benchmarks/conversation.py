@@ -129,16 +129,16 @@ def isolated_workspace(prefix: str) -> tempfile.TemporaryDirectory | None:
 
 def synthesise(folder: Path, home: Path) -> dict:
     from companion.audio.resample import resample
-    from companion.config import load_config
-    from companion.models import whisper_model_dir
-    from companion.voice import Voice
+    from companion.ops.config import load_config
+    from companion.model_files import whisper_model_dir
+    from companion.tts import load_synthesizer, speak_to_array
 
     cfg = load_config(None, {})
     whisper_model_dir(cfg.stt.model, home / "models")
-    voice = Voice(cfg.tts, home, varied=False)
+    voice = load_synthesizer(cfg.tts, home, varied=False)
 
     def say(text: str) -> np.ndarray:
-        return resample(voice.speak_to_array(text), voice.sample_rate, 16000)
+        return resample(speak_to_array(voice, text), voice.sample_rate, 16000)
 
     def wav(name: str, *parts: np.ndarray) -> str:
         return str(write_wav(folder / f"{name}.wav", np.concatenate([np.zeros(4800, np.float32), *parts,

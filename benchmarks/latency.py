@@ -168,16 +168,16 @@ def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     """Assemble the models into ``home`` (so cold start is not first-install) and synthesise
     the user turns as 16 kHz WAVs with known speech end."""
     from companion.audio.resample import resample
-    from companion.config import load_config
-    from companion.models import whisper_model_dir
-    from companion.voice import Voice
+    from companion.ops.config import load_config
+    from companion.model_files import whisper_model_dir
+    from companion.tts import load_synthesizer, speak_to_array
 
     cfg = load_config(None, {})
     whisper_model_dir(cfg.stt.model, home / "models")
-    voice = Voice(cfg.tts, home)
+    voice = load_synthesizer(cfg.tts, home)
     turns = []
     for i, text in enumerate(sentences):
-        audio = resample(voice.speak_to_array(text), voice.sample_rate, 16000)
+        audio = resample(speak_to_array(voice, text), voice.sample_rate, 16000)
         audio = np.concatenate([np.zeros(4800, np.float32), audio, np.zeros(3200, np.float32)])  # 0.3 s lead, 0.2 s tail
         path = write_wav(folder / f"user-{i}.wav", audio, 16000)
         audio, rate = read_wav(path)
@@ -192,7 +192,7 @@ def seed_memory(home: Path, conversation: Path) -> dict:
     session, through the live code (facts learned by the rules, past turns searchable)."""
     from locomo import ingest, load
 
-    from companion.config import MemoryConfig
+    from companion.ops.config import MemoryConfig
     from companion.memory.longterm import LongTermMemory
     from companion.memory.store import DB_NAME, MemoryStore
 

@@ -19,11 +19,12 @@ import statistics
 import time
 from datetime import datetime
 
-from companion.brain import Brain
-from companion.config import LLMConfig
-from companion.embedded_llm import EmbeddedLLM
-from companion.conversation import Conversation, Recall
-from companion.persona import Persona, load_persona
+from companion.llm.client import Brain
+from companion.ops.config import LLMConfig
+from companion.llm.embedded import EmbeddedLLM
+from companion.contracts import Recall
+from companion.dialogue.conversation import Conversation
+from companion.dialogue.persona import Persona, load_persona
 
 USER = ["Hi, I'm Theodore.", "I write letters for other people.", "Today I wrote one for a couple's anniversary.",
         "Do you think that's a strange job?", "I like it, mostly.", "My sister Anna says I should write a book.",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from companion.config import MemoryConfig
+from companion.ops.config import MemoryConfig
 from companion.memory.longterm import LongTermMemory
 from companion.memory.retrieval import related_turns
 from companion.memory.store import MemoryStore

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-import companion.stt as stt
+import companion.stt.whisper as stt
 from companion.audio.resample import resample
-from companion.config import STTConfig, TTSConfig
-from companion.stt import Transcriber
-from companion.voice import Voice
+from companion.ops.config import STTConfig, TTSConfig
+from companion.stt import load_transcriber
+from companion.tts import load_synthesizer, speak_to_array
 
 SENTENCES = [
     "Hi.", "Yes, please.", "Good morning, Samantha.", "Are you still there?", "What time is it?",
@@ -58,17 +58,17 @@ def main() -> None:
                     help="shortest fitted windows to compare, in mel frames (100 a second)")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp())
-    voice = Voice(TTSConfig(), home)
+    voice = load_synthesizer(TTSConfig(), home)
     # as the endpointer cuts them: some pre-roll before the speech, 160 ms after it
-    cases = [(s, resample(np.concatenate([np.zeros(int(lead * voice.sample_rate), np.float32), voice.speak_to_array(s),
+    cases = [(s, resample(np.concatenate([np.zeros(int(lead * voice.sample_rate), np.float32), speak_to_array(voice, s),
                                           np.zeros(int(0.16 * voice.sample_rate), np.float32)]), voice.sample_rate, 16000))
              for s in SENTENCES for lead in (0.1, 0.3, 0.5)]
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
     print("| window | median s | p90 s | WER | exact sentences | looped, redone |")
     print("|---|---|---|---|---|---|")
     loops = stt._LOOP = _LoopCounter(stt._LOOP)
-    full = Transcriber(dataclasses.replace(STTConfig(), short_window=False), home / "models")
-    short = Transcriber(STTConfig(), home / "models")
+    full = load_transcriber(dataclasses.replace(STTConfig(), short_window=False), home / "models")
+    short = load_transcriber(STTConfig(), home / "models")
     for mode in [None, *args.min_windows]:
         t = full if mode is None else short
         stt.MIN_WINDOW = mode or stt.MIN_WINDOW

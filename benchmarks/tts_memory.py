@@ -1,6 +1,6 @@
 """Piper's memory over a long day: resident memory and synthesis time over many sentences of
 varied length, for Piper's own loader (ONNX Runtime arena and memory patterns on) against
-ours (``companion.voice._load_lean``: both off), each with and without ``malloc_trim`` after
+ours (``companion.tts.piper._load_lean``: both off), each with and without ``malloc_trim`` after
 every sentence (glibc returning freed heap pages). Each setting runs in a fresh process.
 
     .venv/bin/python benchmarks/tts_memory.py [--sentences 200]
@@ -33,9 +33,9 @@ def rss_mb() -> float:
 def one_setting(lean: bool, trim: bool, sentences: int) -> dict:
     from piper import PiperVoice
 
-    from companion.config import Config, data_dir
-    from companion.models import resolve_voice
-    from companion.voice import _load_lean
+    from companion.ops.config import Config, data_dir
+    from companion.model_files import resolve_voice
+    from companion.tts.piper import _load_lean
 
     libc = ctypes.CDLL("libc.so.6")
     files = resolve_voice(Config().tts.voice, data_dir())

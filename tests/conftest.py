@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.config import STTConfig, TTSConfig
+from companion.ops.config import STTConfig, TTSConfig
+from companion.tts import speak_to_array
 
 
 @pytest.fixture(scope="session")
@@ -34,16 +35,16 @@ def companion_home(tmp_path, monkeypatch, model_cache) -> Path:
 
 @pytest.fixture(scope="session")
 def transcriber(model_cache):
-    from companion.stt import Transcriber
+    from companion.stt import load_transcriber
 
-    return Transcriber(STTConfig(), model_cache)
+    return load_transcriber(STTConfig(), model_cache)
 
 
 @pytest.fixture(scope="session")
 def voice(tmp_path_factory):
-    from companion.voice import Voice
+    from companion.tts import load_synthesizer
 
-    return Voice(TTSConfig(), tmp_path_factory.mktemp("voice-home"), varied=False)  # same audio every run
+    return load_synthesizer(TTSConfig(), tmp_path_factory.mktemp("voice-home"), varied=False)  # same audio every run
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +64,7 @@ def speech(tmp_path_factory, voice):
         path = folder / f"{re.sub(r'[^a-z]+', '-', text.lower())[:30]}-{key}.wav"
         if path.exists():
             return path
-        audio = voice.speak_to_array(text)
+        audio = speak_to_array(voice, text)
         out_rate = rate or voice.sample_rate
         audio = resample(audio, voice.sample_rate, out_rate)
         audio = np.concatenate([np.zeros(int(lead_s * out_rate), np.float32), audio])

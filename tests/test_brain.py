@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from companion.brain import Brain, BrainError
-from companion.config import LLMConfig
-from companion.embedded_llm import Endpoint
+from companion.llm.client import Brain, BrainError
+from companion.ops.config import LLMConfig
+from companion.llm.embedded import Endpoint
 from companion.testing.scripted_llm import Reply
 
 HI = [{"role": "user", "content": "hi"}]

@@ -4,7 +4,7 @@ import pytest
 
 from companion.audio import devices
 from companion.audio.devices import AudioDeviceError, Device, find_device
-from companion.cli import main
+from companion.ops.cli import main
 
 FAKE = [Device(0, "Built-in Audio", 2, 2, 48000, "ALSA"), Device(1, "Jabra Evolve 65", 1, 1, 16000, "ALSA"),
         Device(2, "HDMI Output", 0, 8, 48000, "ALSA")]

@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from companion.cli import main
-from companion.config import PROJECT_ROOT, SECTIONS, Config, ConfigError, load_config, parse_assignments
+from companion.ops.cli import main
+from companion.ops.config import PROJECT_ROOT, SECTIONS, Config, ConfigError, load_config, parse_assignments
 
 
 def test_defaults_when_no_file(tmp_path):

@@ -7,14 +7,15 @@ from datetime import datetime
 import numpy as np
 
 from companion.audio.sinks import NullSink
-from companion.brain import Brain
-from companion.config import LLMConfig, MemoryConfig
-from companion.conversation import Conversation, Recall
-from companion.embedded_llm import Endpoint
+from companion.llm.client import Brain
+from companion.ops.config import LLMConfig, MemoryConfig
+from companion.contracts import Recall
+from companion.dialogue.conversation import Conversation
+from companion.llm.embedded import Endpoint
 from companion.memory.longterm import LongTermMemory
 from companion.memory.store import MemoryStore
-from companion.persona import load_persona
-from companion.turns import Transcript, Utterance
+from companion.dialogue.persona import load_persona
+from companion.records import Transcript, Utterance
 
 
 class Heard:

@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
-from companion.cli import main
+from companion.ops.cli import main
 from companion.database import open_database
 from companion.memory import DB_NAME, MemoryStore
-from companion.models import BUNDLED_WHISPER, _sha256
+from companion.model_files import BUNDLED_WHISPER, _sha256
 
 
 def doctor(capsys, llm, *settings: str) -> tuple[int, dict[str, str]]:

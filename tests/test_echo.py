@@ -6,8 +6,9 @@ import pytest
 
 from companion.audio.echo import EchoCanceller
 from companion.audio.resample import resample
-from companion.listen import EndpointSettings, Endpointer
-from companion.turns import Frame
+from companion.hearing.endpointer import EndpointSettings, Endpointer
+from companion.records import Frame
+from companion.tts import speak_to_array
 
 RATE = 22050
 
@@ -19,8 +20,8 @@ def rms(a):
 def simulate(voice, delay_s, gain, user_at_s=None, clock_offset_s=0.0):
     """Speaker output at 22,050 Hz from t=100 s; the mic hears it ``delay_s`` later at ``gain``,
     plus, optionally, the user from ``user_at_s``. Returns mic, residual and the canceller."""
-    her = voice.speak_to_array("I think the best way to start the morning is with a slow cup of coffee and music.")
-    user = resample(voice.speak_to_array("Wait, stop, I have a question."), RATE, 16000)
+    her = speak_to_array(voice, "I think the best way to start the morning is with a slow cup of coffee and music.")
+    user = resample(speak_to_array(voice, "Wait, stop, I have a question."), RATE, 16000)
     out = np.concatenate([np.zeros(RATE // 2), her, np.zeros(RATE)]).astype(np.float32)
     her16 = resample(out, RATE, 16000)
     d = int(delay_s * 16000)

@@ -8,10 +8,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from companion.brain import Brain, resolve_endpoint
-from companion.cli import main
-from companion.config import LLMConfig
-from companion.embedded_llm import NICE
+from companion.llm.client import Brain, resolve_endpoint
+from companion.ops.cli import main
+from companion.ops.config import LLMConfig
+from companion.llm.embedded import NICE
 
 from conftest import words
 from test_replay import assert_spoken

@@ -16,18 +16,18 @@ import pytest
 
 from companion import database
 from companion.audio.sinks import NullSink
-from companion.brain import Brain
-from companion.config import Config
-from companion.conversation import Conversation, TranscriptLog
+from companion.llm.client import Brain
+from companion.ops.config import Config
+from companion.dialogue.conversation import Conversation, TranscriptLog
 from companion.database import faults_reported_to, open_database, set_aside
-from companion.embedded_llm import Endpoint
-from companion.faults import SpokenFaults
+from companion.llm.embedded import Endpoint
+from companion.runtime.faults import SpokenFaults
 from companion.memory import DB_NAME, MemoryStore, open_memory
-from companion.persona import load_persona
+from companion.dialogue.persona import load_persona
 from companion.skills import build_skills
 from companion.skills.store import connect
 from companion.testing.stand_ins import Heard, Silent
-from companion.turns import Utterance
+from companion.records import Utterance
 
 UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
 
@@ -142,7 +142,7 @@ def test_a_damaged_memory_is_moved_aside_never_overwritten(companion_home, scrip
     assert f"moved aside to {moved[0]}" in caplog.text and "NOT deleted" in caplog.text
     assert "was damaged" in spoken.start_announcements()[0]
 
-    from companion.cli import main
+    from companion.ops.cli import main
 
     main(["--set", f"llm.base_url={scripted_llm.base_url}", "doctor"])
     out = capsys.readouterr().out
@@ -187,7 +187,7 @@ def test_a_transcript_log_on_a_full_disk_costs_nothing_stored(companion_home, sc
     brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))
     conv = Conversation(Heard(["Hello.", "My sister is called Ana."]), brain, Silent(), load_persona("samantha"),
                         TranscriptLog(Path("/dev/full")), memory=open_memory(cfg, companion_home, brain))
-    with caplog.at_level(logging.ERROR, logger="companion.conversation"):
+    with caplog.at_level(logging.ERROR, logger="companion.dialogue.conversation"):
         turns = [conv.respond(UTT, NullSink()) for _ in range(2)]
     assert [t.reply_text for t in turns] == ["Reply 1.", "Reply 2."]
     store = MemoryStore(companion_home / DB_NAME)

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from companion.instance import LOCK_NAME, AlreadyRunning, single_instance
+from companion.runtime.instance import LOCK_NAME, AlreadyRunning, single_instance
 
 
 def test_second_holder_is_refused_with_the_pid(tmp_path):
@@ -33,7 +33,7 @@ def test_released_after_a_clean_exit(tmp_path):
 def _holder(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
-        from companion.instance import single_instance
+        from companion.runtime.instance import single_instance
         with single_instance({str(tmp_path)!r}):
             print("locked", flush=True)
             time.sleep(60)
@@ -59,8 +59,8 @@ def test_another_process_is_named_and_a_kill_9_leaves_no_stale_lock(tmp_path):
 
 @pytest.mark.parametrize("command", [["run"], ["replay", "turn.wav", "--out", "out"]])
 def test_cli_refuses_a_second_companion_before_loading_anything(companion_home, tmp_path, capsys, monkeypatch, command):
-    from companion import app
-    from companion.cli import main
+    from companion.runtime import app
+    from companion.ops.cli import main
 
     def must_not_load(*a, **k):
         raise AssertionError("models loaded although another companion holds the data directory")

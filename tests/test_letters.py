@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from companion.brain import BrainError
-from companion.cli import main
-from companion.config import Config, LLMConfig, SkillsConfig
+from companion.llm.client import BrainError
+from companion.ops.cli import main
+from companion.ops.config import Config, LLMConfig, SkillsConfig
 from companion.skills import build_skills
 from companion.skills.clock import ManualClock
 
@@ -18,7 +18,7 @@ START = "Help me write a letter to my grandmother to thank her for the sweater."
 
 
 class FakeBrain:
-    """Stands in for companion.brain.Brain: yields scripted replies (or raises), records requests."""
+    """Stands in for companion.llm.client.Brain: yields scripted replies (or raises), records requests."""
 
     def __init__(self, *replies):
         self.replies, self.requests = list(replies), []

@@ -6,8 +6,8 @@ from faster_whisper.vad import SileroVADModel
 
 from companion.audio.files import read_audio
 from companion.audio.sources import array_frames
-from companion.listen import CHUNK, EndpointSettings, Endpointer, StreamingVAD, silero_model_path
-from companion.turns import SAMPLE_RATE
+from companion.hearing.endpointer import CHUNK, EndpointSettings, Endpointer, StreamingVAD, silero_model_path
+from companion.records import SAMPLE_RATE
 
 from conftest import words
 

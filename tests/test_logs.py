@@ -7,10 +7,10 @@ import json
 import logging
 import os
 
-from companion.cli import main
-from companion.conversation import TranscriptLog
-from companion.logs import LOG_NAME, PrivateRotatingFile, JsonLines
-from companion.turns import Turn
+from companion.ops.cli import main
+from companion.dialogue.conversation import TranscriptLog
+from companion.ops.logs import LOG_NAME, PrivateRotatingFile, JsonLines
+from companion.records import Turn
 
 
 def test_file_gets_json_lines_terminal_gets_plain_ones(companion_home, capsys):

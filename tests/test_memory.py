@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from companion.cli import main
-from companion.config import Config, MemoryConfig, load_config
-from companion.conversation import Recall
+from companion.ops.cli import main
+from companion.ops.config import Config, MemoryConfig, load_config
+from companion.contracts import Recall
 from companion.memory import DB_NAME, MemoryStore, open_memory
 from companion.memory.commands import parse_command
 from companion.memory.longterm import LongTermMemory
 from companion.memory.retrieval import build_context, match_query, related_turns, tokens
 from companion.memory.rules import extract_facts
-from companion.turns import Turn
+from companion.records import Turn
 
 MONDAY = datetime(2024, 3, 4, 9, 30)
 

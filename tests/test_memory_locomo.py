@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.config import PROJECT_ROOT
+from companion.ops.config import PROJECT_ROOT
 
 LOCOMO = Path("/work/shared/data/locomo10")
 spec = importlib.util.spec_from_file_location("locomo_bench", PROJECT_ROOT / "benchmarks" / "locomo.py")

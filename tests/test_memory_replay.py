@@ -12,7 +12,7 @@ import sys
 import time
 
 from companion.audio.files import read_audio
-from companion.cli import main
+from companion.ops.cli import main
 from companion.memory import DB_NAME, MemoryStore
 from companion.testing.scripted_llm import Reply
 
@@ -114,17 +114,17 @@ def test_kill_9_mid_reply_loses_nothing_said(tmp_path, speech, scripted_llm, tra
 def test_off_the_record_turns_stay_out_of_the_live_transcript_log(tmp_path, scripted_llm):
     """The live loop's transcript log is a second copy of what was said: it honours
     "don't remember this conversation" too (replay's own output keeps every turn)."""
-    from companion.conversation import Conversation, TranscriptLog
-    from companion.config import Config
+    from companion.dialogue.conversation import Conversation, TranscriptLog
+    from companion.ops.config import Config
     from companion.memory import open_memory
-    from companion.persona import load_persona
-    from companion.turns import Utterance
+    from companion.dialogue.persona import load_persona
+    from companion.records import Utterance
     from companion.audio.sinks import NullSink
     from companion.testing.stand_ins import Heard, Silent
     import numpy as np
 
-    from companion.brain import Brain
-    from companion.embedded_llm import Endpoint
+    from companion.llm.client import Brain
+    from companion.llm.embedded import Endpoint
 
     cfg = Config()
     brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))

@@ -7,9 +7,9 @@ import json
 import time
 from datetime import datetime
 
-from companion.brain import Brain
-from companion.config import LLMConfig, MemoryConfig
-from companion.embedded_llm import Endpoint
+from companion.llm.client import Brain
+from companion.ops.config import LLMConfig, MemoryConfig
+from companion.llm.embedded import Endpoint
 from companion.memory import DB_NAME, MemoryStore
 from companion.memory.longterm import LongTermMemory
 from companion.memory.writer import LLMWriter, validate

@@ -8,9 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from companion.cli import main
-from companion.conversation import Conversation, Recall
-from companion.persona import Example, PersonaError, from_card, load_persona
+from companion.ops.cli import main
+from companion.contracts import Recall
+from companion.dialogue.conversation import Conversation
+from companion.dialogue.persona import Example, PersonaError, from_card, load_persona
 
 CARD_V2 = {
     "spec": "chara_card_v2", "spec_version": "2.0",

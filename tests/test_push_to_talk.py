@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from companion.audio.sinks import NullSink
-from companion.config import ConfigError, load_config
-from companion.push_to_talk import InputButton, PushToTalkError, TalkGate, TerminalKey, find_button_device
-from companion.turns import SAMPLE_RATE, Frame
+from companion.ops.config import ConfigError, load_config
+from companion.hearing.push_to_talk import InputButton, PushToTalkError, TalkGate, TerminalKey, find_button_device
+from companion.records import SAMPLE_RATE, Frame
 
 from conftest import words
 
@@ -242,15 +242,15 @@ class PacedSink(NullSink):
 
 @pytest.mark.slow
 def test_only_speech_with_the_key_is_heard_and_the_release_ends_the_turn(speech, transcriber, voice, scripted_llm):
-    from companion.brain import Brain
-    from companion.config import Config, LLMConfig, VADConfig
-    from companion.conversation import Conversation
-    from companion.embedded_llm import Endpoint
-    from companion.listen import EndpointSettings, Endpointer
-    from companion.live import LiveLoop
-    from companion.persona import load_persona
+    from companion.llm.client import Brain
+    from companion.ops.config import Config, LLMConfig, VADConfig
+    from companion.dialogue.conversation import Conversation
+    from companion.llm.embedded import Endpoint
+    from companion.hearing.endpointer import EndpointSettings, Endpointer
+    from companion.runtime.live_loop import LiveLoop
+    from companion.dialogue.persona import load_persona
     from companion.testing.virtual_headset import read_wav
-    from companion.turn_taking import TurnTaker
+    from companion.hearing.turn_taking import TurnTaker
 
     ignored, asked = "What time is the train to Boston?", "Tell me a story about the sea."
     a, _ = read_wav(speech(ignored, rate=SAMPLE_RATE))

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from companion.cli import main
-from companion.config import Config, SkillsConfig
+from companion.ops.cli import main
+from companion.ops.config import Config, SkillsConfig
 from companion.skills import build_skills
 from companion.skills.clock import ManualClock
 from companion.skills.reminders import ReminderBook, ReminderSkill

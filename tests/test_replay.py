@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from companion.audio.files import read_audio, write_wav
-from companion.cli import main
-from companion.persona import load_persona
+from companion.ops.cli import main
+from companion.dialogue.persona import load_persona
 from companion.testing.scripted_llm import Reply
 
 from conftest import words

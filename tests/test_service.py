@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.cli import main
-from companion.service import unit_path, unit_text
+from companion.ops.cli import main
+from companion.ops.service import unit_path, unit_text
 
 
 def _parse(text: str) -> configparser.ConfigParser:
@@ -79,15 +79,15 @@ def test_install_passes_the_config_file(no_systemctl, tmp_path):
 def test_install_and_uninstall_drive_systemctl_user(systemctl, capsys):
     calls, _ = systemctl
     assert main(["service", "install"]) == 0
-    assert calls() == ["--user daemon-reload", "--user enable --now companion.service"]
+    assert calls() == ["--user daemon-reload", "--user enable --now companion.ops.service"]
     assert "loginctl enable-linger" in capsys.readouterr().out
 
     assert main(["service", "status"]) == 0
-    assert calls()[-1] == "--user status --no-pager companion.service"
+    assert calls()[-1] == "--user status --no-pager companion.ops.service"
     assert "stub says: --user status" in capsys.readouterr().out
 
     assert main(["service", "uninstall"]) == 0
-    assert calls()[-2:] == ["--user disable --now companion.service", "--user daemon-reload"]
+    assert calls()[-2:] == ["--user disable --now companion.ops.service", "--user daemon-reload"]
     assert not unit_path().exists()
 
 

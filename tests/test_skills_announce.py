@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from companion.config import Config, SkillsConfig
+from companion.ops.config import Config, SkillsConfig
 from companion.skills import build_skills
-from companion.earcons import tone as earcon_tone
+from companion.audio.earcons import tone as earcon_tone
 from companion.skills.announce import IdleAnnouncer
 from companion.skills.clock import ManualClock
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from companion.cli import main
+from companion.ops.cli import main
 
 pytestmark = pytest.mark.slow
 

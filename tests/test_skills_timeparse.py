@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from companion.config import ConfigError
+from companion.ops.config import ConfigError
 from companion.skills.phrasing import say_rule, say_when
 from companion.skills.timeparse import find_when, normalize, user_timezone, without
 

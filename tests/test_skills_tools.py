@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from companion.audio.sinks import NullSink
-from companion.brain import Brain, ToolCall
-from companion.cli import main
-from companion.config import Config, ConfigError, LLMConfig, SkillsConfig, load_config
-from companion.conversation import Conversation
-from companion.embedded_llm import Endpoint
-from companion.persona import load_persona
+from companion.llm.client import Brain, ToolCall
+from companion.ops.cli import main
+from companion.ops.config import Config, ConfigError, LLMConfig, SkillsConfig, load_config
+from companion.dialogue.conversation import Conversation
+from companion.llm.embedded import Endpoint
+from companion.dialogue.persona import load_persona
 from companion.skills import build_skills
 from companion.skills.clock import ManualClock
 from companion.testing.scripted_llm import Reply, ScriptedLLM
 from companion.testing.stand_ins import Silent
-from companion.turns import Transcript, Utterance
+from companion.records import Transcript, Utterance
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)

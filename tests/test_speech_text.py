@@ -1,4 +1,4 @@
-from companion.speech_text import SpeechChunker, clean_for_speech, speakable_chunks
+from companion.tts.chunking import SpeechChunker, clean_for_speech, speakable_chunks
 
 
 def test_clean_removes_markdown_emoji_urls():

@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from companion.cli import main
-from companion.status import STATUS_NAME, LiveStatus, describe, publish_each_turn, read_status
-from companion.turns import Timings, Turn
+from companion.ops.cli import main
+from companion.ops.status import STATUS_NAME, LiveStatus, describe, publish_each_turn, read_status
+from companion.records import Timings, Turn
 
 MODELS = {"stt": "bundled:base", "voice": "joe", "llm": "embedded smollm2"}
 
@@ -82,7 +82,7 @@ def test_a_failed_write_does_not_raise(companion_home, monkeypatch, caplog):
     def full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("companion.status.write_private_json", full)
+    monkeypatch.setattr("companion.ops.status.write_private_json", full)
     status.turn(1, None)
     assert "could not update" in caplog.text
 
@@ -90,9 +90,9 @@ def test_a_failed_write_does_not_raise(companion_home, monkeypatch, caplog):
 def test_models_in_use_names_the_embedded_weights_or_the_remote_model():
     from types import SimpleNamespace
 
-    from companion.config import load_config
-    from companion.embedded_llm import Endpoint
-    from companion.status import models_in_use
+    from companion.ops.config import load_config
+    from companion.llm.embedded import Endpoint
+    from companion.ops.status import models_in_use
 
     cfg = load_config(None, {"llm": {"model": "llama3.2:3b"}}, environ={})
     remote = SimpleNamespace(brain=SimpleNamespace(endpoint=Endpoint("http://localhost:11434/v1", "k", "default")),

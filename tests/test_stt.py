@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from companion.audio.files import read_audio
-from companion.config import STTConfig
-from companion.stt import Transcriber
+from companion.ops.config import STTConfig
+from companion.stt import load_transcriber
 
 from conftest import words
 
@@ -23,7 +23,7 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def full_window(model_cache):
-    return Transcriber(dataclasses.replace(STTConfig(), short_window=False), model_cache)
+    return load_transcriber(dataclasses.replace(STTConfig(), short_window=False), model_cache)
 
 
 @pytest.mark.parametrize("sentence", SENTENCES)
@@ -55,6 +55,6 @@ def test_prefetched_transcription_is_reused_only_for_the_same_audio(speech, tran
 def test_silence_is_not_taken_for_a_turn(transcriber):
     """Whisper invents "you" on silence; the conversation must not treat that as speech.
     (Noise never reaches Whisper: the endpointer drops it, see test_listen and test_replay.)"""
-    from companion.conversation import is_meaningful
+    from companion.dialogue.conversation import is_meaningful
 
     assert not is_meaningful(transcriber.transcribe(np.zeros(32000, np.float32)).text)

@@ -13,19 +13,19 @@ import pytest
 
 from companion.audio.files import read_audio
 from companion.audio.sinks import WavSink
-from companion.brain import Brain
-from companion.cli import main
-from companion.config import Config, LLMConfig, MemoryConfig
-from companion.conversation import Conversation
-from companion.embedded_llm import Endpoint
+from companion.llm.client import Brain
+from companion.ops.cli import main
+from companion.ops.config import Config, LLMConfig, MemoryConfig
+from companion.dialogue.conversation import Conversation
+from companion.llm.embedded import Endpoint
 from companion.memory import DB_NAME, MemoryStore
 from companion.memory.longterm import LongTermMemory
-from companion.persona import load_persona
+from companion.dialogue.persona import load_persona
 from companion.skills import build_skills
 from companion.testing.scripted_llm import ScriptedLLM
-from companion.think_ahead import ThinkAhead
-from companion.turns import Transcript, Utterance
-from companion.voice_control import Preferences, VoiceControl
+from companion.dialogue.think_ahead import ThinkAhead
+from companion.records import Transcript, Utterance
+from companion.dialogue.voice_control import Preferences, VoiceControl
 
 from conftest import words
 from test_replay import assert_spoken

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from companion.audio.files import read_audio, write_wav
-from companion.cli import main
-from companion.config import VADConfig
-from companion.listen import EndpointSettings, Endpointer
-from companion.turn_taking import TurnTaker, end_silence_for, is_backchannel
-from companion.turns import Frame, Transcript
+from companion.ops.cli import main
+from companion.ops.config import VADConfig
+from companion.hearing.endpointer import EndpointSettings, Endpointer
+from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backchannel
+from companion.records import Frame, Transcript
 
 from conftest import words
 

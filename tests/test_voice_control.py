@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from companion.cli import main
-from companion.voice_control import Preferences, VoiceControl, parse, wake_remainder
+from companion.ops.cli import main
+from companion.dialogue.voice_control import Preferences, VoiceControl, parse, wake_remainder
 
 from conftest import words
 

@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from ..turns import SAMPLE_RATE, Frame
+from ..records import SAMPLE_RATE, Frame
 from .resample import Resampler
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..turns import SAMPLE_RATE
+from ..records import SAMPLE_RATE
 
 
 class AudioFileError(RuntimeError):

@@ -1,4 +1,4 @@
-"""Audio sources: each yields :class:`~companion.turns.Frame` blocks of 16 kHz mono float32.
+"""Audio sources: each yields :class:`~companion.records.Frame` blocks of 16 kHz mono float32.
 
 The live microphone and recorded files share this one shape, so the listening loop and
 ``replay`` run the same code.
@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..turns import SAMPLE_RATE, Frame
+from ..records import SAMPLE_RATE, Frame
 from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate
 from .resample import Resampler
 

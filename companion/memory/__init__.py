@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config
+from ..ops.config import Config
 from .store import DB_NAME, MemoryError, MemoryStore
 
 __all__ = ["DB_NAME", "MemoryError", "MemoryStore", "open_memory", "uses_model"]
@@ -22,7 +22,7 @@ def uses_model(cfg: Config) -> bool:
 
 def open_memory(cfg: Config, data: Path, brain=None):
     """The conversation's memory: :class:`LongTermMemory`, or ``NoMemory`` when disabled."""
-    from ..conversation import NoMemory
+    from ..contracts import NoMemory
     from .longterm import LongTermMemory
     from .writer import LLMWriter
 

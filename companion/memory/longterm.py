@@ -1,4 +1,4 @@
-"""The conversation's :class:`~companion.conversation.Memory`: stores every user turn before
+"""The conversation's :class:`~companion.dialogue.conversation.Memory`: stores every user turn before
 the reply is made, answers memory commands from the database, learns facts from the user's
 words by rules (and by a capable model in the background), and recalls context for the prompt."""
 
@@ -8,9 +8,9 @@ import logging
 import sqlite3
 from datetime import datetime
 
-from ..config import MemoryConfig
-from ..conversation import Recall
-from ..turns import Turn
+from ..ops.config import MemoryConfig
+from ..contracts import Recall
+from ..records import Turn
 from . import commands
 from .commands import CONFIRM, Command, parse_command
 from .retrieval import Standing, recalled_context, standing_context

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ..config import Config, data_dir
+from ..ops.config import Config, data_dir
 from . import phrasing
 from .retrieval import match_query, related_turns
 from .store import DB_NAME, MemoryError, MemoryStore

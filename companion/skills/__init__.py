@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..config import Config, data_dir
+from ..ops.config import Config, data_dir
 from .calendar import CalendarFile, CalendarSkill
 from .confirm import Confirmation
 from .drafting import LetterWriter

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Iterator
 
-from ..earcons import tone
+from ..audio.earcons import tone
 
 log = logging.getLogger(__name__)
 

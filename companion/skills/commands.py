@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..config import Config
+from ..ops.config import Config
 from . import calendar_path, letters_folder
 from .calendar import CalendarFile, CalendarSkill, event_request
 from .errors import SkillError

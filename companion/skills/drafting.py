@@ -115,7 +115,7 @@ class LetterWriter:
     """Drafts and revises with the LLM when allowed, else (or when it fails) deterministically."""
 
     def __init__(self, brain=None):
-        self.brain = brain  # a companion.brain.Brain, or None for template-only
+        self.brain = brain  # a companion.llm.client.Brain, or None for template-only
 
     def draft(self, brief: Brief) -> str:
         ask = (f"Write a short personal letter to {brief.recipient}. Purpose: {brief.purpose or 'staying in touch'}. "
@@ -132,7 +132,7 @@ class LetterWriter:
     def _ask(self, request: str, signature: str) -> str | None:
         if self.brain is None:
             return None
-        from ..brain import BrainError
+        from ..llm.client import BrainError
 
         messages = [{"role": "system", "content": "You write warm, plain personal letters. Answer with the letter "
                      "only: a greeting line, two or three short paragraphs, a closing and the signature."},

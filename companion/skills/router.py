@@ -1,4 +1,4 @@
-"""One :class:`~companion.conversation.Skill` in front of the LLM that holds reminders, the
+"""One :class:`~companion.dialogue.conversation.Skill` in front of the LLM that holds reminders, the
 calendar and letters: the deterministic intent layer. A skill in the middle of a dialogue
 (a read-back, a question, an open letter) hears the next turn first; otherwise each skill
 recognises its own requests by keywords and the date parser, in a fixed order."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..config import data_dir
+from ..ops.config import data_dir
 from ..database import open_database
 
 MIGRATIONS = [

@@ -13,7 +13,7 @@ import threading
 from datetime import datetime
 from typing import Iterator
 
-from ..brain import ToolCall, ToolsRejected
+from ..llm.client import ToolCall, ToolsRejected
 from .tools import SkillTools
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ class ToolLoop:
         self.refused = False  # the endpoint refused tools: plain replies from now on
 
     def reply(self, brain, messages: list[dict], cancel: threading.Event, now: datetime) -> Iterator[str]:
-        """Text deltas of the spoken reply. Raises :class:`~companion.brain.BrainError` like
+        """Text deltas of the spoken reply. Raises :class:`~companion.llm.client.BrainError` like
         ``Brain.stream`` when the endpoint fails."""
         if self.refused:
             yield from brain.stream(messages, cancel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..turns import Transcript
+from ..records import Transcript
 
 
 class Heard:

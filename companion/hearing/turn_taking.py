@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-from .listen import Endpointer
-from .turns import Frame, Utterance
+from .endpointer import Endpointer
+from ..records import Frame, Utterance
 
 # Words a finished thought rarely ends on: a pause after them is a pause to think.
 HANGING = frozenset("""

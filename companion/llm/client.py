@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
-from .config import LLMConfig
-from .embedded_llm import Endpoint
+from ..ops.config import LLMConfig
+from .embedded import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def resolve_endpoint(cfg: LLMConfig) -> tuple[Endpoint, object | None]:
     """The endpoint to talk to, starting the embedded server when ``base_url = 'embedded'``.
     Returns the endpoint and the object that keeps the embedded server alive (or ``None``)."""
     if cfg.base_url == "embedded":
-        from .embedded_llm import EmbeddedLLM
+        from .embedded import EmbeddedLLM
 
         llm = EmbeddedLLM(cfg)
         return llm.endpoint, llm

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-UNIT_NAME = "companion.service"
+UNIT_NAME = "companion.ops.service"
 
 
 def unit_path() -> Path:
@@ -46,7 +46,7 @@ def unit_text(executable: Path, companion_home: str | None = None, config: str |
     env = f"Environment={_quote('COMPANION_HOME=' + companion_home)}\n" if companion_home else ""
     return f"""[Unit]
 Description=Samantha, a local voice-first companion
-Documentation=file://{Path(__file__).resolve().parent.parent / "README.md"}
+Documentation=file://{Path(__file__).resolve().parents[2] / "README.md"}
 After=sound.target pipewire.service pulseaudio.service
 # No more than 5 starts in 5 minutes: a broken config or a missing model stops here instead
 # of looping; 'companion doctor' says what to fix, then 'systemctl --user restart companion'.

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PROJECT_ROOT
+from .ops.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 

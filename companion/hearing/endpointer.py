@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .turns import SAMPLE_RATE, Frame, Utterance
+from ..records import SAMPLE_RATE, Frame, Utterance
 
 CHUNK = 512  # samples per VAD step (32 ms at 16 kHz), fixed by the Silero model
 CONTEXT = 64

@@ -16,9 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .earcons import Earcons
-from .turn_taking import TurnTaker, is_backchannel
-from .turns import Utterance
+from ..audio.earcons import Earcons
+from ..hearing.turn_taking import TurnTaker, is_backchannel
+from ..records import Utterance
 
 log = logging.getLogger(__name__)
 

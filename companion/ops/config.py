@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import platformdirs
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ENV_PREFIX = "COMPANION_"
 
 

@@ -4,7 +4,7 @@ announcer, after the reply that met the fault), so the reply itself is never rep
 
 from __future__ import annotations
 
-from .database import Fault
+from ..database import Fault
 
 WHAT = {"memory.sqlite3": "my memory", "skills.sqlite3": "your reminders and drafts"}
 LINES = {

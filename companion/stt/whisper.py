@@ -1,8 +1,7 @@
 """Speech to text with faster-whisper: one utterance's audio in, one :class:`Transcript` out.
 
-All model calls run on one worker thread, one utterance at a time. ``prefetch`` starts a
-transcription at the user's first pause; if the turn is then confirmed with the same
-audio, ``transcribe`` returns that result instead of starting over.
+A :class:`~companion.contracts.Recognizer`; the threads and the guess made at the user's
+first pause are ``speculative.py``'s.
 
 Whisper always encodes a 30 s window, which is most of the cost for a 3 s turn. With
 ``[stt] short_window`` the encoder gets a window fitted to the turn (at least 10 s, twice
@@ -13,18 +12,16 @@ with the full window.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .config import STTConfig
-from .models import whisper_model_dir
-from .turns import Transcript
+from ..ops.config import STTConfig
+from ..model_files import whisper_model_dir
+from ..records import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +31,9 @@ MIN_WINDOW = 1000
 _LOOP = re.compile(r"(\b.{6,}?)(?:\s*\1){2,}", re.S)
 
 
-def _fingerprint(audio: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(audio).tobytes(), digest_size=16).hexdigest()
+class WhisperRecognizer:
+    """faster-whisper on the CPU (or GPU): blocking; call it from one thread at a time."""
 
-
-class Transcriber:
     def __init__(self, cfg: STTConfig, cache: Path):
         from faster_whisper import WhisperModel
 
@@ -47,39 +42,14 @@ class Transcriber:
         t = time.perf_counter()
         self.model = WhisperModel(self.model_path, device=cfg.device, compute_type=cfg.compute_type,
                                   cpu_threads=cfg.threads)
+        self.name = f"whisper {cfg.model}"
         self._tokenizer = None
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="stt")
-        self._speculative: tuple[str, Future] | None = None
         log.info("whisper %s loaded in %.2fs", cfg.model, time.perf_counter() - t)
 
     def warm_up(self) -> None:
-        """One throw-away pass, so the first real turn does not pay for lazy initialisation."""
-        self._run(np.zeros(16000, np.float32))
-
-    def prefetch(self, audio: np.ndarray) -> None:
-        """Start transcribing a tentative turn in the background."""
-        if self._speculative is not None:
-            self._speculative[1].cancel()  # a stale guess not yet started is dropped; a running one finishes
-        self._speculative = (_fingerprint(audio), self._worker.submit(self._run, audio))
-
-    def submit(self, audio: np.ndarray) -> Future:
-        """Transcribe in the background without touching the speculative guess."""
-        return self._worker.submit(self._run, audio)
-
-    def guess(self, wait: bool = False) -> Transcript | None:
-        """The speculative transcription, once it is done (or at once with ``wait``)."""
-        spec = self._speculative
-        if spec is None or spec[1].cancelled() or not (wait or spec[1].done()):
-            return None
-        return spec[1].result()
+        self.transcribe(np.zeros(16000, np.float32))
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        spec, self._speculative = self._speculative, None
-        if spec is not None and spec[0] == _fingerprint(audio):
-            return spec[1].result()
-        return self._worker.submit(self._run, audio).result()
-
-    def _run(self, audio: np.ndarray) -> Transcript:
         t = time.perf_counter()
         text = None
         if self.cfg.short_window and self.cfg.language and len(audio) < 0.45 * FULL_WINDOW * 160:

@@ -18,32 +18,33 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio.devices import find_device
-from .audio.files import AudioFileError, read_audio
-from .audio.rescan import DeviceRescan
-from .audio.sinks import SpeakerSink, WavSink
-from .audio.sources import MicrophoneSource, array_frames
-from .brain import Brain, resolve_endpoint
-from .config import Config, data_dir
-from .conversation import Conversation, TranscriptLog
-from .database import faults_reported_to
+from ..audio.devices import find_device
+from ..audio.files import AudioFileError, read_audio
+from ..audio.rescan import DeviceRescan
+from ..audio.sinks import SpeakerSink, WavSink
+from ..audio.sources import MicrophoneSource, array_frames
+from ..llm.client import Brain, resolve_endpoint
+from ..ops.config import Config, data_dir
+from ..dialogue.conversation import Conversation, TranscriptLog
+from ..database import faults_reported_to
 from .faults import SpokenFaults
 from .instance import single_instance
-from .memory import open_memory
+from ..memory import open_memory
 from .heap import limit_malloc_arenas
-from .listen import EndpointSettings, Endpointer
-from .live import LiveLoop
-from .persona import load_persona
-from .push_to_talk import push_to_talk
-from .skills import build_skills, router_of
-from .skills.announce import IdleAnnouncer
-from .status import LiveStatus, models_in_use, publish_each_turn
-from .stt import Transcriber
-from .think_ahead import ThinkAhead
-from .turn_taking import TurnTaker
-from .turns import SAMPLE_RATE
-from .voice import Voice
-from .voice_control import Preferences, VoiceControl
+from ..hearing.endpointer import EndpointSettings, Endpointer
+from .live_loop import LiveLoop
+from ..dialogue.persona import load_persona
+from ..hearing.push_to_talk import push_to_talk
+from ..skills import build_skills, router_of
+from ..skills.announce import IdleAnnouncer
+from ..ops.status import LiveStatus, models_in_use, publish_each_turn
+from ..stt import SpeculativeTranscriber, load_transcriber
+from ..dialogue.think_ahead import ThinkAhead
+from ..hearing.turn_taking import TurnTaker
+from ..records import SAMPLE_RATE
+from ..contracts import Synthesizer
+from ..tts import load_synthesizer, speak_to_array
+from ..dialogue.voice_control import Preferences, VoiceControl
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ log = logging.getLogger(__name__)
 class Parts:
     """The loaded models and clients; loading them is the slow part of start-up."""
 
-    transcriber: Transcriber
-    voice: Voice
+    transcriber: SpeculativeTranscriber
+    voice: Synthesizer
     brain: Brain
     persona: object
     keepalive: object | None  # the embedded LLM server, when used
@@ -77,12 +78,12 @@ def load_parts(cfg: Config, data: Path) -> Parts:
 
     llm_thread = threading.Thread(target=load_llm, name="llm-start", daemon=True)
     llm_thread.start()
-    transcriber = Transcriber(cfg.stt, data / "models")
-    voice = Voice(cfg.tts, data)
+    transcriber = load_transcriber(cfg.stt, data / "models")
+    voice = load_synthesizer(cfg.tts, data)
     preferences = Preferences(data / "preferences.json")  # "slower", "louder": said once, kept
     voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed), volume=preferences.get("tts.volume", cfg.tts.volume))
     transcriber.warm_up()
-    voice.speak_to_array("Hello.")
+    speak_to_array(voice, "Hello.")
     llm_thread.join()
     if "error" in result:
         raise result["error"]
@@ -145,7 +146,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)
     echo = None
     if cfg.conversation.echo_gate:
-        from .audio.echo import EchoCanceller
+        from ..audio.echo import EchoCanceller
 
         echo = EchoCanceller(sink.rate)
         sink.on_output = echo.on_output  # every block played becomes the echo reference
@@ -230,7 +231,7 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
 
 
 def say(cfg: Config, text: str, out: Path | None) -> int:
-    voice = Voice(cfg.tts, data_dir())
+    voice = load_synthesizer(cfg.tts, data_dir())
     if out is not None:
         sink = WavSink(out)
     else:

@@ -20,8 +20,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .brain import BrainError
-from .speech_text import SpeechChunker
+from ..llm.client import BrainError
+from ..tts import speak_to_array
+from ..tts.chunking import SpeechChunker
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Thought:
             self.first_piece_s = time.monotonic() - self.sent_at
             if not self.cancel.is_set():
                 t = time.perf_counter()
-                audio = self._voice.speak_to_array(piece)
+                audio = speak_to_array(self._voice, piece)
                 self.synth_s = time.perf_counter() - t
         self._pieces.put((piece, audio))
 

@@ -27,10 +27,10 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 
 
 def run_checks(cfg: Config) -> list[Check]:
-    from .audio.devices import find_device
-    from .brain import Brain, resolve_endpoint
-    from .models import BUNDLED_WHISPER, assembled_whisper_damage, resolve_gguf, resolve_voice, whisper_model_dir
-    from .persona import load_persona
+    from ..audio.devices import find_device
+    from ..llm.client import Brain, resolve_endpoint
+    from ..model_files import BUNDLED_WHISPER, assembled_whisper_damage, resolve_gguf, whisper_model_dir
+    from ..dialogue.persona import load_persona
 
     data = data_dir()
 
@@ -58,11 +58,11 @@ def run_checks(cfg: Config) -> list[Check]:
         return f"{cfg.stt.model} -> {path}{rebuilt}"
 
     def voice():
-        files = resolve_voice(cfg.tts.voice, data)
-        from piper import PiperVoice
+        from ..tts import load_synthesizer, speak_to_array
 
-        PiperVoice.load(files.onnx, config_path=files.config)
-        return f"{files.name}: {files.onnx}"
+        synth = load_synthesizer(cfg.tts, data)
+        seconds = len(speak_to_array(synth, "Hello.")) / synth.sample_rate
+        return f"{synth.name} ({synth.sample_rate} Hz; 'Hello.' is {seconds:.1f} s)"
 
     def persona():
         p = load_persona(cfg.persona.name)
@@ -84,7 +84,7 @@ def run_checks(cfg: Config) -> list[Check]:
         return f"{endpoint.base_url} answered in {time.perf_counter() - t:.2f}s"
 
     def push_to_talk():
-        from .push_to_talk import check
+        from ..hearing.push_to_talk import check
 
         return check(cfg.audio)
 
@@ -100,8 +100,8 @@ def database_checks(data: Path) -> list[Check]:
     """Each database read-only (doctor never changes one), plus any damaged copy set aside
     earlier: it stays a FAIL line until the user rescues or deletes it, so it is never
     forgotten."""
-    from .database import check, set_aside
-    from .memory import DB_NAME
+    from ..database import check, set_aside
+    from ..memory import DB_NAME
 
     checks = []
     for name, what in ((DB_NAME, "memory database"), ("skills.sqlite3", "skills database")):

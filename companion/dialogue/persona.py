@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PROJECT_ROOT
+from ..ops.config import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 _KEYS = {"name", "voice", "description", "style", "examples", "reminder", "greeting", "apology"}

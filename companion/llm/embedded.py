@@ -19,8 +19,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .config import LLMConfig
-from .models import resolve_gguf
+from ..ops.config import LLMConfig
+from ..model_files import resolve_gguf
 
 log = logging.getLogger(__name__)
 

@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from .audio.devices import AudioDeviceError
-        from .audio.files import AudioFileError
-        from .models import ModelError
-        from .persona import PersonaError
+        from ..audio.devices import AudioDeviceError
+        from ..audio.files import AudioFileError
+        from ..model_files import ModelError
+        from ..dialogue.persona import PersonaError
 
         if isinstance(exc, (AudioDeviceError, AudioFileError, ModelError, PersonaError, RuntimeError)) and not args.verbose:
             print(f"companion: {exc}", file=sys.stderr)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(command: str, args, cfg) -> int:
-    from . import app
+    from ..runtime import app
 
     if command == "run":
         return app.exit_now(app.run_live(cfg))
@@ -123,7 +123,7 @@ def _dispatch(command: str, args, cfg) -> int:
     if command == "say":
         return app.say(cfg, args.text, args.out)
     if command == "devices":
-        from .audio.devices import list_devices
+        from ..audio.devices import list_devices
 
         devices = list_devices()
         if not devices:
@@ -135,11 +135,11 @@ def _dispatch(command: str, args, cfg) -> int:
             print(f"{d.index:3d}  {d.name}  [{kinds}; {d.default_rate} Hz; {d.hostapi}]")
         return 0
     if command == "memory":
-        from .memory.manage import run_command
+        from ..memory.manage import run_command
 
         return run_command(cfg, args)
     if command in ("reminders", "calendar", "letters"):
-        from .skills.commands import run_command as run_skill_command
+        from ..skills.commands import run_command as run_skill_command
 
         return run_skill_command(cfg, args)
     if command == "status":

@@ -1,4 +1,5 @@
-"""Text to speech with Piper: load a voice once, synthesise one speakable chunk at a time."""
+"""Text to speech with Piper: load a voice once, synthesise one speakable chunk at a time
+(a :class:`~companion.contracts.Synthesizer`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Iterator
 
 import numpy as np
 
-from .config import TTSConfig
-from .models import resolve_voice
+from ..ops.config import TTSConfig
+from ..model_files import resolve_voice
 
 log = logging.getLogger(__name__)
 
 
-class Voice:
+class PiperSynthesizer:
     """A loaded Piper voice. ``synthesize`` is blocking; call it from a worker thread."""
 
     def __init__(self, cfg: TTSConfig, data: Path, varied: bool = True):
@@ -47,10 +48,6 @@ class Voice:
         """Yield mono float32 audio at :attr:`sample_rate`, one block per sentence Piper finds."""
         for chunk in self._piper.synthesize(text, syn_config=self._syn):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
-
-    def speak_to_array(self, text: str) -> np.ndarray:
-        parts = list(self.synthesize(text))
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _load_lean(files) -> "PiperVoice":

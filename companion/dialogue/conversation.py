@@ -13,78 +13,24 @@ import queue
 import re
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from .brain import Brain, BrainError
-from .database import Fault, report_fault
+from ..contracts import ChatClient, Memory, NoMemory, Recall, Skill, Synthesizer
+from ..llm.client import BrainError
+from ..database import Fault, report_fault
 from .persona import Persona
-from .skills.tool_loop import reply_stream
-from .speech_text import SpeechChunker
-from .stt import Transcriber
+from ..skills.tool_loop import reply_stream
+from ..tts.chunking import SpeechChunker
+from ..stt.speculative import SpeculativeTranscriber
 from .think_ahead import ThinkAhead
-from .turns import Timings, Transcript, Turn, Utterance
-from .voice import Voice
+from ..records import Timings, Transcript, Turn, Utterance
 
 log = logging.getLogger(__name__)
 
 _WORDS = re.compile(r"[A-Za-z0-9\u00C0-\u024F\u0400-\u04FF\u4e00-\u9fff]")
 # Whisper's usual inventions on noise: treated as "nothing was said".
 _NOISE_TEXTS = {"you", "thank you.", "thanks for watching!", "thank you for watching.", "bye.", "."}
-
-
-@dataclass(frozen=True)
-class Recall:
-    """What memory contributes to a reply: extra system context, or a complete answer that
-    replaces the LLM (e.g. "what do you remember about me?" answered from the database)."""
-
-    context: str = ""
-    reply: str | None = None
-    keep: bool = True  # False: off the record ("don't remember this conversation"), not even in the transcript log
-
-
-class Memory(Protocol):
-    def on_user_turn(self, text: str, now: datetime) -> Recall:
-        """Called before thinking; stores the user's words durably and recalls what they bring back."""
-
-    def standing(self, now: datetime, read_ahead: bool = False) -> str:
-        """What every request carries whatever the words (who the user is); ``read_ahead``: the
-        copy the server reads between turns, which the next request repeats."""
-
-    def on_reply(self, turn: Turn, spoken: str) -> None:
-        """Called after speaking, with what was actually said aloud."""
-
-    def preview(self, text: str, now: datetime) -> str | None:
-        """The context ``on_user_turn`` would recall for ``text``, storing nothing (to think
-        ahead); ``None`` when the words would change memory or be answered from it."""
-
-    def end_session(self, now: datetime) -> None:
-        """Called once when the conversation ends (closing the session, summarising it)."""
-
-
-class Skill(Protocol):
-    def handle(self, text: str, now: datetime) -> str | None:
-        """A complete spoken answer when this skill recognises the request, else ``None``.
-        Skills are deterministic (rules, parsers), so they work with the smallest model."""
-
-
-class NoMemory:
-    def on_user_turn(self, text: str, now: datetime) -> Recall:
-        return Recall()
-
-    def standing(self, now: datetime, read_ahead: bool = False) -> str:
-        return ""
-
-    def on_reply(self, turn: Turn, spoken: str) -> None:
-        pass
-
-    def preview(self, text: str, now: datetime) -> str | None:
-        return ""
-
-    def end_session(self, now: datetime) -> None:
-        pass
 
 
 class TranscriptLog:
@@ -121,7 +67,7 @@ _END = object()  # closes the synthesis queue
 
 
 class Conversation:
-    def __init__(self, transcriber: Transcriber, brain: Brain, voice: Voice, persona: Persona,
+    def __init__(self, transcriber: SpeculativeTranscriber, brain: ChatClient, voice: Synthesizer, persona: Persona,
                  transcript: TranscriptLog | None = None, memory: Memory | None = None,
                  skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now, control=None):
         self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
@@ -375,7 +321,7 @@ class _SpeakingWorker:
     """Synthesises queued text pieces one at a time on its own thread and writes the audio
     to the sink, so synthesis of piece N overlaps with generation of piece N+1."""
 
-    def __init__(self, voice: Voice, sink, cancel: threading.Event):
+    def __init__(self, voice: Synthesizer, sink, cancel: threading.Event):
         self.voice, self.sink, self.cancel = voice, sink, cancel
         self.first_audio_s: float | None = None
         self.marks: list[tuple[str, int, int]] = []  # (text, first sample, end sample) in the sink

@@ -1,0 +1,38 @@
+"""Text to speech: the engines behind ``contracts.Synthesizer`` and the factory that picks one
+from ``[tts]``. A new engine is one module here and one line in :data:`ENGINES`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..contracts import Synthesizer
+from ..ops.config import TTSConfig
+
+
+def _piper(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
+    from .piper import PiperSynthesizer
+
+    return PiperSynthesizer(cfg, data, varied=varied)
+
+
+ENGINES: dict[str, Callable[[TTSConfig, Path, bool], Synthesizer]] = {"piper": _piper}
+
+
+def engine_of(cfg: TTSConfig, data: Path) -> str:
+    """Which engine speaks ``[tts] voice``."""
+    return "piper"
+
+
+def load_synthesizer(cfg: TTSConfig, data: Path, varied: bool = True) -> Synthesizer:
+    """The voice ``[tts]`` names, loaded. ``varied=False`` asks for the same audio for the same
+    text every time (test fixtures that must transcribe the same way), where the engine varies."""
+    return ENGINES[engine_of(cfg, data)](cfg, data, varied)
+
+
+def speak_to_array(voice: Synthesizer, text: str) -> np.ndarray:
+    """All of ``text`` as one array (openers, earcon-like cues, tests)."""
+    parts = list(voice.synthesize(text))
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
