@@ -59,13 +59,14 @@ def test_another_process_is_named_and_a_kill_9_leaves_no_stale_lock(tmp_path):
 
 @pytest.mark.parametrize("command", [["run"], ["replay", "turn.wav", "--out", "out"]])
 def test_cli_refuses_a_second_companion_before_loading_anything(companion_home, tmp_path, capsys, monkeypatch, command):
-    from companion.runtime import app
+    from companion.runtime import app, replay
     from companion.ops.cli import main
 
     def must_not_load(*a, **k):
         raise AssertionError("models loaded although another companion holds the data directory")
 
     monkeypatch.setattr(app, "load_parts", must_not_load)
+    monkeypatch.setattr(replay, "load_parts", must_not_load)
     monkeypatch.setattr(app, "find_device", must_not_load)
     monkeypatch.chdir(tmp_path)
     with single_instance(companion_home):

@@ -114,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(command: str, args, cfg) -> int:
-    from ..runtime import app
+    from ..runtime import app, replay
 
     if command == "run":
         return app.exit_now(app.run_live(cfg))
     if command == "replay":
-        return app.replay(cfg, args.inputs, args.out)
+        return replay.replay(cfg, args.inputs, args.out)
     if command == "say":
         return app.say(cfg, args.text, args.out)
     if command == "devices":

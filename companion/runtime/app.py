@@ -1,5 +1,5 @@
 """Wiring: builds the stages from a :class:`Config` and runs them live, over recordings
-(``replay``), or for one sentence (``say``). The live loop and replay share
+(``replay``, in replay.py), or for one sentence (``say``). The live loop and replay share
 :class:`TurnTaker` (endpointing with listening ahead) and :class:`Conversation`; only the
 source and the sink differ."""
 
@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from ..audio.devices import find_device
-from ..audio.files import AudioFileError, read_audio
 from ..audio.rescan import DeviceRescan
 from ..audio.sinks import SpeakerSink, WavSink
-from ..audio.sources import MicrophoneSource, array_frames
+from ..audio.sources import MicrophoneSource
 from ..llm.client import Brain, resolve_endpoint
 from ..ops.config import Config, data_dir
 from ..dialogue.conversation import Conversation, TranscriptLog
@@ -41,7 +38,6 @@ from ..ops.status import LiveStatus, models_in_use, publish_each_turn
 from ..stt import SpeculativeTranscriber, load_transcriber
 from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
-from ..records import SAMPLE_RATE
 from ..contracts import Synthesizer
 from ..tts import load_synthesizer, speak_to_array
 from ..dialogue.voice_control import Preferences, VoiceControl
@@ -183,51 +179,6 @@ def exit_now(code: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-def replay(cfg: Config, files: list[str], out: Path) -> int:
-    """Feed recorded user turns through the live pipeline; write reply WAVs and
-    ``transcript.jsonl`` to ``out``. Returns 1 when any input file could not be used."""
-    with single_instance(data_dir()):  # replay writes the same memory database as 'run'
-        return _replay(cfg, files, out)
-
-
-def _replay(cfg: Config, files: list[str], out: Path) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    parts = load_parts(cfg, data_dir())
-    conv = new_conversation(cfg, parts, out / "transcript.jsonl")
-    conv.log_off_record = True
-    conv.prefill_between_turns = False  # recordings follow each other at once: nothing to gain
-    turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
-    trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
-    cancel = threading.Event()
-    failed = 0
-    t0 = 0.0
-    with graceful_stop(cancel.set):
-        for path in files:
-            if cancel.is_set():
-                break
-            try:
-                audio = read_audio(path)
-            except AudioFileError as exc:
-                log.error("skipped: %s", exc)
-                failed += 1
-                continue
-            stream = np.concatenate([audio, trailing])
-            heard = 0
-            for utt in turns.turns(array_frames(stream, t0=t0)):
-                heard += 1
-                wav = out / f"reply-{conv.turns + 1:03d}.wav"
-                turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))
-                if turn is not None:
-                    log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text, wav.name)
-            if not heard:
-                log.warning("%s: no speech found; nothing sent", path)
-            turns.reset()
-            t0 += len(stream) / SAMPLE_RATE
-    conv.memory.end_session(datetime.now())
-    log.info("replayed %d files, %d turns, transcript in %s", len(files), conv.turns, out / "transcript.jsonl")
-    return 1 if failed else 0
 
 
 def say(cfg: Config, text: str, out: Path | None) -> int:
