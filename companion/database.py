@@ -71,6 +71,21 @@ _ADVICE = {
 }
 
 
+_COMMAND_ADVICE = {
+    "locked": "another program is holding it (a sqlite3 shell, a backup, a running companion); close that "
+              "program and try again",
+    "full": "the disk is full; free some space and try again",
+    "corrupt": "it is damaged; 'companion doctor' says how to rescue it",
+    "error": "'companion doctor' checks it",
+}
+
+
+def explain(exc: sqlite3.Error) -> str:
+    """One line for a command that failed on a database: which file, and what to do."""
+    return f"cannot use {getattr(exc, 'database', 'a database in the data directory')} ({exc}): " \
+           f"{_COMMAND_ADVICE[fault_kind(exc)]}"
+
+
 class _Connection(sqlite3.Connection):
     """Reports the first fault of each kind on this database (logged with what to do)."""
 
@@ -81,6 +96,7 @@ class _Connection(sqlite3.Connection):
         try:
             return super().execute(sql, parameters)
         except sqlite3.Error as exc:
+            exc.database = self.path  # for explain(): the error alone does not name the file
             kind = fault_kind(exc)
             if kind not in self._reported:
                 self._reported.add(kind)

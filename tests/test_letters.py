@@ -144,3 +144,18 @@ def test_read_back_a_saved_letter_or_a_named_file(clock, letters_dir, capsys):
     assert main(["--set", f"skills.letters_dir={letters_dir}", "letters", "show", "grandmother"]) == 0
     assert capsys.readouterr().out == path.read_text()
     assert main(["--set", f"skills.letters_dir={letters_dir}", "letters", "show", "king"]) == 1
+
+
+def test_letters_show_refuses_a_link_out_of_the_letters_folder(letters_dir, tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    letters_dir.mkdir(parents=True, exist_ok=True)
+    (letters_dir / "passwd.md").symlink_to(secret)
+    flags = ["--set", f"skills.letters_dir={letters_dir}", "letters"]
+    assert main([*flags, "show", "passwd.md"]) == 1
+    out, err = capsys.readouterr()
+    assert "root:x" not in out and "leads outside the letters folder" in err
+    assert main([*flags, "show", "passwd"]) == 1
+    assert "root:x" not in capsys.readouterr().out
+    assert main([*flags, "list"]) == 0
+    assert "passwd" not in capsys.readouterr().out

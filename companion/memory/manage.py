@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ..errors import check_new_file
 from ..ops.config import Config, data_dir
 from . import phrasing
 from .retrieval import match_query, related_turns
@@ -52,8 +53,8 @@ def _forget(store: MemoryStore, args) -> int:
 
 
 def _export(store: MemoryStore, args) -> int:
+    path = check_new_file(args.file, args.force)
     data = store.export()
-    path = Path(args.file)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as private as the database
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=1)
@@ -68,8 +69,9 @@ def _import(store: MemoryStore, args) -> int:
         raise MemoryError(f"{args.file}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MemoryError(f"{args.file}: not a JSON export ({exc})") from None
-    added = store.import_(data)
-    print(f"Imported {added['facts']} facts and {added['turns']} turns from {args.file}.")
+    added, present = store.import_(data)
+    held = f" ({present['facts']} facts and {present['turns']} turns were here already)" if any(present.values()) else ""
+    print(f"Imported {added['facts']} facts and {added['turns']} turns from {args.file}{held}.")
     return 0
 
 

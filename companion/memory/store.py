@@ -236,9 +236,13 @@ class MemoryStore:
             data[table] = [dict(r) for r in self._rows(f"SELECT * FROM {table} ORDER BY id")]
         return data
 
-    def import_(self, data: dict) -> dict[str, int]:
-        """Add an export to this database. Into an empty memory the ids are kept, so the export
-        is reproduced exactly; otherwise rows get fresh ids and everything belongs to this user."""
+    def import_(self, data: dict) -> tuple[dict[str, int], dict[str, int]]:
+        """Add an export to this database; returns how many rows of each table were added and
+        how many were here already. Into an empty memory the ids are kept, so the export is
+        reproduced exactly; otherwise rows get fresh ids, everything belongs to this user, and
+        a row this memory already holds (the same turn, a fact it already knows) is not added
+        again, so importing a file twice changes nothing. A row that is damaged (a wrong type,
+        a reference to a row the export lacks) stops the import with nothing added."""
         if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
             raise MemoryError(f"not a companion memory export (expected \"format\": \"{EXPORT_FORMAT}\")")
         if data.get("version") != EXPORT_VERSION:
@@ -246,30 +250,77 @@ class MemoryStore:
         refs = {"sessions": {"user_id": "users"}, "turns": {"session_id": "sessions"},
                 "facts": {"user_id": "users", "source_turn_id": "turns"}, "summaries": {"session_id": "sessions"}}
         ids: dict[str, dict[int, int]] = {t: {} for t in _TABLES}
-        added = dict.fromkeys(_TABLES, 0)
+        added, present = dict.fromkeys(_TABLES, 0), dict.fromkeys(_TABLES, 0)
         with self.transaction() as db:
             merge = any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in _TABLES[1:])
             if not merge and data.get("users"):
                 db.execute("DELETE FROM users")  # only the empty default user: the export's own replaces it
             for table in _TABLES:
-                columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
-                for row in data.get(table, []):
-                    if not isinstance(row, dict) or set(row) != set(columns):
-                        raise MemoryError(f"a {table} row in the export has the wrong fields; expected {sorted(columns)}")
+                columns = {r[1]: (r[2], bool(r[3])) for r in db.execute(f"PRAGMA table_info({table})")}
+                rows = data.get(table, [])
+                if not isinstance(rows, list):
+                    raise MemoryError(f'"{table}" in the export is not a list of rows; the file is damaged')
+                held = self._held(table, columns) if merge else {}
+                for row in rows:
+                    _check_row(table, row, columns)
                     if table == "users" and merge:
                         ids["users"][row["id"]] = self.user_id
                         continue
                     values = dict(row)
                     for col, parent in refs.get(table, {}).items():
-                        values[col] = ids[parent].get(values[col])
+                        if values[col] is not None:
+                            if values[col] not in ids[parent]:
+                                raise MemoryError(f"the export's {table} row {row['id']} refers to {parent} row "
+                                                  f"{values[col]}, which the export does not hold; the file is "
+                                                  "incomplete or was edited. Nothing was imported")
+                            values[col] = ids[parent][values[col]]
                     if merge:
                         del values["id"]
-                    cur = db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                                     list(values.values()))
+                        same = held.get(_identity(table, values))
+                        if same is not None:
+                            ids[table][row["id"]] = same
+                            present[table] += 1
+                            continue
+                    try:
+                        cur = db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES "
+                                         f"({', '.join('?' * len(values))})", list(values.values()))
+                    except sqlite3.IntegrityError as exc:  # a role that is neither, an id given twice
+                        raise MemoryError(f"the export's {table} row {row['id']} cannot be stored ({exc}); "
+                                          "the file is damaged. Nothing was imported") from None
                     ids[table][row["id"]] = cur.lastrowid
                     added[table] += 1
         self.user_id = self._default_user()
-        return added
+        return added, present
+
+    def _held(self, table: str, columns: dict) -> dict[tuple, int]:
+        """This memory's rows of ``table`` by what makes them the same row (ids aside)."""
+        names = [c for c in columns if c != "id"]
+        return {_identity(table, dict(zip(names, r[1:]))): r[0]
+                for r in self.db.execute(f"SELECT id, {', '.join(names)} FROM {table}")}
+
+
+def _identity(table: str, values: dict) -> tuple:
+    """A fact still valid is the same fact whatever its dates (as :meth:`MemoryStore.add_fact`
+    sees it); any other row is the same when every field is."""
+    if table == "facts" and values["valid_to"] is None:
+        return ("current", values["user_id"], values["subject"], values["attribute"], str(values["value"]).lower())
+    return tuple(sorted(values.items()))
+
+
+def _check_row(table: str, row, columns: dict[str, tuple[str, bool]]) -> None:
+    """Every field present and of its column's type, so nothing odd is stored."""
+    if not isinstance(row, dict) or set(row) != set(columns):
+        raise MemoryError(f"a {table} row in the export has the wrong fields; expected {sorted(columns)}")
+    for col, (kind, required) in columns.items():
+        value = row[col]
+        if value is None:
+            if required or col == "id":
+                raise MemoryError(f"the export's {table} row {row.get('id')!r} has no {col}; the file is damaged")
+            continue
+        ok = isinstance(value, int) and not isinstance(value, bool) if kind == "INTEGER" else isinstance(value, str)
+        if not ok:
+            raise MemoryError(f"the export's {table} row {row.get('id')!r}: {col} should be "
+                              f"{'a whole number' if kind == 'INTEGER' else 'text'}, not {value!r}; the file is damaged")
 
 
 def _fact(row: sqlite3.Row) -> Fact:

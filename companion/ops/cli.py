@@ -1,13 +1,15 @@
 """Command line: parses arguments and calls into :mod:`companion.app`; no logic lives here.
 
-Domain errors are turned into one-line messages and exit codes only at this edge:
-2 for configuration, 1 for everything else a user can fix (devices, models, files).
+Domain errors are turned into one-line messages and exit codes only at this edge (:func:`_explain`):
+2 for configuration and arguments that cannot work, 1 for everything else a user can fix
+(devices, models, files, a full disk); a reader that closes the pipe (``| head``) ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -49,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="include values that were replaced by newer ones")
     msub.add_parser("search", help="facts and past turns matching TEXT").add_argument("text", nargs="+", metavar="TEXT")
     msub.add_parser("forget", help="erase fact ID (see list) and the words it came from").add_argument("id", type=int)
-    msub.add_parser("export", help="write everything to a JSON file").add_argument("file", type=Path, metavar="FILE.json")
+    mexp = msub.add_parser("export", help="write everything to a JSON file")
+    mexp.add_argument("file", type=Path, metavar="FILE.json")
+    mexp.add_argument("--force", action="store_true", help="replace FILE.json if it exists")
     msub.add_parser("import", help="add a JSON export").add_argument("file", type=Path, metavar="FILE.json")
     msub.add_parser("wipe", help="erase all memory").add_argument("--yes", action="store_true", help="really do it")
     rsub = sub.add_parser("reminders", parents=[common], help="list, add or cancel reminders").add_subparsers(
@@ -59,15 +63,28 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("cancel", help="cancel reminder ID (see list)").add_argument("id", type=int)
     csub = sub.add_parser("calendar", parents=[common], help="the calendar (an .ics file): list, add, export, import"
                           ).add_subparsers(dest="calendar_action", metavar="ACTION", required=True)
-    csub.add_parser("list", help="coming events").add_argument("--days", type=int, default=7, help="how far ahead (7)")
+    csub.add_parser("list", help="coming events").add_argument("--days", type=_days, default=7, help="how far ahead (7)")
     csub.add_parser("add", help="e.g.: add lunch with Amy on Friday at 1 pm").add_argument("text", nargs="+", metavar="WORDS")
-    csub.add_parser("export", help="write the calendar to FILE.ics").add_argument("file", type=Path, metavar="FILE.ics")
+    cexp = csub.add_parser("export", help="write the calendar to FILE.ics")
+    cexp.add_argument("file", type=Path, metavar="FILE.ics")
+    cexp.add_argument("--force", action="store_true", help="replace FILE.ics if it exists")
     csub.add_parser("import", help="merge the events of FILE.ics in").add_argument("file", type=Path, metavar="FILE.ics")
     lsub = sub.add_parser("letters", parents=[common], help="saved letters: list, show").add_subparsers(
         dest="letters_action", metavar="ACTION", required=True)
     lsub.add_parser("list", help="saved letters and any unfinished draft")
     lsub.add_parser("show", help="print a saved letter").add_argument("name", help="file name or words from it, e.g. grandmother")
     return p
+
+
+def _days(text: str) -> int:
+    """``--days``: a whole number of days ahead, at least one."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{days} days ahead shows nothing; give 1 or more")
+    return days
 
 
 def _setup_logging(quiet: bool, verbose: bool) -> None:
@@ -98,19 +115,39 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
     _setup_logging(args.quiet, args.verbose)
     try:
-        return _dispatch(command, args, cfg)
+        code = _dispatch(command, args, cfg)
+        sys.stdout.flush()  # a reader that went away (| head) shows here, not as a traceback at exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush must not fail again
+        return 141  # as if killed by SIGPIPE, like other tools in a pipe
     except Exception as exc:
-        from ..audio.devices import AudioDeviceError
-        from ..audio.files import AudioFileError
-        from ..model_files import ModelError
-        from ..dialogue.persona import PersonaError
+        explained = None if args.verbose else _explain(exc)
+        if explained is None:
+            raise
+        message, code = explained
+        print(f"companion: {message}", file=sys.stderr)
+        return code
 
-        if isinstance(exc, (AudioDeviceError, AudioFileError, ModelError, PersonaError, RuntimeError)) and not args.verbose:
-            print(f"companion: {exc}", file=sys.stderr)
-            return 1
-        raise
+
+def _explain(exc: Exception) -> tuple[str, int] | None:
+    """The one line and exit status for an error the user can fix; ``None`` for a bug (its
+    traceback is wanted). Domain errors carry their own sentence; file system errors get one
+    naming the path."""
+    from ..database import explain as explain_database_error
+    from ..errors import UsageError, explain_os_error
+
+    if isinstance(exc, UsageError):
+        return str(exc), 2
+    if isinstance(exc, RuntimeError):  # AudioDeviceError, ModelError, MemoryError, SkillError, AlreadyRunning...
+        return str(exc), 1
+    if isinstance(exc, OSError):
+        return explain_os_error(exc), 1
+    if isinstance(exc, sqlite3.Error):  # locked by another program, disk full
+        return explain_database_error(exc), 1
+    return None
 
 
 def _dispatch(command: str, args, cfg) -> int:

@@ -243,6 +243,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; pass an existing file to --config") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder; pass a config file (such as {path / 'config.toml'}) to --config") from None
+    except OSError as exc:  # unreadable
+        raise ConfigError(f"cannot read config file {path} ({exc.strerror}); check its permissions") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 

@@ -7,6 +7,7 @@ lock behind; the pid written into the file is only there to name the running pro
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from contextlib import contextmanager
@@ -20,6 +21,19 @@ class AlreadyRunning(RuntimeError):
     """Another companion holds the data directory; the message names its pid and what to do."""
 
 
+class DataDirectoryError(RuntimeError):
+    """The data directory cannot be written (disk full, permissions); says what to do."""
+
+
+def _unusable(data: Path, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = ("the disk is full. Free some space there (she needs a few MB for her memory, logs and "
+                  "transcripts) or set COMPANION_HOME to a folder on another disk")
+    else:
+        advice = "check that the folder is yours and writable (ls -ld), or set COMPANION_HOME to another folder"
+    return f"cannot use the data directory {data} ({exc.strerror}): {advice}"
+
+
 def _holder(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
     return os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
@@ -29,7 +43,10 @@ def _holder(fd: int) -> str:
 def single_instance(data: Path) -> Iterator[Path]:
     """Hold the data directory for this process, or raise :class:`AlreadyRunning`."""
     path = Path(data) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DataDirectoryError(_unusable(data, exc)) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,8 +56,11 @@ def single_instance(data: Path) -> Iterator[Path]:
                 f"Samantha is already running on {data} (pid {pid}). Talk to that one, or stop it first "
                 f"('companion service uninstall' if it runs as a service, else: kill {pid}); another data "
                 "directory (COMPANION_HOME) can run beside it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a full disk: the pid cannot be written, so nothing else could be either
+            raise DataDirectoryError(_unusable(data, exc)) from None
         try:
             yield path
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..errors import check_new_file
 from ..ops.config import Config
 from . import calendar_path, letters_folder
 from .calendar import CalendarFile, CalendarSkill, event_request
@@ -49,7 +50,7 @@ def calendar(cfg: Config, args) -> int:
     cal = CalendarFile(calendar_path(), tz)
     action = args.calendar_action
     if action == "export":
-        print(f"wrote {cal.export_file(args.file)} events to {args.file}")
+        print(f"wrote {cal.export_file(check_new_file(args.file, args.force))} events to {args.file}")
     elif action == "import":
         print(f"imported {cal.import_file(args.file)} events from {args.file} into {cal.path}")
     elif action == "add":

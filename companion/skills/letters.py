@@ -75,10 +75,21 @@ class LetterDesk:
         self.update(replace(draft, stage="discarded"), now)
 
     def saved(self) -> list[Path]:
+        """The letters in the folder; a link that leads out of it (to /etc/passwd, say) is none."""
+        return [p for p in self._files() if self._inside(p)]
+
+    def _files(self) -> list[Path]:
         return sorted(self.folder.glob("*.md")) if self.folder.is_dir() else []
+
+    def _inside(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.folder.resolve())
 
     def find(self, name: str) -> Path:
         """A saved letter by file name, or by words of its name ("grandmother")."""
+        for p in self._files():
+            if name in (p.name, p.stem) and not self._inside(p):
+                raise SkillError(f"{p} leads outside the letters folder (to {p.resolve()}); only letters "
+                                 f"inside {self.folder} are shown")
         letters = self.saved()
         exact = [p for p in letters if name in (p.name, p.stem)]
         matches = exact or best_matches(name, {p: p.stem.replace("-", " ") for p in letters})
