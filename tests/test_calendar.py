@@ -152,3 +152,19 @@ def test_an_imported_repeating_event_is_found_on_every_date(tmp_path, say):
     assert [(d.month, d.day, d.hour) for d in found] == [(5, 4, 10), (5, 7, 10), (5, 11, 10), (5, 18, 10), (5, 21, 15),
                                                          (5, 25, 10), (5, 28, 10), (6, 1, 10)]  # UNTIL is inclusive
     assert all(e.end - e.start == half_hour for e in cal.between(found[0], found[-1]))
+
+
+@pytest.mark.parametrize("said, answer", [
+    ("Put lunch with Amy on my calendar yesterday at 1 pm.", "“yesterday” is in the past"),
+    ("Put lunch with Amy on my calendar on February 30 at 1 pm.", "There is no February 30"),
+    ("Put lunch with Amy on my calendar at 25:00.", "as a time of day"),
+])
+def test_an_event_at_a_time_that_cannot_be_is_not_added(say, said, answer):
+    assert answer in say(said)
+    assert not calendar_path().exists() or "lunch" not in calendar_path().read_text().lower()
+
+
+def test_cli_add_refuses_a_time_that_cannot_be(capsys):
+    assert main(["calendar", "add", "lunch", "with", "Amy", "yesterday", "at", "1", "pm"]) == 1
+    assert "is in the past" in capsys.readouterr().err
+    assert not calendar_path().exists()

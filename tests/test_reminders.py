@@ -164,3 +164,35 @@ def test_cli_add_list_cancel(capsys):
     assert "no open reminder number" in capsys.readouterr().err
     assert main(["reminders", "add", "call", "Amy"]) == 1
     assert "say what and when" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("said, answer", [
+    ("Remind me to call Amy yesterday at 5.", "“yesterday” is in the past"),
+    ("Remind me to call Amy in -3 minutes.", "“in -3 minutes” is not a time ahead"),
+    ("Remind me to call Amy on February 30 at 5 pm.", "there is no February 30"),
+    ("Remind me to call Amy at 25:00.", "I didn't understand “at 25:00” as a time of day"),
+    ("Remind me to call Amy every blursday.", "I didn't understand how often “every blursday” is"),
+])
+def test_a_past_impossible_or_unknown_time_is_said_back_and_nothing_stored(clock, said, answer):
+    s = skills(clock)
+    reply = say(s, clock, said)
+    assert reply.lower().startswith(answer.lower()) and "again" in reply
+    assert say(s, clock, "Yes.") != "Good, it's set."
+    assert ReminderBook(connect()).active() == []
+
+
+def test_a_past_time_as_the_answer_to_when_is_asked_again(clock):
+    s = skills(clock)
+    assert say(s, clock, "Remind me to water the plants.") == "When should I remind you to water the plants?"
+    assert say(s, clock, "Yesterday at 5.").startswith("“yesterday” is in the past")
+    assert ReminderBook(connect()).active() == []
+    assert say(s, clock, "Tomorrow at 9 am.").startswith("I'll remind you to water the plants tomorrow")
+
+
+@pytest.mark.parametrize("words, message", [
+    ("call Amy yesterday at 5", "is in the past"), ("call Amy at 25:00", "as a time of day"),
+    ("call Amy on feb 30", "there is no February 30")])
+def test_cli_refuses_a_time_that_cannot_be(capsys, words, message):
+    assert main(["reminders", "add", *words.split()]) == 1
+    assert message in capsys.readouterr().err
+    assert ReminderBook(connect()).active() == []

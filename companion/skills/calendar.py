@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import SkillError
 from .phrasing import count, join, say_clock, say_day, say_when, sentence_case
 from .recurrence import aware, starts
-from .timeparse import When, find_when, local, normalize, without
+from .timeparse import TimeError, When, check_ahead, find_when, local, normalize, without
 from .wording import best_matches, is_no, is_yes, original_case, strip_edges
 
 PRODID = "-//companion//Samantha//EN"
@@ -199,6 +199,7 @@ _IT = re.compile(r"^(?:it|that|this|that one|the event|the meeting|the appointme
 def event_request(text: str, now: datetime) -> tuple[str, When]:
     """The event's title, as the user spelled it, and when: "put lunch with Amy on Friday at one"."""
     said = normalize(text)
+    check_ahead(said)
     when = find_when(said, now)
     title = strip_edges(_ON_CALENDAR.sub(" ", _ADD.sub("", without(said, when))))
     return original_case(title, text), when
@@ -239,7 +240,10 @@ class CalendarSkill:
         return None
 
     def _add(self, said: str, original: str, now: datetime) -> str:
-        title, when = event_request(original, now)
+        try:
+            title, when = event_request(original, now)
+        except TimeError as exc:  # nothing is put on the calendar on a guess
+            return f"{sentence_case(str(exc))}. Say the event again with its day and time, like 'lunch on Friday at 1 pm'."
         if not title:
             return "What should I call the event?"
         return self.put(title, when, now)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from .errors import SkillError
 from .phrasing import count, join, say_day, say_rule, say_when, sentence_case
-from .timeparse import When, find_when, local, next_occurrence, normalize, without
+from .timeparse import TimeError, When, check_ahead, find_when, local, next_occurrence, normalize, without
 from .wording import best_matches, is_no, is_yes, original_case, second_person, strip_edges
 
 
@@ -108,6 +108,7 @@ def reminder_request(text: str, now: datetime) -> tuple[str, When]:
     """What to be reminded of, in the user's words and spelling, and when: "remind me to call
     Amy at 5" -> ("call Amy", at 5 pm); "set a timer for 10 minutes" -> ("my 10 minute timer is done", +10 min)."""
     said = normalize(text)
+    check_ahead(said)
     when = find_when(said, now)
     if timer := _TIMER.search(said) if "timer" in said else None:
         if not when.offset:
@@ -150,7 +151,10 @@ class ReminderSkill:
 
     # -- requests ------------------------------------------------------------------------
     def _add(self, said: str, original: str, now: datetime) -> str:
-        task, when = reminder_request(original, now)
+        try:
+            task, when = reminder_request(original, now)
+        except TimeError as exc:  # nothing is stored on a guess
+            return f"{sentence_case(str(exc))}. Say the reminder again with a time still ahead, like 'tomorrow at 5'."
         if not task:
             return "What should I remind you of?"
         if not when:
@@ -186,6 +190,10 @@ class ReminderSkill:
                 return "All right, I kept them."
             return None
         if self._waiting_text is not None:
+            try:
+                check_ahead(said)
+            except TimeError as exc:  # still waiting for a time that can be
+                return f"{sentence_case(str(exc))}. When should I remind you to {second_person(self._waiting_text)}?"
             when = find_when(said, now, bare_hour=True)
             task, self._waiting_text = self._waiting_text, None
             if when:

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..ops.config import ConfigError
+from .errors import SkillError
 
 _UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
@@ -55,8 +56,45 @@ _DATE_WORDS = re.compile(r"\b(?:today|tomorrow|tonight|monday|tuesday|wednesday|
                          r"week|month|year|weekend|\d+(?:st|nd|rd|th))\b|\d")
 
 
-class TimeError(ValueError):
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_DAY_OF_MONTH = re.compile(rf"\b(?P<m1>{_MONTH})\s+(?:the\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\b"
+                           rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH})(?!\w)")
+_PAST = re.compile(r"\b(?:yesterday|(?:last|past) (?:night|week|month|year|monday|tuesday|wednesday|thursday|friday|"
+                   r"saturday|sunday)|\d+ (?:second|minute|hour|day|week|month|year)s? ago)\b")
+_NEGATIVE = re.compile(r"\b(?:in|for|after)\s+-\s*\d+\s*[a-z]*")
+_CLOCK_SAID = re.compile(r"\b(?:at|by|around|from|until|till)\s+(?P<h>\d{1,3})(?::(?P<m>\d{2}))?(?:\s*(?P<ampm>am|pm)\b)?"
+                         r"|\b(?P<h2>\d{1,3}):(?P<m2>\d{2})\b")
+_EVERY_SAID = re.compile(r"\bevery\s+(?:\d+\s+[a-z]+|other\s+[a-z]+|[a-z]*day)\b")  # how often, not "every plant"
+
+
+class TimeError(SkillError, ValueError):
     """A spoken time could not be understood; the message says how to say it instead."""
+
+
+def check_ahead(said: str) -> None:
+    """Raise :class:`TimeError` when ``said`` (normalized) names a time in the past, one that
+    cannot exist, or one not understood, saying which words: a reminder "yesterday at 5" must
+    not become today at 5, nor "at 25:00" a reminder with no time."""
+    if m := _PAST.search(said):
+        raise TimeError(f"“{m[0]}” is in the past; give a day and time still ahead")
+    if m := _NEGATIVE.search(said):
+        raise TimeError(f"“{m[0]}” is not a time ahead; say how long from now, like 'in 3 minutes'")
+    for m in _DAY_OF_MONTH.finditer(said):
+        month = next(i for i, name in enumerate(_MONTHS) if name.startswith((m["m1"] or m["m2"]).rstrip(".")[:3]))
+        day = int(m["d1"] or m["d2"])
+        if not 1 <= day <= _MONTH_DAYS[month]:
+            raise TimeError(f"there is no {_MONTHS[month].capitalize()} {day}; check the date")
+    for m in _CLOCK_SAID.finditer(said):
+        hour, minute = int(m["h"] or m["h2"]), int(m["m"] or m["m2"] or 0)
+        if hour > 23 or minute > 59 or (m["ampm"] and not 1 <= hour <= 12):
+            raise TimeError(f"I didn't understand “{m[0].strip()}” as a time of day; say it like 'at 6 pm' or 'at 18:30'")
+    for m in _EVERY_SAID.finditer(said):
+        if not _EVERY.match(said, m.start()):
+            raise TimeError(f"I didn't understand how often “{m[0]}” is; say it like 'every Tuesday', "
+                            "'every day' or 'every 2 hours'")
 
 
 def user_timezone(name: str) -> tzinfo:

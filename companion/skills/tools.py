@@ -23,7 +23,7 @@ from .errors import SkillError
 from .letters import LetterSkill
 from .phrasing import say_when
 from .reminders import ReminderSkill
-from .timeparse import When, find_when, local, normalize
+from .timeparse import When, check_ahead, find_when, local, normalize
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,7 @@ class SkillTools:
 
 
 def _when(said: str, now: datetime) -> When:
+    check_ahead(normalize(said))  # a TimeError: the model hears which words were wrong
     when = find_when(normalize(said), now, bare_hour=True)
     if not when:
         raise BadCall(f"cannot understand the time {said!r}; say it in words like 'tomorrow at 6pm', "
