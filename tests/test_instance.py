@@ -26,7 +26,7 @@ def test_released_after_a_clean_exit(tmp_path):
     with single_instance(tmp_path):
         pass
     with single_instance(tmp_path):  # free again
-        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
+        assert (tmp_path / LOCK_NAME).read_text().split() == [str(os.getpid()), "run"]
     assert (tmp_path / LOCK_NAME).read_text() == ""
 
 
@@ -52,7 +52,7 @@ def test_another_process_is_named_and_a_kill_9_leaves_no_stale_lock(tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert (tmp_path / LOCK_NAME).read_text().strip() == str(proc.pid)  # stale pid left in the file...
+    assert (tmp_path / LOCK_NAME).read_text().split()[0] == str(proc.pid)  # stale pid left in the file...
     with single_instance(tmp_path):  # ...but it does not block
         pass
 

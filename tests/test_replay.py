@@ -1,8 +1,13 @@
 """Recorded user turns through the real pipeline (VAD, Whisper, LLM client, Piper) with a
 scripted OpenAI-compatible server, so replies are deterministic."""
 
+import errno
 import json
+import os
+import signal
 import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -131,3 +136,73 @@ def test_markdown_and_emoji_are_not_spoken(tmp_path, speech, scripted_llm):
     assert run_replay(out, [speech("Any ideas for the afternoon?")], scripted_llm.base_url) == 0
     (turn,) = read_turns(out)
     assert turn["reply_text"] == "Sure thing! Here are some ideas: a walk a nap"
+
+
+def test_a_second_replay_into_the_same_folder_numbers_on(tmp_path, speech, scripted_llm, transcriber):
+    scripted_llm.enqueue("The first answer is about apples.", "The second answer is about rivers.")
+    out = tmp_path / "out"
+    assert run_replay(out, [speech("Tell me about apples.")], scripted_llm.base_url) == 0
+    assert run_replay(out, [speech("Tell me about rivers.")], scripted_llm.base_url) == 0
+    first, second = read_turns(out)
+    assert (first["index"], second["index"]) == (1, 2)
+    assert (first["reply_audio"], second["reply_audio"]) == (str(out / "reply-001.wav"), str(out / "reply-002.wav"))
+    assert_spoken(first["reply_audio"], "The first answer is about apples.", transcriber)  # not overwritten
+
+
+def test_sigterm_mid_reply_exits_143_and_the_transcript_holds_only_what_was_written(tmp_path, speech, scripted_llm,
+                                                                                     transcriber, caplog):
+    reply = ("The sun comes up in the morning. We have lunch together at noon. The stars come out at night. "
+             "Tomorrow we will walk down to the river. Then we can rest by the water.")
+    scripted_llm.enqueue(Reply(reply, token_delay=0.25))
+    inputs = [speech("Count the parts of the day for me."), speech("And what comes next?")]
+
+    def stop_when_replying():
+        deadline = time.monotonic() + 60
+        while not scripted_llm.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)  # a few clauses in: some audio made, most of the reply not yet
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_replying, daemon=True).start()
+    out = tmp_path / "out"
+    assert run_replay(out, inputs, scripted_llm.base_url) == 128 + signal.SIGTERM
+    (turn,) = read_turns(out)  # the second file was not started
+    assert turn["interrupted"] is True
+    assert len(scripted_llm.requests) == 1
+    assert "stopped by SIGTERM after 0 of 2 files and 1 turns (the last one cut short)" in caplog.text
+    assert words(turn["heard_text"]) and len(words(turn["heard_text"])) < len(words(reply))
+    assert turn["reply_audio"] == str(out / "reply-001.wav")
+    heard = transcriber.transcribe(read_audio(turn["reply_audio"])).text
+    assert overlap(turn["heard_text"], heard) >= 0.8 and overlap(heard, turn["heard_text"]) >= 0.8
+    assert "water" not in words(heard)  # what was never made is neither in the file nor claimed
+
+
+def test_a_reply_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path, speech, scripted_llm, monkeypatch,
+                                                                         caplog):
+    from companion.audio import sinks
+
+    real, calls = sinks.write_wav, []
+
+    def full_once(path, audio, rate):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, audio, rate)
+
+    monkeypatch.setattr(sinks, "write_wav", full_once)
+    scripted_llm.enqueue("First.", "Second.")
+    out = tmp_path / "out"
+    assert run_replay(out, [speech("Hello there."), speech("Are you there?")], scripted_llm.base_url) == 1
+    first, second = read_turns(out)
+    assert first["reply_text"] == "First." and first["reply_audio"] is None
+    assert second["reply_text"] == "Second." and second["reply_audio"] == str(out / "reply-002.wav")
+    assert not (out / "reply-001.wav").exists()
+    assert f"could not write {out / 'reply-001.wav'} (No space left on device)" in caplog.text
+
+
+def test_silence_claims_no_transcript(tmp_path, scripted_llm, caplog):
+    quiet = write_wav(tmp_path / "quiet.wav", np.zeros(32000, np.float32), 16000)
+    out = tmp_path / "out"
+    assert run_replay(out, [quiet], scripted_llm.base_url) == 0
+    assert not (out / "transcript.jsonl").exists()
+    assert "replayed 1 files, 0 turns, no transcript written" in caplog.text

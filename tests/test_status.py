@@ -101,3 +101,19 @@ def test_models_in_use_names_the_embedded_weights_or_the_remote_model():
                                           "llm": "llama3.2:3b at http://localhost:11434/v1"}
     local = SimpleNamespace(brain=remote.brain, keepalive=object())
     assert models_in_use(cfg, local)["llm"].startswith("embedded llama.cpp, smollm2")
+
+
+def test_a_replay_holding_the_data_directory_is_reported(companion_home, capsys):
+    code = ("import sys, time\nfrom companion.runtime.instance import single_instance\n"
+            f"with single_instance({str(companion_home)!r}, 'replay'):\n    print('held', flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert f"running 'companion replay' (pid {proc.pid})" in out and "has not run" not in out
+    finally:
+        proc.kill()
+        proc.wait()
+    assert main(["status"]) == 3  # killed: the pid in the lock file is not believed
+    assert "has not run" in capsys.readouterr().out

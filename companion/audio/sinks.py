@@ -10,7 +10,7 @@ import collections
 import logging
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ class NullSink:
     where the listener stopped hearing it."""
 
     rate: int | None = None
+    saved = True  # the reply reached where the caller says it is (only a WavSink can fail that)
 
     def __init__(self):
         self.first_sample_at: float | None = None
@@ -73,12 +74,17 @@ class NullSink:
 
 
 class WavSink(NullSink):
-    """Collects one reply and writes it to ``path`` on :meth:`finish`."""
+    """Collects one reply and writes it to ``path`` on :meth:`finish`; stopped part way (Ctrl-C,
+    SIGTERM) it writes the part made so far, so the file holds exactly what ``played`` counts.
+    A write that fails (disk full) is kept in ``error`` rather than raised: the turn must still
+    be stored, only without its audio (``saved`` stays false)."""
 
     def __init__(self, path: str | Path, rate: int | None = None):
         super().__init__()
         self.path = Path(path)
         self.rate = rate
+        self.saved = False
+        self.error: OSError | None = None
         self._parts: list[np.ndarray] = []
 
     def write(self, audio: np.ndarray, rate: int) -> None:
@@ -86,11 +92,22 @@ class WavSink(NullSink):
         self._parts.append(resample(audio, rate, self.rate))
 
     def stop(self) -> None:
+        if self._parts and not self.saved and self.error is None:
+            self._save()
         self._parts.clear()
 
     def finish(self) -> None:
+        self._save()
+
+    def _save(self) -> None:
         audio = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
-        write_wav(self.path, audio, self.rate or 22050)
+        try:
+            write_wav(self.path, audio, self.rate or 22050)
+            self.saved = True
+        except OSError as exc:
+            self.error = exc
+            with suppress(OSError):
+                self.path.unlink(missing_ok=True)  # no half-written file for anyone to trust
 
 
 class SpeakerSink(NullSink):

@@ -214,7 +214,7 @@ class Conversation:
                 return None
             transcript = dataclasses.replace(transcript, text=admitted)
         self.turns += 1
-        turn = Turn(index=self.turns, user_text=transcript.text, source=source, reply_audio=reply_audio,
+        turn = Turn(index=self.turns, user_text=transcript.text, source=source,
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
         log.info("user: %s", transcript.text)
         recall = self.memory.on_user_turn(transcript.text, now)
@@ -276,6 +276,7 @@ class Conversation:
         if not cancel.is_set():
             sink.finish()  # returns early when the live loop stops the sink (barge-in)
         sink.stop()
+        turn.reply_audio = reply_audio if sink.saved else None  # never a file that was not written
         turn.reply_text = " ".join(spoken)
         turn.interrupted = cancel.is_set()
         turn.heard_text = speaker.heard(sink.played) if turn.interrupted else turn.reply_text
@@ -345,7 +346,7 @@ class _SpeakingWorker:
             if self.cancel.is_set():
                 continue
             text, ready, queued_at = item
-            start = self.sink.queued
+            start, whole = self.sink.queued, False
             try:
                 for audio in ([ready] if ready is not None else self.voice.synthesize(text)):
                     if self.cancel.is_set():
@@ -353,9 +354,12 @@ class _SpeakingWorker:
                     if self.first_audio_s is None:
                         self.first_audio_s = time.monotonic() - queued_at
                     self.sink.write(audio, self.voice.sample_rate)
+                else:
+                    whole = True
             except Exception:
                 log.exception("could not synthesise %r", text)
-            self.marks.append((text, start, self.sink.queued))
+            if whole or self.sink.queued > start:  # a piece stopped before any of it was made was not said
+                self.marks.append((text, start, self.sink.queued))
 
     def heard(self, played: int) -> str:
         """The text whose audio had played when playback stopped at sample ``played``; the

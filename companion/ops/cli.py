@@ -180,9 +180,14 @@ def _dispatch(command: str, args, cfg) -> int:
 
         return run_skill_command(cfg, args)
     if command == "status":
-        from .status import describe, read_status
+        from ..runtime.instance import holder
+        from .status import describe, describe_other, read_status
 
-        state = read_status(data_dir())
+        state, held = read_status(data_dir()), holder(data_dir())
+        other = describe_other(*held, data_dir()) if held and held[1] != "run" else None
+        if other:  # a replay holds the data directory: the live status file knows nothing of it
+            print(other)
+            return 0
         print(describe(state, data_dir()))
         return 0 if state and state["running"] else 3
     if command == "service":

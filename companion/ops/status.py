@@ -98,6 +98,15 @@ def read_status(data: Path) -> dict | None:
     return state
 
 
+def describe_other(pid: int, what: str, data: Path) -> str | None:
+    """The line for a process other than the live loop holding the data directory (a
+    ``replay``); ``None`` when that process is gone."""
+    if not pid_alive(pid):
+        return None
+    return (f"Samantha: running 'companion {what}' (pid {pid}) on {data}; not listening live until it ends "
+            f"(or: kill {pid})")
+
+
 def describe(state: dict | None, data: Path) -> str:
     """The lines ``companion status`` prints."""
     if state is None:

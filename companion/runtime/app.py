@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from ..audio.devices import find_device
 from ..audio.rescan import DeviceRescan
@@ -24,6 +25,7 @@ from ..llm.client import Brain, resolve_endpoint
 from ..ops.config import Config, data_dir
 from ..dialogue.conversation import Conversation, TranscriptLog
 from ..database import faults_reported_to
+from ..errors import UsageError, check_new_file
 from .faults import SpokenFaults
 from .instance import single_instance
 from ..memory import open_memory
@@ -104,17 +106,20 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conv
 @contextmanager
 def graceful_stop(on_stop):
     """SIGINT and SIGTERM call ``on_stop`` instead of raising, so shutdown is orderly and
-    traceback-free; previous handlers come back afterwards."""
+    traceback-free; previous handlers come back afterwards. Yields a record whose ``signal``
+    is the number of the signal that stopped it (``None`` while none has)."""
     previous = {}
+    stopped = SimpleNamespace(signal=None)
 
     def handler(signum, frame):
         log.info("stopping (%s)", signal.Signals(signum).name)
+        stopped.signal = signum
         on_stop()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, handler)
     try:
-        yield
+        yield stopped
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
@@ -182,6 +187,10 @@ def exit_now(code: int) -> int:
 
 
 def say(cfg: Config, text: str, out: Path | None) -> int:
+    if not text.strip():
+        raise UsageError("nothing to say: give a sentence, e.g. companion say \"Hello there.\"")
+    if out is not None:
+        check_new_file(out, force=True)  # before the voice loads; no folder is created for a typo
     voice = load_synthesizer(cfg.tts, data_dir())
     if out is not None:
         sink = WavSink(out)

@@ -36,12 +36,22 @@ def _unusable(data: Path, exc: OSError) -> str:
 
 def _holder(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
-    return os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+    return (os.read(fd, 64).decode("ascii", "replace").split() or ["unknown"])[0]
+
+
+def holder(data: Path) -> tuple[int, str] | None:
+    """The pid and command (``run``, ``replay``) holding ``data``, from the lock file; ``None``
+    when nobody does (the file is emptied on release; a killed holder's pid is checked by the caller)."""
+    try:
+        pid, what = (Path(data) / LOCK_NAME).read_text(encoding="ascii").split()[:2]
+        return int(pid), what
+    except (OSError, ValueError):  # no file, empty, or an older one with the pid alone
+        return None
 
 
 @contextmanager
-def single_instance(data: Path) -> Iterator[Path]:
-    """Hold the data directory for this process, or raise :class:`AlreadyRunning`."""
+def single_instance(data: Path, what: str = "run") -> Iterator[Path]:
+    """Hold the data directory for this process (doing ``what``), or raise :class:`AlreadyRunning`."""
     path = Path(data) / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -58,7 +68,7 @@ def single_instance(data: Path) -> Iterator[Path]:
                 "directory (COMPANION_HOME) can run beside it") from None
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
         except OSError as exc:  # a full disk: the pid cannot be written, so nothing else could be either
             raise DataDirectoryError(_unusable(data, exc)) from None
         try:
