@@ -168,3 +168,26 @@ def test_cli_add_refuses_a_time_that_cannot_be(capsys):
     assert main(["calendar", "add", "lunch", "with", "Amy", "yesterday", "at", "1", "pm"]) == 1
     assert "is in the past" in capsys.readouterr().err
     assert not calendar_path().exists()
+
+
+def test_export_carries_the_time_zones_its_events_name(tmp_path, capsys):
+    meeting = foreign_event("m@elsewhere", "Planning", datetime(2026, 5, 14, 10, 0, tzinfo=BERLIN), timedelta(hours=1))
+    call = foreign_event("c@elsewhere", "Call with Tokyo", datetime(2026, 5, 15, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo")),
+                         timedelta(minutes=30))
+    assert main(["calendar", "import", str(foreign_file(tmp_path / "theirs.ics", meeting, call))]) == 0
+    exported = tmp_path / "mine.ics"
+    assert main(["calendar", "export", str(exported)]) == 0
+    cal = Calendar.from_ical(exported.read_bytes())
+    assert {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")} == {"Europe/Berlin", "Asia/Tokyo"}
+    assert cal.get_missing_tzids() == set()
+    assert calendar_path().read_bytes().count(b"BEGIN:VTIMEZONE") == 2  # the file itself is complete too
+
+
+def test_an_event_without_a_start_is_refused_on_import(tmp_path, capsys):
+    dinner = foreign_event("d@elsewhere", "Dinner", datetime(2026, 5, 14, 19, 0, tzinfo=BERLIN), timedelta(hours=2))
+    broken = Event()
+    broken.add("uid", "x@elsewhere")
+    broken.add("summary", "Mystery party")
+    assert main(["calendar", "import", str(foreign_file(tmp_path / "theirs.ics", dinner, broken))]) == 1
+    assert "'Mystery party' has no start time (DTSTART); nothing was imported" in capsys.readouterr().err
+    assert not calendar_path().exists()

@@ -61,6 +61,7 @@ class CalendarFile:
         return _parse(self.path)
 
     def _save(self, cal) -> None:
+        _with_timezones(cal)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".calendar-", suffix=".ics")
         try:
@@ -133,6 +134,10 @@ class CalendarFile:
     def import_file(self, source: Path) -> int:
         """Merge the events of another .ics file in (same UID: theirs replaces ours)."""
         theirs = list(_parse(Path(source)).walk("VEVENT"))
+        for ev in theirs:
+            if "dtstart" not in ev:  # no start: it could never be listed, moved or said
+                raise SkillError(f"{source}: the event {str(ev.get('summary', '(untitled)'))!r} has no start time "
+                                 "(DTSTART); nothing was imported. Give it a start in the app that made the file")
         cal = self._load()
         uids = {str(e.get("uid")) for e in theirs}
         cal.subcomponents[:] = [c for c in cal.subcomponents if str(c.get("uid")) not in uids or c.name != "VEVENT"]
@@ -142,7 +147,7 @@ class CalendarFile:
         return len(theirs)
 
     def export_file(self, target: Path) -> int:
-        cal = self._load()
+        cal = _with_timezones(self._load())  # a calendar saved before they were added
         Path(target).write_bytes(cal.to_ical())
         return len(list(cal.walk("VEVENT")))
 
@@ -167,6 +172,13 @@ class CalendarFile:
                 end = start + (ev.decoded("duration") if "duration" in ev else timedelta(0))
             end = end if end.tzinfo else end.replace(tzinfo=self.tz)
         return Event(str(ev.get("uid", "")), str(ev.get("summary", "(untitled)")), start, end, all_day)
+
+
+def _with_timezones(cal):
+    """``cal`` with a VTIMEZONE for every TZID its events use (RFC 5545 requires them; an
+    imported event keeps its own zone, and a reader without the block cannot place it)."""
+    cal.add_missing_timezones()
+    return cal
 
 
 def _utc(value: datetime | date) -> datetime | date:
