@@ -23,7 +23,7 @@ def model_cache(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def companion_home(tmp_path, monkeypatch, model_cache) -> Path:
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # as she makes it (a looser one is tightened, with a warning)
     (home / "models").symlink_to(model_cache, target_is_directory=True)
     monkeypatch.setenv("COMPANION_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # no user config leaks in

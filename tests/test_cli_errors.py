@@ -198,3 +198,13 @@ def test_a_reader_that_goes_away_ends_it_quietly(companion_home):
                           capture_output=True, text=True, timeout=60, executable="/bin/bash")
     assert head.stdout.startswith("0 turns in 0 conversations; 2000 facts")
     assert head.stderr == ""
+
+
+def test_a_data_directory_made_readable_by_others_is_tightened(tmp_path, monkeypatch, caplog):
+    home = tmp_path / "mine"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)
+    monkeypatch.setenv("COMPANION_HOME", str(home))
+    assert main(["memory", "list"]) == 0
+    assert os.stat(home).st_mode & 0o777 == 0o700
+    assert f"{home} was readable by others (mode 755); it is now 0700" in caplog.text

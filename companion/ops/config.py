@@ -10,14 +10,18 @@ exit status 2.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import platformdirs
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ENV_PREFIX = "COMPANION_"
@@ -168,7 +172,18 @@ def data_dir() -> Path:
     home = os.environ.get("COMPANION_HOME")
     path = Path(home).expanduser() if home else Path(platformdirs.user_data_dir("companion"))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private(path)
     return path
+
+
+def _private(path: Path) -> None:
+    """A data directory the user made themselves (0755 by the usual umask) is tightened to
+    0700: it holds what was said, the memory and the letters. Only one's own folder is changed."""
+    st = path.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        os.chmod(path, 0o700)
+        log.warning("%s was readable by others (mode %o); it is now 0700, since it holds "
+                                            "what you said", path, stat.S_IMODE(st.st_mode))
 
 
 def default_config_path() -> Path | None:
