@@ -61,6 +61,7 @@ def test_install_without_systemctl_writes_the_unit_and_says_what_to_run(no_syste
     assert main(["service", "install"]) == 0
     out = capsys.readouterr().out
     path = unit_path()
+    assert path.name == "companion.service"  # what journalctl -u companion and the README name
     assert path.parent.name == "user" and path.parent.parent.name == "systemd"
     unit = _parse(path.read_text())
     assert unit["Service"]["ExecStart"].endswith("companion run --quiet")
@@ -79,15 +80,15 @@ def test_install_passes_the_config_file(no_systemctl, tmp_path):
 def test_install_and_uninstall_drive_systemctl_user(systemctl, capsys):
     calls, _ = systemctl
     assert main(["service", "install"]) == 0
-    assert calls() == ["--user daemon-reload", "--user enable --now companion.ops.service"]
+    assert calls() == ["--user daemon-reload", "--user enable --now companion.service"]
     assert "loginctl enable-linger" in capsys.readouterr().out
 
     assert main(["service", "status"]) == 0
-    assert calls()[-1] == "--user status --no-pager companion.ops.service"
+    assert calls()[-1] == "--user status --no-pager companion.service"
     assert "stub says: --user status" in capsys.readouterr().out
 
     assert main(["service", "uninstall"]) == 0
-    assert calls()[-2:] == ["--user disable --now companion.ops.service", "--user daemon-reload"]
+    assert calls()[-2:] == ["--user disable --now companion.service", "--user daemon-reload"]
     assert not unit_path().exists()
 
 
@@ -105,3 +106,23 @@ def test_status_and_uninstall_when_not_installed(no_systemctl, capsys):
     assert "not installed" in capsys.readouterr().out
     assert main(["service", "uninstall"]) == 0
     assert "no service installed" in capsys.readouterr().out
+
+
+def test_install_keeps_the_settings_given_and_an_absolute_data_directory(no_systemctl, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COMPANION_HOME", "sam-data")
+    assert main(["--set", "vad.end_silence_ms=800", "--input-device", "Jabra Evolve", "service", "install"]) == 0
+    text = unit_path().read_text()
+    assert f"\nEnvironment=COMPANION_HOME={tmp_path / 'sam-data'}\n" in text
+    assert _parse(text)["Service"]["ExecStart"].endswith(
+        "--set vad.end_silence_ms=800 --input-device 'Jabra Evolve' run --quiet")
+
+
+def test_uninstall_removes_the_unit_even_when_systemctl_fails(systemctl, capsys):
+    calls, rc = systemctl
+    assert main(["service", "install"]) == 0
+    rc.write_text("1")
+    assert main(["service", "uninstall"]) == 1
+    assert not unit_path().exists()
+    out = capsys.readouterr().out
+    assert "systemctl failed (status 1)" in out and f"removed {unit_path()}" in out

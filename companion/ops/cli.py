@@ -150,6 +150,15 @@ def _explain(exc: Exception) -> tuple[str, int] | None:
     return None
 
 
+def _flags(args) -> list[str]:
+    """The settings given on this command line, as arguments for the service to start with."""
+    out = [a for assignment in args.assignments for a in ("--set", assignment)]
+    for name in ("input_device", "output_device", "persona"):
+        if getattr(args, name) is not None:
+            out += ["--" + name.replace("_", "-"), getattr(args, name)]
+    return out
+
+
 def _dispatch(command: str, args, cfg) -> int:
     from ..runtime import app, replay
 
@@ -194,7 +203,7 @@ def _dispatch(command: str, args, cfg) -> int:
         from . import service
 
         config = str(Path(args.config).expanduser().resolve()) if args.config else None
-        return {"install": lambda: service.install(config), "uninstall": service.uninstall,
+        return {"install": lambda: service.install(config, _flags(args)), "uninstall": service.uninstall,
                 "status": service.status}[args.service_action]()
     if command == "doctor":
         from .doctor import report, run_checks

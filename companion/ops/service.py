@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-UNIT_NAME = "companion.ops.service"
+UNIT_NAME = "companion.service"  # journalctl -u companion, systemctl --user restart companion
 
 
 def unit_path() -> Path:
@@ -41,8 +41,10 @@ def _quote(value: str) -> str:
     return shlex.quote(value).replace("%", "%%")
 
 
-def unit_text(executable: Path, companion_home: str | None = None, config: str | None = None) -> str:
-    command = [str(executable)] + (["--config", config] if config else []) + ["run", "--quiet"]
+def unit_text(executable: Path, companion_home: str | None = None, config: str | None = None,
+              flags: list[str] = ()) -> str:
+    """``flags``: the command line's settings (``--set``, devices, persona), kept as given."""
+    command = [str(executable)] + (["--config", config] if config else []) + list(flags) + ["run", "--quiet"]
     env = f"Environment={_quote('COMPANION_HOME=' + companion_home)}\n" if companion_home else ""
     return f"""[Unit]
 Description=Samantha, a local voice-first companion
@@ -100,10 +102,12 @@ def _run_steps(steps: list[tuple[str, ...]]) -> int:
     return 0
 
 
-def install(config: str | None = None) -> int:
+def install(config: str | None = None, flags: list[str] = ()) -> int:
     path = unit_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(unit_text(companion_executable(), os.environ.get("COMPANION_HOME"), config))
+    home = os.environ.get("COMPANION_HOME")  # absolute: the service does not start in this folder
+    home = str(Path(home).expanduser().resolve()) if home else None
+    path.write_text(unit_text(companion_executable(), home, config, flags))
     print(f"wrote {path}")
     if shutil.which("systemctl") is None:
         print(NO_SYSTEMCTL + LINGER, end="")
@@ -118,16 +122,14 @@ def install(config: str | None = None) -> int:
 def uninstall() -> int:
     path = unit_path()
     have_systemctl = shutil.which("systemctl") is not None
-    if have_systemctl and path.exists():
-        if _run_steps([("disable", "--now", UNIT_NAME)]):
-            return 1
-    if path.exists():
+    failed = bool(have_systemctl and path.exists() and _run_steps([("disable", "--now", UNIT_NAME)]))
+    if path.exists():  # removed even when systemctl failed: otherwise she would start again at the next login
         path.unlink()
         print(f"removed {path}")
     else:
         print(f"no service installed ({path} does not exist)")
     if have_systemctl:
-        return _run_steps([("daemon-reload",)])
+        return _run_steps([("daemon-reload",)]) or int(failed)
     print("systemctl was not found; if a service was running elsewhere, stop it with:\n"
           "  systemctl --user disable --now companion")
     return 0
