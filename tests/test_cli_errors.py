@@ -208,3 +208,35 @@ def test_a_data_directory_made_readable_by_others_is_tightened(tmp_path, monkeyp
     assert main(["memory", "list"]) == 0
     assert os.stat(home).st_mode & 0o777 == 0o700
     assert f"{home} was readable by others (mode 755); it is now 0700" in caplog.text
+
+
+def test_say_into_a_full_disk_names_the_file(tmp_path, capsys, monkeypatch):
+    from companion.audio import sinks
+
+    def full(path, audio, rate):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as the wave module raises it: no file name
+
+    monkeypatch.setattr(sinks, "write_wav", full)
+    out = tmp_path / "hello.wav"
+    assert main(["say", "Hello.", "--out", str(out)]) == 1
+    assert f"{out} cannot be written: the disk is full" in one_line(capsys)
+
+
+def test_a_log_file_on_a_full_disk_is_said_once_not_as_tracebacks(capfd):
+    import logging
+
+    from companion.ops.logs import PrivateRotatingFile
+
+    handler = PrivateRotatingFile("/dev/full", encoding="utf-8")  # every write: No space left on device
+    logger = logging.getLogger("test.full")
+    logger.propagate = False  # only this handler: the root's are other tests' business
+    logger.addHandler(handler)
+    try:
+        for n in range(3):
+            logger.warning("line %d", n)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Logging error" not in err
+    assert err.count("cannot write the log /dev/full (No space left on device)") == 1

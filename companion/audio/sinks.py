@@ -104,8 +104,8 @@ class WavSink(NullSink):
         try:
             write_wav(self.path, audio, self.rate or 22050)
             self.saved = True
-        except OSError as exc:
-            self.error = exc
+        except OSError as exc:  # the wave module's own errors do not name the file
+            self.error = exc if exc.filename else OSError(exc.errno, exc.strerror, str(self.path))
             with suppress(OSError):
                 self.path.unlink(missing_ok=True)  # no half-written file for anyone to trust
 

@@ -32,9 +32,28 @@ class JsonLines(logging.Formatter):
 class PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """A rotating file created 0600 (rotation renames, so the backups stay private too)."""
 
+    _said_failure = False
+
     def _open(self):
         return os.fdopen(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
                          "a", encoding=self.encoding or "utf-8")
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last lines could not be flushed (disk full): lost either way, and said already
+            pass
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log file that cannot be written (disk full) is said once, in one line, instead of
+        a traceback for every record; the terminal keeps logging."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            return super().handleError(record)
+        if not self._said_failure:
+            self._said_failure = True
+            sys.stderr.write(f"companion: cannot write the log {self.baseFilename} ({exc.strerror}); logging to "
+                             "the terminal only until there is space again\n")
 
 
 def setup_logging(logs: Path, quiet: bool, verbose: bool) -> None:

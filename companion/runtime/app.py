@@ -201,5 +201,7 @@ def say(cfg: Config, text: str, out: Path | None) -> int:
         sink.write(audio, voice.sample_rate)
     sink.finish()
     sink.close()
+    if getattr(sink, "error", None) is not None:  # a WavSink keeps its write error (disk full) for the caller
+        raise sink.error
     return 0
 
