@@ -7,6 +7,7 @@ edge (:mod:`companion.ops.cli`): exit status 2 for an argument that cannot work,
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 
@@ -54,3 +55,16 @@ def check_new_file(path: Path, force: bool = False) -> Path:
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; add --force to replace it, or choose another name")
     return path
+
+
+def write_user_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a file the user named, private (0600) like everything she keeps; a
+    write that fails part way (disk full) leaves no half file and names the path."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        if exc.filename is None and Path(path).is_file():  # the write, not the open: remove what was begun
+            Path(path).unlink()
+        raise OSError(exc.errno, exc.strerror, str(path)) from None

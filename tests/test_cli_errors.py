@@ -240,3 +240,31 @@ def test_a_log_file_on_a_full_disk_is_said_once_not_as_tracebacks(capfd):
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Logging error" not in err
     assert err.count("cannot write the log /dev/full (No space left on device)") == 1
+
+
+def test_an_export_that_fills_the_disk_leaves_no_half_file(tmp_path, capsys, monkeypatch, exported):
+    from companion import errors
+
+    class FullDisk:
+        def __init__(self, fd):
+            os.close(fd)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real = os.fdopen
+
+    def fdopen(fd, mode="r", *args, **kwargs):  # the log's own file opens as text and still works
+        return FullDisk(fd) if mode == "wb" else real(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(errors.os, "fdopen", fdopen)
+    target = tmp_path / "m.json"
+    assert main(["memory", "export", str(target)]) == 1
+    assert f"{target} cannot be written: the disk is full" in one_line(capsys)
+    assert not target.exists()

@@ -4,10 +4,9 @@ and control about what Samantha remembers. Prints for a terminal; returns an exi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from ..errors import check_new_file
+from ..errors import check_new_file, write_user_file
 from ..ops.config import Config, data_dir
 from . import phrasing
 from .retrieval import match_query, related_turns
@@ -55,9 +54,7 @@ def _forget(store: MemoryStore, args) -> int:
 def _export(store: MemoryStore, args) -> int:
     path = check_new_file(args.file, args.force)
     data = store.export()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as private as the database
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
+    write_user_file(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))  # as private as the database
     print(f"Exported {len(data['facts'])} facts and {len(data['turns'])} turns to {path}.")
     return 0
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from ..errors import write_user_file
 from .errors import SkillError
 from .phrasing import count, join, say_clock, say_day, say_when, sentence_case
 from .recurrence import aware, starts
@@ -148,7 +149,7 @@ class CalendarFile:
 
     def export_file(self, target: Path) -> int:
         cal = _with_timezones(self._load())  # a calendar saved before they were added
-        Path(target).write_bytes(cal.to_ical())
+        write_user_file(Path(target), cal.to_ical())
         return len(list(cal.walk("VEVENT")))
 
     def _find(self, cal, uid: str):
