@@ -268,3 +268,10 @@ def test_an_export_that_fills_the_disk_leaves_no_half_file(tmp_path, capsys, mon
     assert main(["memory", "export", str(target)]) == 1
     assert f"{target} cannot be written: the disk is full" in one_line(capsys)
     assert not target.exists()
+
+
+def test_a_data_directory_under_a_file_is_named(tmp_path, capsys, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("COMPANION_HOME", str(tmp_path / "file" / "home"))
+    assert main(["memory", "list"]) == 1
+    assert f"{tmp_path / 'file' / 'home'} cannot be used: a part of that path is a file" in one_line(capsys)

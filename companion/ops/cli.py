@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
         return 2
     os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
-    _setup_logging(args.quiet, args.verbose)
     try:
+        _setup_logging(args.quiet, args.verbose)  # makes the data directory: COMPANION_HOME may be unusable
         code = _dispatch(command, args, cfg)
         sys.stdout.flush()  # a reader that went away (| head) shows here, not as a traceback at exit
         return code
