@@ -20,6 +20,7 @@ from ..contracts import ChatClient, Memory, NoMemory, Recall, Skill, Synthesizer
 from ..llm.client import BrainError
 from ..database import Fault, report_fault
 from .persona import Persona
+from .reply import Reply
 from ..skills.tool_loop import reply_stream
 from ..tts.chunking import SpeechChunker
 from ..stt.speculative import SpeculativeTranscriber
@@ -77,6 +78,10 @@ class Conversation:
         self.control = control  # voice commands and the sleep gate (voice_control.VoiceControl)
         self.history_turns = history_turns
         self.clock = clock
+        # the reply's thread, the microphone's (ready_prompt, think_ahead) and the prefill and
+        # think-ahead threads (reading the history) meet here: this lock guards the history, the
+        # prefill state and _replying
+        self._lock = threading.RLock()
         self.history: list[dict] = []
         self._history_start = 0  # see recent_history
         self.prefill_between_turns = False  # set for a local server (app.new_conversation)
@@ -126,9 +131,10 @@ class Conversation:
         if not self.history_turns:
             return []
         limit = 2 * self.history_turns
-        if len(self.history) - self._history_start > 2 * limit:
-            self._history_start = len(self.history) - limit
-        return self.history[self._history_start:]
+        with self._lock:
+            if len(self.history) - self._history_start > 2 * limit:
+                self._history_start = len(self.history) - limit
+            return self.history[self._history_start:]
 
     def prefill(self) -> None:
         """Let a local server read the persona, standing memory, history, time and reminder now,
@@ -142,27 +148,30 @@ class Conversation:
         """The user started speaking: if the clock has moved to another minute since the last
         prefill, read the request's lead again now, while the CPU is idle listening. Never
         blocks the microphone, and does nothing while a reply is being made (the server is busy)."""
-        if not self.prefill_between_turns or self._replying or (self._prefill is not None and self._prefill.is_alive()):
-            return
-        now = self.clock()
-        line = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."
-        if self._read_ahead is None or self._read_ahead[0] != line:
-            self._start_prefill(line, now)
+        with self._lock:
+            if not self.prefill_between_turns or self._replying or (self._prefill is not None and self._prefill.is_alive()):
+                return
+            now = self.clock()
+            line = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}."
+            if self._read_ahead is None or self._read_ahead[0] != line:
+                self._start_prefill(line, now)
 
     def _start_prefill(self, time_line: str, now: datetime) -> None:
-        if self._read_ahead is None or self._read_ahead[0] != time_line:  # keep when it was first read
-            self._read_ahead = (time_line, time.monotonic())
-        # the lead is built on the prefill thread: memory's database is never read on the microphone's
-        self._prefill = threading.Thread(target=lambda: self.brain.warm_up(self._lead(time_line, now, read_ahead=True)),
-                                         name="llm-prefill", daemon=True)
-        self._prefill.start()
+        with self._lock:
+            if self._read_ahead is None or self._read_ahead[0] != time_line:  # keep when it was first read
+                self._read_ahead = (time_line, time.monotonic())
+            # the lead is built on the prefill thread: memory's database is never read on the microphone's
+            self._prefill = threading.Thread(target=lambda: self.brain.warm_up(self._lead(time_line, now, read_ahead=True)),
+                                             name="llm-prefill", daemon=True)
+            self._prefill.start()
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait for a prefill in flight: the embedded server must not be torn down under it
         (its shutdown waits for the request, which waits for the server: a hang)."""
-        if self._prefill is not None:
-            self._prefill.join(timeout)
-            self._prefill = None
+        with self._lock:
+            prefill, self._prefill = self._prefill, None
+        if prefill is not None:
+            prefill.join(timeout)
 
     # -- one turn ------------------------------------------------------------------------
     def listen_ahead(self, utt: Utterance) -> None:
@@ -195,10 +204,11 @@ class Conversation:
             log.debug("the user went on: dropped the reply made ahead")
 
     def respond(self, utt: Utterance, sink, source: str | None = None,
-                cancel: threading.Event | None = None, reply_audio: str | None = None) -> Turn | None:
+                reply: Reply | None = None, reply_audio: str | None = None) -> Turn | None:
         """Transcribe ``utt`` and speak the reply into ``sink``. Returns the logged turn, or
-        ``None`` when nothing meaningful was said (silence or noise: no turn is sent)."""
-        cancel = cancel or threading.Event()
+        ``None`` when nothing meaningful was said (silence or noise: no turn is sent).
+        Cancelling ``reply`` (barge-in, Ctrl-C) stops it wherever it is."""
+        cancel = reply or Reply()
         started = time.monotonic()
         timings = Timings(endpoint_wait=utt.decided_at - utt.speech_end)
         transcript = self.transcriber.transcribe(utt.audio)
@@ -219,7 +229,7 @@ class Conversation:
         log.info("user: %s", transcript.text)
         recall = self.memory.on_user_turn(transcript.text, now)
         self._keep = recall.keep
-        if cancel.is_set():  # stopping: keep what the user said, reply nothing
+        if cancel.cancelled:  # stopping: keep what the user said, reply nothing
             self.drop_thought()
             turn.error = "stopped before replying"
             self._remember(turn, transcript.text)
@@ -230,8 +240,10 @@ class Conversation:
             if answer is not None:
                 recall = Recall(recall.context, answer)
 
-        self._replying = True  # until _remember: no reading ahead meanwhile
+        with self._lock:
+            self._replying = True  # until _remember: no reading ahead meanwhile
         sink.begin()
+        cancel.speaking()
         speaker = _SpeakingWorker(self.voice, sink, cancel)
         spoken = []
         request_at = time.monotonic()
@@ -265,7 +277,7 @@ class Conversation:
                             say(piece)
             for piece in chunker.flush():
                 say(piece)
-            if not spoken and not cancel.is_set() and recall.reply is None:  # "" from a command is deliberate
+            if not spoken and not cancel.cancelled and recall.reply is None:  # "" from a command is deliberate
                 raise BrainError("the model returned an empty reply")
         except BrainError as exc:
             turn.error = str(exc)
@@ -273,11 +285,11 @@ class Conversation:
             say(self.persona.apology)
         finally:
             speaker.close()
-        if not cancel.is_set():
+        if not cancel.cancelled:
             sink.finish()  # returns early when the live loop stops the sink (barge-in)
         sink.stop()
         turn.reply_text = " ".join(spoken)
-        turn.interrupted = cancel.is_set()
+        turn.interrupted = not cancel.finish()
         turn.heard_text = speaker.heard(sink.played) if turn.interrupted else turn.reply_text
         if timings.thought_ahead is None:
             timings.tts_first_audio = speaker.first_audio_s
@@ -296,16 +308,17 @@ class Conversation:
     def _remember(self, turn: Turn, user_text: str) -> None:
         """History holds what the user heard: an interrupted reply is cut where playback
         stopped and marked, so the model knows what was not said."""
-        self._replying = False
         if turn.error is not None:  # keep the user's words, not the apology: a small model copies it
             said = turn.heard_text.removesuffix(self.persona.apology).strip() or None
         elif turn.interrupted:
             said = (turn.heard_text + "… " if turn.heard_text else "") + "(interrupted by the user)"
         else:
             said = turn.reply_text
-        self.history.append({"role": "user", "content": user_text})
-        if said is not None:
-            self.history.append({"role": "assistant", "content": said})
+        with self._lock:
+            self._replying = False
+            self.history.append({"role": "user", "content": user_text})
+            if said is not None:
+                self.history.append({"role": "assistant", "content": said})
         if self.prefill_between_turns:
             self.prefill()
         self.last_turn = turn
@@ -321,7 +334,7 @@ class _SpeakingWorker:
     """Synthesises queued text pieces one at a time on its own thread and writes the audio
     to the sink, so synthesis of piece N overlaps with generation of piece N+1."""
 
-    def __init__(self, voice: Synthesizer, sink, cancel: threading.Event):
+    def __init__(self, voice: Synthesizer, sink, cancel: Reply):
         self.voice, self.sink, self.cancel = voice, sink, cancel
         self.first_audio_s: float | None = None
         self.marks: list[tuple[str, int, int]] = []  # (text, first sample, end sample) in the sink
@@ -342,13 +355,13 @@ class _SpeakingWorker:
             item = self._queue.get()
             if item is _END:
                 return
-            if self.cancel.is_set():
+            if self.cancel.cancelled:
                 continue
             text, ready, queued_at = item
             start = self.sink.queued
             try:
                 for audio in ([ready] if ready is not None else self.voice.synthesize(text)):
-                    if self.cancel.is_set():
+                    if self.cancel.cancelled:
                         break
                     if self.first_audio_s is None:
                         self.first_audio_s = time.monotonic() - queued_at

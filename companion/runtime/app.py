@@ -34,6 +34,8 @@ from .heap import limit_malloc_arenas
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
 from ..dialogue.persona import load_persona
+from ..cancel import Cancel
+from ..dialogue.reply import Reply
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
 from ..skills.announce import IdleAnnouncer
@@ -200,12 +202,12 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
     conv.prefill_between_turns = False  # recordings follow each other at once: nothing to gain
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
-    cancel = threading.Event()
+    stopping = Cancel()  # Ctrl-C: the reply in flight is stopped, and every later one before it starts
     failed = 0
     t0 = 0.0
-    with graceful_stop(cancel.set):
+    with graceful_stop(stopping.cancel):
         for path in files:
-            if cancel.is_set():
+            if stopping.cancelled:
                 break
             try:
                 audio = read_audio(path)
@@ -218,7 +220,9 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
             for utt in turns.turns(array_frames(stream, t0=t0)):
                 heard += 1
                 wav = out / f"reply-{conv.turns + 1:03d}.wav"
-                turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))
+                reply = Reply()
+                stopping.on_cancel(reply.cancel)
+                turn = conv.respond(utt, WavSink(wav), source=str(path), reply=reply, reply_audio=str(wav))
                 if turn is not None:
                     log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text, wav.name)
             if not heard:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from ..audio.earcons import Earcons
+from ..dialogue.reply import Reply
 from ..hearing.turn_taking import TurnTaker, is_backchannel
 from ..records import Utterance
 
@@ -33,16 +34,19 @@ def looks_like_headset(device_name: str) -> bool:
 
 @dataclass
 class _Reply:
+    """The reply in flight as the loop sees it: its thread, its handle, and the barge-in watch."""
+
     thread: threading.Thread
-    cancel: threading.Event
+    handle: Reply
     paused_at: float | None = None  # playback held because the user may be talking
-    interrupted: bool = False
+    interrupted: bool = False  # the loop stopped it (it may have been DONE already, still storing)
     check: object | None = None  # transcription of the sound that paused her (a Future)
     tolerated: bool = False  # that sound was a backchannel: let it be
 
     @property
     def active(self) -> bool:
         return self.thread.is_alive()
+
 
 
 class LiveLoop:
@@ -70,7 +74,7 @@ class LiveLoop:
         self._stop.set()
         reply = self._reply
         if reply is not None:
-            reply.cancel.set()
+            reply.handle.cancel()
         self.mic.stop()
         self.sink.stop()
 
@@ -121,19 +125,20 @@ class LiveLoop:
         self._start_reply(utt)
 
     def _start_reply(self, utt: Utterance) -> None:
-        cancel = threading.Event()
+        handle = Reply()
+        handle.on_cancel(self.sink.stop)  # queued audio dropped at once, whatever the reply is doing
 
         def work():
             try:
-                self.conv.respond(utt, self.sink, cancel=cancel)
+                self.conv.respond(utt, self.sink, reply=handle)
             except Exception:  # a failed turn must never end the conversation
                 log.exception("the reply failed")
 
         thread = threading.Thread(target=work, name="reply", daemon=True)
-        self._reply = _Reply(thread, cancel)
+        self._reply = _Reply(thread, handle)
         thread.start()
         if self.earcons:
-            self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
+            self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, handle)
 
     def _between_turns(self) -> None:
         """Nobody is speaking: say what is due, look again for a missing device."""
@@ -209,8 +214,7 @@ class LiveLoop:
 
     def _interrupt(self, reply: _Reply, why: str) -> None:
         reply.interrupted = True
-        reply.cancel.set()
-        self.sink.stop()
+        reply.handle.cancel()
         self.barge_ins += 1
         log.info("barge-in (%s): stopped speaking", why)
 
@@ -234,5 +238,5 @@ class LiveLoop:
     def _finish(self) -> None:
         reply = self._reply
         if reply is not None:
-            reply.cancel.set()
+            reply.handle.cancel()
             reply.thread.join(timeout=2)
