@@ -110,20 +110,37 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conv
 @contextmanager
 def graceful_stop(on_stop):
     """SIGINT and SIGTERM call ``on_stop`` instead of raising, so shutdown is orderly and
-    traceback-free; previous handlers come back afterwards."""
-    previous = {}
+    traceback-free; previous handlers come back afterwards.
+
+    The handler itself only writes the signal's number to a pipe (no lock, no call into the
+    pipeline): it runs on the main thread between two bytecodes, maybe inside the sink's
+    non-reentrant lock (``pause``), so calling into the sink there could deadlock. ``on_stop``
+    runs on a thread of its own, which simply waits for such a lock to be let go."""
+    read_end, write_end = os.pipe()
 
     def handler(signum, frame):
-        log.info("stopping (%s)", signal.Signals(signum).name)
-        on_stop()
+        os.write(write_end, bytes([signum]))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
+    def stopper():
+        while (got := os.read(read_end, 1)) and got[0]:  # 0: the context ended
+            log.info("stopping (%s)", signal.Signals(got[0]).name)
+            try:
+                on_stop()
+            except Exception:  # a failed stop must not leave a second Ctrl-C unanswered
+                log.exception("could not stop in order")
+
+    thread = threading.Thread(target=stopper, name="stopper", daemon=True)
+    thread.start()
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
+        os.write(write_end, b"\0")
+        thread.join(5)
+        os.close(read_end)
+        os.close(write_end)
 
 
 _UNTIL_EXIT: list = []  # a live run's models and server: exit_now ends the process without their slow teardown

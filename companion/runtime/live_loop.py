@@ -70,7 +70,8 @@ class LiveLoop:
 
     # -- control -----------------------------------------------------------------------------
     def stop(self) -> None:
-        """From a signal handler: end the loop and the reply in flight."""
+        """End the loop and the reply in flight. Called from another thread (``graceful_stop``'s,
+        never from the signal handler itself): it takes the sink's and the reply's locks."""
         self._stop.set()
         reply = self._reply
         if reply is not None:
