@@ -48,11 +48,9 @@ def echo_llm():
 def conversation(echo_llm, transcriber, voice, companion_home):
     brain = Brain(LLMConfig(), Endpoint(echo_llm.base_url, "k", "m"))
     memory = LongTermMemory(MemoryStore(companion_home / DB_NAME), MemoryConfig())
-    conv = Conversation(transcriber, brain, voice, load_persona("samantha"), memory=memory,
-                        skills=[build_skills(Config(), brain)])
-    conv.control = VoiceControl(voice, Preferences(companion_home / "preferences.json"))
-    conv.ahead = ThinkAhead(brain, voice)
-    return conv
+    return Conversation(transcriber, brain, voice, load_persona("samantha"), memory=memory,
+                        skills=[build_skills(Config(), brain)], ahead=ThinkAhead(brain, voice),
+                        control=VoiceControl(voice, Preferences(companion_home / "preferences.json")))
 
 
 def utterance(audio) -> Utterance:

@@ -81,6 +81,9 @@ class Listening:
     def listen_ahead(self, utt):
         self.transcriber.prefetch(utt.audio)
 
+    def guess(self, wait=False):
+        return self.transcriber.guess(wait)
+
     def ready_prompt(self):
         pass
 

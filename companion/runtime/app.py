@@ -45,7 +45,7 @@ from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
 from ..records import SAMPLE_RATE
 from ..contracts import Synthesizer
-from ..tts import load_synthesizer, speak_to_array
+from ..tts import load_synthesizer, speak_into, speak_to_array
 from ..dialogue.voice_control import Preferences, VoiceControl
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,20 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
 
 
-def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
+def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False) -> Conversation:
+    """A conversation on the loaded parts. ``replay``: recordings follow each other at once
+    (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
+    memory = open_memory(cfg, data_dir(), parts.brain)
+    mode = cfg.conversation.think_ahead
+    ahead = ThinkAhead(parts.brain, parts.voice) if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None
+    control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
+                           last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
+                           end_conversation=memory.end_session)
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
-    conv.prefill_between_turns = parts.keepalive is not None  # only our own server: a remote one bills tokens
-    mode = cfg.conversation.think_ahead
-    if mode == "on" or (mode == "auto" and parts.keepalive is not None):
-        conv.ahead = ThinkAhead(parts.brain, parts.voice)
-    conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
-                                last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
-                                end_conversation=conv.memory.end_session)
+                        memory=memory, skills=[build_skills(cfg, parts.brain)], control=control, ahead=ahead,
+                        # only our own server: a remote one bills tokens
+                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay)
     return conv
 
 
@@ -214,9 +217,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
 def _replay(cfg: Config, files: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     parts = load_parts(cfg, data_dir())
-    conv = new_conversation(cfg, parts, out / "transcript.jsonl")
-    conv.log_off_record = True
-    conv.prefill_between_turns = False  # recordings follow each other at once: nothing to gain
+    conv = new_conversation(cfg, parts, out / "transcript.jsonl", replay=True)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
     stopping = Cancel()  # Ctrl-C: the reply in flight is stopped, and every later one before it starts
@@ -258,8 +259,7 @@ def say(cfg: Config, text: str, out: Path | None) -> int:
     else:
         sink = SpeakerSink(find_device(cfg.audio.output_device, "output"))
     sink.begin()
-    for audio in voice.synthesize(text):
-        sink.write(audio, voice.sample_rate)
+    speak_into(voice, sink, text)
     sink.finish()
     sink.close()
     return 0

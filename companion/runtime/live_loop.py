@@ -151,19 +151,15 @@ class LiveLoop:
     def _push_to_talk(self, frame) -> None:
         """Apply the key's edges up to this frame: a press stops her and opens a turn that
         silence does not end; the end of talking ends the turn at once."""
-        ep = self.turns.endpointer
         for edge in self.ptt.take(frame.t):
             if edge.talking:
                 reply = self._reply
                 if reply is not None and reply.active and not reply.interrupted:
                     self._interrupt(reply, "push-to-talk pressed")
-                self.turns.reset()
-                ep.keep_open = True
+                self.turns.hold_open()
                 log.info("push-to-talk: listening")
                 continue
-            ep.keep_open = False
-            utts = ep.flush()
-            self.turns.reset()
+            utts = self.turns.end_turn()
             log.info("push-to-talk: turn over%s", "" if utts else " (no speech heard)")
             for utt in utts:
                 self._on_turn(utt)
@@ -180,9 +176,9 @@ class LiveLoop:
         """Pause at the first sign of speech; after ``barge_in_min_ms`` of it, check the words:
         a backchannel ("mm-hm", "yeah") lets her go on, anything else interrupts her. Speech
         that goes on past a second interrupts her whatever it is."""
-        ep = self.turns.endpointer
         if reply.interrupted:
             return
+        ep = self.turns.hearing()
         if not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:  # quiet (again)
             if not ep.in_speech:
                 reply.tolerated, reply.check = False, None
@@ -201,7 +197,7 @@ class LiveLoop:
         if voiced_ms < self.cfg.barge_in_min_ms:
             return
         if reply.check is None:
-            reply.check = self.conv.transcriber.submit(ep.current_audio())
+            reply.check = self.conv.check_words(self.turns.current_audio())
         if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
             self._interrupt(reply, "speech went on")
         elif reply.check.done():
