@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +30,7 @@ from companion.ops.config import Config, LLMConfig, VADConfig
 from companion.records import SAMPLE_RATE
 from companion.runtime.live_loop import LiveLoop
 from companion.stt.speculative import SpeculativeTranscriber
-from companion.testing.scripted_llm import Reply, ScriptedLLM
+from companion.testing.scripted_llm import ScriptedLLM
 from companion.testing.stand_ins import LoudnessVAD, PacedMic, PacedSink, Said, Tone, noise
 
 QUESTION = "Tell me about the sea?"
@@ -178,5 +177,4 @@ def test_a_signal_at_the_moment_of_a_pause_stops_her_promptly(sig):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     print(json.dumps(ctrl_c_at_a_pause(signal.Signals[sys.argv[1]])))

@@ -20,7 +20,7 @@ from companion.hearing.push_to_talk import InputButton, PushToTalkError, TalkGat
 from companion.records import SAMPLE_RATE
 from companion.testing.stand_ins import PacedMic, PacedSink
 
-from conftest import words
+from companion.testing.checks import words
 
 
 # -- the gate ---------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_terminal_key_without_a_terminal_says_what_to_use(tmp_path):
 
 @pytest.mark.slow
 def test_doctor_says_when_push_to_talk_cannot_work(tmp_path, monkeypatch, capsys, scripted_llm):
-    from test_doctor import doctor
+    from companion.testing.checks import doctor
 
     monkeypatch.setattr("sys.stdin", open(tmp_path / "not-a-tty", "w+"))  # as under a service
     code, checks = doctor(capsys, scripted_llm, "audio.push_to_talk=key")
@@ -228,7 +228,7 @@ def test_companion_talks_only_between_two_presses_of_a_terminal_key(tmp_path, co
     import signal
     import subprocess
 
-    from test_headset import companion_command, voiced, wait_for
+    from companion.testing.checks import companion_command, voiced, wait_for
 
     hs = virtual_headset
     scripted_llm.enqueue("I heard you loud and clear.")

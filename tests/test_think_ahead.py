@@ -27,10 +27,7 @@ from companion.dialogue.think_ahead import ThinkAhead
 from companion.records import Transcript, Utterance
 from companion.dialogue.voice_control import Preferences, VoiceControl
 
-from conftest import words
-from test_replay import assert_spoken
-from test_turn_taking import pause_between
-
+from companion.testing.checks import assert_spoken, pause_between, words
 
 def answer(body: dict) -> str:
     """The reply names the words it answers, so the test can tell which request was spoken."""
