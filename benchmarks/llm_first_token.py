@@ -1,8 +1,8 @@
 """First-token latency of the embedded LLM over a growing conversation, for four prompt
 layouts (``LAYOUTS``): the per-turn context (time, recalled memories) at the top of the system
 prompt, which breaks llama.cpp's prefix cache every turn; all of it just before the user's
-words, with persona and history read between turns; ours (``Conversation.messages`` and
-``ready_prompt``), where the time and reminder are read ahead as well and only the memories and
+words, with persona and history read between turns; ours (``Prompt.messages`` and
+``Prompt.ready``), where the time and reminder are read ahead as well and only the memories and
 the words are new; and, as a bound, the whole request read before it is sent.
 Prints median, p90 and the last turn per layout and thread count.
 
@@ -23,7 +23,7 @@ from companion.llm.client import Brain
 from companion.ops.config import LLMConfig
 from companion.llm.embedded import EmbeddedLLM
 from companion.contracts import Recall
-from companion.dialogue.conversation import Conversation
+from companion.dialogue.prompt import Prompt
 from companion.dialogue.persona import Persona, load_persona
 
 USER = ["Hi, I'm Theodore.", "I write letters for other people.", "Today I wrote one for a couple's anniversary.",
@@ -41,34 +41,34 @@ LAYOUTS = {
 
 def conversation(brain: Brain, persona: Persona, turns: int, layout: str) -> list[float]:
     """First-token times over ``turns`` for one prompt ``layout`` (see LAYOUTS)."""
-    conv = Conversation(None, brain, None, persona, history_turns=12)  # only its prompt side is used
-    conv.prefill_between_turns = layout == "ours"
+    clock = [datetime(2026, 11, 23, 9, 10)]
+    prompt = Prompt(persona, brain, history_turns=12, clock=lambda: clock[0], prefill_between_turns=layout == "ours")
     firsts = []
     for i in range(turns):
         now = datetime(2026, 11, 23, 9, 10 + i)
-        conv.clock = lambda: now
+        clock[0] = now
         memory = f"About the user: writes letters; sister Anna; turn {i}."
         user = {"role": "user", "content": USER[i % len(USER)]}
         context = f"It is {now:%A, %B %-d, %Y, %-I:%M %p}.\n\n{memory}\n\n{persona.reminder}"
         if layout == "top":
-            messages = [{"role": "system", "content": f"{persona.system_prompt}\n\n{context}"}, *conv.history, user]
+            messages = [{"role": "system", "content": f"{persona.system_prompt}\n\n{context}"}, *prompt.history, user]
         elif layout in ("before", "full"):
-            messages = [{"role": "system", "content": persona.system_prompt}, *conv.history,
+            messages = [{"role": "system", "content": persona.system_prompt}, *prompt.history,
                         {"role": "system", "content": context}, user]
             brain.warm_up(messages if layout == "full" else messages[:-2])
         else:
-            conv.settle()
-            conv.ready_prompt()  # the user started speaking (a new minute every turn here)
-            conv.settle()
-            messages = conv.messages(user["content"], Recall(memory), now)
+            prompt.settle()
+            prompt.ready()  # the user started speaking (a new minute every turn here)
+            prompt.settle()
+            messages = prompt.messages(user["content"], Recall(memory), now)
         start = time.perf_counter()
         first, reply = None, ""
         for delta in brain.stream(messages):
             first = first or time.perf_counter() - start
             reply += delta
         firsts.append(first or float("nan"))
-        conv.history += [user, {"role": "assistant", "content": reply}]
-    conv.settle()
+        prompt.history += [user, {"role": "assistant", "content": reply}]
+    prompt.settle()
     return firsts
 
 

@@ -8,13 +8,13 @@ passed between the stages lives in ``records.py``.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
+from .cancel import Cancel
 from .records import Frame, Transcript, Turn
 
 
@@ -85,7 +85,9 @@ class Sink(Protocol):
 class ChatClient(Protocol):
     """An OpenAI-compatible chat endpoint (``llm.client.Brain``)."""
 
-    def stream(self, messages: list[dict], cancel: threading.Event | None = None, **kwargs) -> Iterator: ...
+    def stream(self, messages: list[dict], cancel: Cancel | None = None, **kwargs) -> Iterator:
+        """Text deltas as the model writes them; cancelling ``cancel`` ends the stream and
+        closes its request (register the close on it with ``cancel.on_cancel``)."""
 
     def warm_up(self, messages: list[dict]) -> None: ...
 

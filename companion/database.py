@@ -7,6 +7,9 @@ loses what was stored.
   instead of failing it at once.
 - A damaged file is never overwritten: it is moved aside to ``NAME.corrupt-<time>`` (with its
   ``-wal``), a fresh one is created, and ``companion doctor`` keeps pointing at the copy.
+- One migration scheme for every database (:func:`migrate`): a plain ordered list of SQL steps,
+  step N applied once and recorded in ``_migrations``, so an old file upgrades in place and a
+  new one is built by the same steps.
 - Every connection reports its faults (damaged, locked, disk full) to the listeners of
   :func:`faults_reported_to`; the live loop says each kind once (``faults.SpokenFaults``).
 """
@@ -15,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +177,70 @@ def quarantine(path: Path) -> Path:
 def set_aside(data: Path) -> list[Path]:
     """Damaged databases moved aside earlier (not their -wal/-shm companions)."""
     return sorted(p for p in Path(data).glob(f"*{CORRUPT_MARK}*") if not p.name.endswith(("-wal", "-shm")))
+
+
+MIGRATIONS_TABLE = "_migrations"
+
+
+def migrate(db: sqlite3.Connection, steps: Sequence[str]) -> list[int]:
+    """Apply the numbered ``steps`` (step N is ``steps[N-1]``; only ever append to the list) that
+    ``_migrations`` does not record yet, each in its own transaction; returns the numbers applied."""
+    db.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+               "(number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    _adopt_old_records(db)
+    done = {row[0] for row in db.execute(f"SELECT number FROM {MIGRATIONS_TABLE}")}
+    applied = []
+    for number, sql in enumerate(steps, 1):
+        if number in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")  # all of a step or none of it
+        try:
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, datetime('now'))", (number,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        applied.append(number)
+    return applied
+
+
+def _adopt_old_records(db: sqlite3.Connection) -> None:
+    """Databases written before the one scheme recorded their steps differently: memory by name
+    in ``_migrations(name)`` ('001_core'), skills by number in ``migrations(number)``. Their
+    records are carried over, so no step runs twice."""
+    columns = {row[1] for row in db.execute(f"PRAGMA table_info({MIGRATIONS_TABLE})")}
+    old_skills = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='migrations'").fetchone()
+    if "name" not in columns and not old_skills:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        numbers: set[int] = set()
+        if "name" in columns:
+            numbers |= {int(row[0].split("_", 1)[0]) for row in db.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")}
+            db.execute(f"DROP TABLE {MIGRATIONS_TABLE}")
+            db.execute(f"CREATE TABLE {MIGRATIONS_TABLE} (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        if old_skills:
+            numbers |= {row[0] for row in db.execute("SELECT number FROM migrations")}
+            db.execute("DROP TABLE migrations")
+        db.executemany(f"INSERT OR IGNORE INTO {MIGRATIONS_TABLE} VALUES (?, datetime('now'))",
+                       [(n,) for n in sorted(numbers)])
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script at each ';' that ends a complete statement (trigger bodies contain ';');
+    ``--`` comments are dropped. The last statement may omit its ';'."""
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    out, buf = [], ""
+    for piece in re.split(r"(?<=;)", code):
+        buf += piece
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    out.append(buf.strip())
+    return [s for s in out if s.strip(" ;\n")]

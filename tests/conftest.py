@@ -14,6 +14,17 @@ from companion.ops.config import STTConfig, TTSConfig
 from companion.tts import speak_to_array
 
 
+REAL_MODELS = {"transcriber", "voice", "speech", "virtual_headset"}  # fixtures that load Whisper or Piper, or start PulseAudio
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses a real model or the virtual headset (directly or through another
+    fixture) is slow, marked or not: ``pytest -m "not slow"`` stays the quick run."""
+    for item in items:
+        if REAL_MODELS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """Assembled Whisper models, shared by every test's data directory (assembly copies 145 MB)."""
@@ -89,11 +100,6 @@ def scripted_llm():
         yield server
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation, for comparing transcripts."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
-
-
 @pytest.fixture
 def virtual_headset():
     """A private PulseAudio daemon with null-sink ``mic`` and ``spk`` (see
@@ -113,3 +119,18 @@ def virtual_headset():
         except ProcessLookupError:
             continue
         pytest.fail(f"virtual headset process {pid} still running after close")
+
+
+@pytest.fixture
+def pulse_ok(virtual_headset):
+    """The virtual headset, once PortAudio is seen to list its PulseAudio device."""
+    import subprocess
+
+    from companion.testing.checks import companion_command
+
+    devices = subprocess.run([*companion_command(), "devices"], env=virtual_headset.environ(), capture_output=True,
+                             text=True, timeout=60)
+    if "pulse" not in devices.stdout:
+        pytest.skip(f"PortAudio does not see the PulseAudio device: {devices.stdout}")
+    return virtual_headset
+

@@ -4,18 +4,12 @@ back into the microphone) she neither stops nor answers herself."""
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 import time
 
 import numpy as np
 import pytest
 
-from companion.testing.virtual_headset import read_wav
-
-from conftest import words
-from test_headset import companion_command, voiced, wait_for
+from companion.testing.checks import Session, voiced, wait_for, words
 
 pytestmark = pytest.mark.slow
 
@@ -23,59 +17,6 @@ LONG_REPLY = ("The ocean covers most of our planet and holds more life than we c
               "Near the surface, sunlight feeds tiny plants that make much of the air we breathe. "
               "Deeper down, it gets dark and cold, and strange creatures make their own light. "
               "Whales sing to each other across hundreds of miles. Isn't that wonderful?")
-
-
-class Session:
-    """One ``companion run`` on the virtual headset, with the ear recording throughout."""
-
-    def __init__(self, hs, tmp_path, home, llm, *settings: str):
-        self.hs, self.home, self.llm = hs, home, llm
-        self.ear = hs.record(tmp_path / "speaker.wav").wait_started()
-        self.log = tmp_path / "companion.stderr"
-        args = [*companion_command(), "run", "--input-device", "pulse", "--output-device", "pulse",
-                "--set", "conversation.earcons=false"]
-        for s in settings:
-            args += ["--set", s]
-        with open(self.log, "wb") as err:
-            self.proc = subprocess.Popen(args, env=hs.environ(COMPANION_LLM_BASE_URL=llm.base_url),
-                                         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        wait_for(lambda: "listening (" in self.stderr(), 90, "'listening'", self.proc, self.log)
-        time.sleep(1.0)
-
-    def stderr(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def turns(self) -> list[dict]:
-        return [json.loads(l) for f in (self.home / "transcripts").glob("*.jsonl") for l in f.read_text().splitlines()]
-
-    def say(self, wav, wait=True) -> float:
-        """Play a user turn into the mic; returns when its speech starts (monotonic)."""
-        audio, rate = read_wav(wav)
-        onset = np.nonzero(np.abs(audio) > 0.01)[0][0] / rate
-        start = time.monotonic()
-        self.hs.play(wav, wait=wait)
-        return start + onset
-
-    def her_voice_after(self, t: float, seconds: float, timeout: float = 30) -> float:
-        """Wait until she has been heard for ``seconds`` after time ``t``; returns her onset."""
-        def onset():
-            loud = [i for i in voiced(self.ear.audio(), self.ear.rate) if self.ear.time_of(i) > t]
-            if loud and self.ear.time_of(loud[-1]) - self.ear.time_of(loud[0]) >= seconds:
-                return self.ear.time_of(loud[0])
-            return None
-        return wait_for(onset, timeout, f"{seconds}s of her voice", self.proc, self.log)
-
-    def close(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.ear.stop()
-        err = self.stderr()
-        assert "Traceback" not in err, err[-3000:]
-        return err
 
 
 def talked_on_for(audio, ear, since: float) -> float:
@@ -95,15 +36,6 @@ def talked_on_for(audio, ear, since: float) -> float:
         else:
             run_end = t
     return max(0.0, (run_end or since) - since)
-
-
-@pytest.fixture
-def pulse_ok(virtual_headset):
-    devices = subprocess.run([*companion_command(), "devices"], env=virtual_headset.environ(), capture_output=True,
-                             text=True, timeout=60)
-    if "pulse" not in devices.stdout:
-        pytest.skip(f"PortAudio does not see the PulseAudio device: {devices.stdout}")
-    return virtual_headset
 
 
 def test_interrupting_stops_her_and_history_keeps_what_was_heard(tmp_path, companion_home, pulse_ok, speech,

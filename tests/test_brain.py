@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from companion.cancel import Cancel
 from companion.llm.client import Brain, BrainError
 from companion.ops.config import LLMConfig
 from companion.llm.embedded import Endpoint
@@ -55,11 +56,11 @@ def test_a_stream_cut_short_is_an_error(scripted_llm):
 def test_cancel_ends_a_request_waiting_for_a_slow_endpoint(scripted_llm):
     scripted_llm.enqueue(Reply("late", first_token_delay=5), "Next answer.")
     brain = brain_for(scripted_llm, read_timeout_s=30)
-    cancel = threading.Event()
+    cancel = Cancel()
 
     def stop_soon():
         time.sleep(0.3)
-        cancel.set()
+        cancel.cancel()
 
     threading.Thread(target=stop_soon).start()
     start = time.monotonic()
@@ -75,14 +76,14 @@ def test_dropping_one_request_leaves_the_other_going(scripted_llm):
     scripted_llm.enqueue(Reply("one two three four five six seven eight", token_delay=0.05),
                          Reply("The real answer.", token_delay=0.05))
     brain = brain_for(scripted_llm)
-    cancel = threading.Event()
+    cancel = Cancel()
     ahead = brain.stream(HI, cancel)
     assert next(ahead)  # the thought is streaming
     results = []
     real = threading.Thread(target=lambda: results.append("".join(brain.stream(HI))))
     real.start()
     time.sleep(0.1)  # the real request is on its way
-    cancel.set()
+    cancel.cancel()
     assert list(ahead) == []
     real.join(10)
     assert results == ["The real answer."]

@@ -53,6 +53,7 @@ def test_run_without_the_named_microphone_exits_1_with_advice(capsys):
     assert "companion replay" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # doctor verifies the real model files
 def test_doctor_names_what_to_fix(capsys):
     code = main(["doctor", "--input-device", "no-such-microphone-xyz", "--set", "tts.voice=nobody"])
     out = capsys.readouterr().out

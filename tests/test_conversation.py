@@ -1,6 +1,7 @@
 """Conversation logic with stand-ins for the models (the audio path is tested elsewhere):
 the request layout that keeps the LLM's prompt cache useful, and prefill between turns."""
 
+import itertools
 import time
 from datetime import datetime
 
@@ -15,33 +16,22 @@ from companion.llm.embedded import Endpoint
 from companion.memory.longterm import LongTermMemory
 from companion.memory.store import MemoryStore
 from companion.dialogue.persona import load_persona
-from companion.records import Transcript, Utterance
+from companion.records import Utterance
+from companion.testing.stand_ins import Heard, Silent
 
 
-class Heard:
-    def __init__(self):
-        self.n = 0
-
-    def transcribe(self, audio):
-        self.n += 1
-        return Transcript(f"This is what I said in turn number {self.n}.", "en", 0.0)
-
-
-class Silent:
-    sample_rate = 22050
-
-    def synthesize(self, text):
-        yield np.zeros(100, np.float32)
+def turn_numbers():
+    """Hears each turn as "This is what I said in turn number N." """
+    return Heard(f"This is what I said in turn number {n}." for n in itertools.count(1))
 
 
 UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
 
 
-def conversation(server, history_turns=2, prefill=False):
+def conversation(server, history_turns=2, prefill=False, heard=None, **kw):
     brain = Brain(LLMConfig(), Endpoint(server.base_url, "k", "m"))
-    conv = Conversation(Heard(), brain, Silent(), load_persona("samantha"), history_turns=history_turns)
-    conv.prefill_between_turns = prefill
-    return conv
+    return Conversation(heard or turn_numbers(), brain, Silent(), load_persona("samantha"), history_turns=history_turns,
+                        prefill_between_turns=prefill, **kw)
 
 
 def test_history_is_trimmed_in_blocks_so_the_prompt_start_stays_the_same(scripted_llm):
@@ -83,8 +73,7 @@ def wait_for(server, n):
 
 def test_when_the_user_starts_speaking_in_a_new_minute_the_time_is_read_ahead(scripted_llm):
     now = [datetime(2026, 11, 25, 9, 30, 5)]
-    conv = conversation(scripted_llm, prefill=True)
-    conv.clock = lambda: now[0]
+    conv = conversation(scripted_llm, prefill=True, clock=lambda: now[0])
     conv.respond(UTT, NullSink())
     wait_for(scripted_llm, 2)
     conv.settle()
@@ -115,8 +104,7 @@ class Remembers:
 
 
 def test_standing_memory_is_read_ahead_and_recalled_memories_come_just_before_the_words(scripted_llm):
-    conv = conversation(scripted_llm, prefill=True)
-    conv.memory = Remembers()
+    conv = conversation(scripted_llm, prefill=True, memory=Remembers())
     conv.respond(UTT, NullSink())
     conv.settle()
     msgs = scripted_llm.requests[0]["messages"]
@@ -135,8 +123,7 @@ def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_wo
     for said in ("My name is Theodore.", "I have a sister called Ana."):
         told.on_user_turn(said, datetime(2026, 11, 20, 9, 0))
     told.end_session(datetime(2026, 11, 20, 9, 5))
-    conv = conversation(scripted_llm, prefill=True)
-    conv.memory = LongTermMemory(store, MemoryConfig())
+    conv = conversation(scripted_llm, prefill=True, memory=LongTermMemory(store, MemoryConfig()))
     conv.respond(UTT, NullSink())
     conv.settle()
     first, ahead = wait_for(scripted_llm, 2)[:2]
@@ -151,14 +138,9 @@ def test_what_memory_holds_about_the_user_is_read_between_turns_not_after_the_wo
 
 
 def test_a_turn_that_teaches_a_fact_does_not_make_the_server_read_the_history_again(scripted_llm, tmp_path):
-    class Told(Heard):
-        def transcribe(self, audio):
-            self.n += 1
-            return Transcript(["My name is Theodore.", "I have a sister called Ana.", "How are you?"][self.n - 1], "en", 0.0)
-
-    conv = conversation(scripted_llm, prefill=True)
-    conv.transcriber = Told()
-    conv.memory = LongTermMemory(MemoryStore(tmp_path / "memory.sqlite3"), MemoryConfig())
+    told = Heard(["My name is Theodore.", "I have a sister called Ana.", "How are you?"])
+    conv = conversation(scripted_llm, prefill=True, heard=told,
+                        memory=LongTermMemory(MemoryStore(tmp_path / "memory.sqlite3"), MemoryConfig()))
     for turn in range(3):
         conv.respond(UTT, NullSink())
         conv.settle()

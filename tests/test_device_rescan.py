@@ -19,7 +19,7 @@ import pytest
 from companion.audio import devices, rescan, sinks, sources
 from companion.audio.devices import Device
 
-from conftest import words
+from companion.testing.checks import words
 
 BUILTIN, JABRA = Device(0, "Built-in Audio", 2, 2, 48000, "ALSA"), Device(1, "Jabra EVOLVE 20 (hw:1,0)", 1, 1, 16000, "ALSA")
 
@@ -202,7 +202,7 @@ def unplug(hs, conf: Path, pid: int) -> None:
 @pytest.mark.skipif(not ALSA_CONF.exists(), reason="no ALSA configuration to extend")
 def test_companion_goes_back_to_the_named_headset_when_it_returns(tmp_path, companion_home, virtual_headset, speech,
                                                                   scripted_llm):
-    from test_headset import companion_command, voiced, wait_for
+    from companion.testing.checks import companion_command, voiced, wait_for
 
     hs = virtual_headset
     conf = tmp_path / "asound.conf"

@@ -13,16 +13,9 @@ from companion.ops.cli import main
 from companion.database import open_database
 from companion.memory import DB_NAME, MemoryStore
 from companion.model_files import BUNDLED_WHISPER, _sha256
+from companion.testing.checks import doctor
 
-
-def doctor(capsys, llm, *settings: str) -> tuple[int, dict[str, str]]:
-    """Run doctor against the scripted LLM; returns its code and {check name: its line}."""
-    args = ["--set", f"llm.base_url={llm.base_url}"]
-    for s in settings:
-        args += ["--set", s]
-    code = main(args + ["doctor"])
-    lines = capsys.readouterr().out.splitlines()
-    return code, {line[6:].split(":", 1)[0]: line for line in lines[:-1]}
+pytestmark = pytest.mark.slow  # doctor verifies (and first assembles) the real Whisper model files
 
 
 def test_a_truncated_whisper_model_is_named_reverified_and_rebuilt(companion_home, capsys, scripted_llm):

@@ -13,9 +13,9 @@ from companion.ops.cli import main
 from companion.ops.config import LLMConfig
 from companion.llm.embedded import NICE
 
-from conftest import words
-from test_replay import assert_spoken
+pytestmark = pytest.mark.slow  # the real llama.cpp server and model
 
+from companion.testing.checks import assert_spoken, words
 
 @pytest.fixture(scope="module")
 def embedded():

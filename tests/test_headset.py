@@ -5,12 +5,8 @@ turn), listen to it, transcribe what it said, and stop it with SIGTERM."""
 from __future__ import annotations
 
 import json
-import shutil
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,52 +14,12 @@ import pytest
 from companion.audio.resample import resample
 from companion.testing.virtual_headset import read_wav
 
-from conftest import words
+from companion.testing.checks import companion_command, sigterm, voiced, wait_for, words
 
 pytestmark = pytest.mark.slow
 
 REPLY = "Let's make a warm vegetable soup with fresh bread."
 USER = "Hello Samantha, what should I cook for dinner tonight?"
-
-
-def companion_command() -> list[str]:
-    script = Path(sys.executable).parent / "companion"
-    exe = str(script) if script.exists() else shutil.which("companion")
-    return [exe] if exe else [sys.executable, "-m", "companion"]
-
-
-def sigterm(proc: subprocess.Popen, log: Path) -> tuple[int, float]:
-    """Send SIGTERM; the exit code and the seconds it took to exit (failing after 10 s)."""
-    proc.send_signal(signal.SIGTERM)
-    sent = time.monotonic()
-    try:
-        code = proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail("companion did not exit within 10 s of SIGTERM:\n" + log.read_text(errors="replace")[-3000:])
-    return code, time.monotonic() - sent
-
-
-def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"companion exited with {proc.returncode} while waiting for {what}:\n"
-                        + (log.read_text(errors="replace")[-3000:] if log else ""))
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}:\n"
-                + (log.read_text(errors="replace")[-3000:] if log else ""))
-
-
-def voiced(audio: np.ndarray, rate: int, threshold: float = 0.02, win_s: float = 0.02) -> np.ndarray:
-    """Indices of the windows whose RMS is above ``threshold``."""
-    win = int(rate * win_s)
-    n = len(audio) // win
-    rms = np.sqrt(np.mean(audio[: n * win].reshape(n, win) ** 2, axis=1)) if n else np.zeros(0)
-    return np.nonzero(rms > threshold)[0] * win
 
 
 def test_live_loop_on_virtual_headset(tmp_path, companion_home, virtual_headset, speech, scripted_llm, transcriber):

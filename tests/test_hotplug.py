@@ -5,9 +5,7 @@ import time
 
 import pytest
 
-from conftest import words
-from test_barge_in import Session, pulse_ok  # noqa: F401  (fixture)
-from test_headset import wait_for
+from companion.testing.checks import Session, wait_for, words
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +18,7 @@ def reload_sink(hs, name: str, rate: int) -> None:
     hs.pactl("load-module", "module-null-sink", f"sink_name={name}", f"rate={rate}", "channels=1")
 
 
-def test_devices_unplugged_and_back(tmp_path, companion_home, pulse_ok, speech, scripted_llm):  # noqa: F811
+def test_devices_unplugged_and_back(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
     hs = pulse_ok
     scripted_llm.enqueue("Here is the first answer.", "And here is the second answer.")
     s = Session(hs, tmp_path, companion_home, scripted_llm)

@@ -9,8 +9,7 @@ from companion.audio.sources import array_frames
 from companion.hearing.endpointer import CHUNK, EndpointSettings, Endpointer, StreamingVAD, silero_model_path
 from companion.records import SAMPLE_RATE
 
-from conftest import words
-
+from companion.testing.checks import words
 
 def silence(seconds):
     return np.zeros(int(seconds * SAMPLE_RATE), np.float32)

@@ -58,8 +58,8 @@ def test_database_is_private_wal_and_migrated_once(store, companion_home):
     path = companion_home / DB_NAME
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    names = [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY name")]
-    assert names == ["001_core", "002_search"]
+    numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations ORDER BY number")]
+    assert numbers == [1, 2]
     again = MemoryStore(path)  # reopening applies nothing twice and keeps the data
     assert [r[0] for r in again.db.execute("SELECT COUNT(*) FROM _migrations")] == [2]
     again.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 
 from companion.ops.config import PROJECT_ROOT
 
-LOCOMO = Path("/work/shared/data/locomo10")
+# the data lives beside the checkout (../shared/data/locomo10, as on CI); LOCOMO_DIR points elsewhere
+LOCOMO = Path(os.environ.get("LOCOMO_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10")
 spec = importlib.util.spec_from_file_location("locomo_bench", PROJECT_ROOT / "benchmarks" / "locomo.py")
 locomo = sys.modules["locomo_bench"] = importlib.util.module_from_spec(spec)  # dataclasses need it registered
 spec.loader.exec_module(locomo)
@@ -54,7 +56,7 @@ def test_skips_cleanly_without_the_data(tmp_path, capsys):
     assert "LoCoMo data not found" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not LOCOMO.is_dir(), reason="LoCoMo data not present")
+@pytest.mark.skipif(not (LOCOMO / "26.json").is_file(), reason=f"LoCoMo data not at {LOCOMO} (set LOCOMO_DIR)")
 def test_recall_floor_on_a_real_conversation(capsys):
     assert locomo.main([str(LOCOMO / "26.json"), "--runs", "1", "--scale-turns", "0"]) == 0
     rows = table(capsys.readouterr().out)

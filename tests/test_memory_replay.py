@@ -16,8 +16,7 @@ from companion.ops.cli import main
 from companion.memory import DB_NAME, MemoryStore
 from companion.testing.scripted_llm import Reply
 
-from conftest import words
-
+from companion.testing.checks import words
 
 def replay(out, inputs, base_url):
     return main(["replay", *map(str, inputs), "--out", str(out), "--set", f"llm.base_url={base_url}"])

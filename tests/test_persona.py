@@ -10,7 +10,7 @@ import pytest
 
 from companion.ops.cli import main
 from companion.contracts import Recall
-from companion.dialogue.conversation import Conversation
+from companion.dialogue.prompt import Prompt
 from companion.dialogue.persona import Example, PersonaError, from_card, load_persona
 
 CARD_V2 = {
@@ -41,9 +41,9 @@ def test_reminder_and_time_come_after_the_history_and_memory_just_before_the_wor
     reminder (read ahead while the user speaks), then what memory recalled for these words,
     then the words."""
     p = load_persona("samantha")
-    conv = Conversation(None, None, None, p)
-    conv.history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}]
-    messages = conv.messages("hi", Recall(context="MEMORY HERE"), datetime(2024, 3, 4, 9, 30))
+    prompt = Prompt(p, None)
+    prompt.add_exchange("earlier", "reply")
+    messages = prompt.messages("hi", Recall(context="MEMORY HERE"), datetime(2024, 3, 4, 9, 30))
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "system", "system", "user"]
     assert messages[0]["content"] == p.system_prompt
     lead = messages[3]["content"]

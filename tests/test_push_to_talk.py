@@ -15,12 +15,12 @@ import time
 import numpy as np
 import pytest
 
-from companion.audio.sinks import NullSink
 from companion.ops.config import ConfigError, load_config
 from companion.hearing.push_to_talk import InputButton, PushToTalkError, TalkGate, TerminalKey, find_button_device
-from companion.records import SAMPLE_RATE, Frame
+from companion.records import SAMPLE_RATE
+from companion.testing.stand_ins import PacedMic, PacedSink
 
-from conftest import words
+from companion.testing.checks import words
 
 
 # -- the gate ---------------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def test_terminal_key_without_a_terminal_says_what_to_use(tmp_path):
 
 @pytest.mark.slow
 def test_doctor_says_when_push_to_talk_cannot_work(tmp_path, monkeypatch, capsys, scripted_llm):
-    from test_doctor import doctor
+    from companion.testing.checks import doctor
 
     monkeypatch.setattr("sys.stdin", open(tmp_path / "not-a-tty", "w+"))  # as under a service
     code, checks = doctor(capsys, scripted_llm, "audio.push_to_talk=key")
@@ -162,84 +162,6 @@ def test_a_virtual_headset_button_through_uinput():
 
 
 # -- the live loop with real speech -----------------------------------------------------------
-class PacedMic:
-    """16 kHz frames of ``audio`` at real-time pace, stamped on the monotonic clock (like the
-    microphone), then silence until stopped; ``at[offset]`` is called with the frame time
-    when the frame at ``offset`` seconds is reached."""
-
-    def __init__(self, audio: np.ndarray, at: dict):
-        self.audio, self.at = audio, dict(at)
-        self._stop = threading.Event()
-        self.t0 = time.monotonic() + 0.05
-
-    def __iter__(self):
-        i = 0
-        while not self._stop.is_set():
-            t = self.t0 + i / SAMPLE_RATE
-            for offset in [o for o in self.at if self.t0 + o <= t]:
-                self.at.pop(offset)(self.t0 + offset)
-            time.sleep(max(0.0, t - time.monotonic()))
-            block = self.audio[i:i + 512]
-            yield Frame(block if len(block) == 512 else np.zeros(512, np.float32), t)
-            i += 512
-
-    def drain(self):
-        pass
-
-    def stop(self):
-        self._stop.set()
-
-
-class PacedSink(NullSink):
-    """Plays nowhere, in real time: ``finish`` lasts as long as the audio, ``stop`` cuts it."""
-
-    def __init__(self):
-        super().__init__()
-        self._start = None
-        self._cut = threading.Event()
-        self._played_at_cut = None
-        self.stopped_at = None
-
-    @property
-    def played(self):
-        if self._played_at_cut is not None:
-            return self._played_at_cut
-        if self._start is None:
-            return 0
-        return min(self.queued, int((time.monotonic() - self._start) * self.rate))
-
-    @played.setter
-    def played(self, value):
-        pass
-
-    def begin(self):
-        super().begin()
-        self._start, self._played_at_cut = None, None
-        self._cut.clear()
-
-    def write(self, audio, rate):
-        if self._cut.is_set() or not len(audio):
-            return
-        self.rate = self.rate or rate
-        if self._start is None:
-            self._start = self.first_sample_at = time.monotonic()
-        self.queued += len(audio)
-
-    def finish(self):
-        while not self._cut.is_set() and self.played < self.queued:
-            self._cut.wait(0.01)
-
-    def stop(self):
-        if self._start is not None and not self._cut.is_set():
-            self._played_at_cut = self.played
-            self.stopped_at = time.monotonic()
-        self._cut.set()
-
-    @property
-    def playing(self):
-        return self._start is not None and not self._cut.is_set() and self.played < self.queued
-
-
 @pytest.mark.slow
 def test_only_speech_with_the_key_is_heard_and_the_release_ends_the_turn(speech, transcriber, voice, scripted_llm):
     from companion.llm.client import Brain
@@ -306,7 +228,7 @@ def test_companion_talks_only_between_two_presses_of_a_terminal_key(tmp_path, co
     import signal
     import subprocess
 
-    from test_headset import companion_command, voiced, wait_for
+    from companion.testing.checks import companion_command, voiced, wait_for
 
     hs = virtual_headset
     scripted_llm.enqueue("I heard you loud and clear.")

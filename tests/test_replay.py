@@ -17,8 +17,7 @@ from companion.ops.cli import main
 from companion.dialogue.persona import load_persona
 from companion.testing.scripted_llm import Reply
 
-from conftest import words
-
+from companion.testing.checks import assert_spoken, overlap, words
 
 def run_replay(out, inputs, base_url, *extra):
     return main(["replay", *map(str, inputs), "--out", str(out), "--set", f"llm.base_url={base_url}", *extra])
@@ -26,19 +25,6 @@ def run_replay(out, inputs, base_url, *extra):
 
 def read_turns(out):
     return [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines()]
-
-
-def overlap(said, heard):
-    said, heard = words(said), set(words(heard))
-    return sum(w in heard for w in said) / max(1, len(said))
-
-
-def assert_spoken(wav, text, transcriber):
-    audio = read_audio(wav)
-    assert len(audio) > 0.5 * 16000
-    rms = float(np.sqrt(np.mean(audio ** 2)))
-    assert rms > 0.02, f"{wav} is (nearly) silent"
-    assert overlap(text, transcriber.transcribe(audio).text) >= 0.8
 
 
 def test_two_turns_any_rate_and_channels(tmp_path, speech, scripted_llm, transcriber):

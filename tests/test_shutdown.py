@@ -42,8 +42,7 @@ def test_signal_while_waiting_for_a_slow_endpoint(tmp_path, speech, scripted_llm
 def test_live_run_on_the_embedded_defaults_stops_within_a_second(tmp_path, speech, virtual_headset, companion_home):
     """The real ``companion run`` with the embedded LLM, after a turn: SIGTERM ends it within a
     second. (Freeing the embedded server on the way out joined its threads: 0.6 s and more.)"""
-    from test_headset import companion_command, sigterm, wait_for
-
+    from companion.testing.checks import companion_command, sigterm, wait_for
     log = tmp_path / "companion.stderr"
     with open(log, "wb") as err:
         proc = subprocess.Popen([*companion_command(), "run", "--input-device", "pulse", "--output-device", "pulse"],

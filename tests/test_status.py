@@ -36,7 +36,7 @@ def test_running_status_lists_devices_models_turns_and_latency(companion_home, c
     conv = FakeConversation()
     publish_each_turn(conv, status)
     conv.respond("hello", None)
-    assert conv.respond("how are you", None, cancel=None).index == 2
+    assert conv.respond("how are you", None, reply=None).index == 2
 
     path = companion_home / STATUS_NAME
     assert path.stat().st_mode & 0o777 == 0o600

@@ -10,7 +10,7 @@ from companion.audio.files import read_audio
 from companion.ops.config import STTConfig
 from companion.stt import load_transcriber
 
-from conftest import words
+from companion.testing.checks import words
 
 SENTENCES = [
     "Hi.",

@@ -27,10 +27,7 @@ from companion.dialogue.think_ahead import ThinkAhead
 from companion.records import Transcript, Utterance
 from companion.dialogue.voice_control import Preferences, VoiceControl
 
-from conftest import words
-from test_replay import assert_spoken
-from test_turn_taking import pause_between
-
+from companion.testing.checks import assert_spoken, pause_between, words
 
 def answer(body: dict) -> str:
     """The reply names the words it answers, so the test can tell which request was spoken."""
@@ -48,11 +45,9 @@ def echo_llm():
 def conversation(echo_llm, transcriber, voice, companion_home):
     brain = Brain(LLMConfig(), Endpoint(echo_llm.base_url, "k", "m"))
     memory = LongTermMemory(MemoryStore(companion_home / DB_NAME), MemoryConfig())
-    conv = Conversation(transcriber, brain, voice, load_persona("samantha"), memory=memory,
-                        skills=[build_skills(Config(), brain)])
-    conv.control = VoiceControl(voice, Preferences(companion_home / "preferences.json"))
-    conv.ahead = ThinkAhead(brain, voice)
-    return conv
+    return Conversation(transcriber, brain, voice, load_persona("samantha"), memory=memory,
+                        skills=[build_skills(Config(), brain)], ahead=ThinkAhead(brain, voice),
+                        control=VoiceControl(voice, Preferences(companion_home / "preferences.json")))
 
 
 def utterance(audio) -> Utterance:

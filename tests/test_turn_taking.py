@@ -6,15 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from companion.audio.files import read_audio, write_wav
+from companion.audio.files import read_audio
 from companion.ops.cli import main
 from companion.ops.config import VADConfig
 from companion.hearing.endpointer import EndpointSettings, Endpointer
 from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backchannel
 from companion.records import Frame, Transcript
 
-from conftest import words
-
+from companion.testing.checks import pause_between, words
 
 @pytest.mark.parametrize("text, expected", [
     ("What time is it?", 400),
@@ -29,12 +28,6 @@ from conftest import words
 ])
 def test_end_silence_follows_the_words(text, expected):
     assert end_silence_for(text, 600, 400, 1500) == expected
-
-
-def pause_between(tmp_path, speech, first, second, pause_s):
-    a, b = read_audio(speech(first, lead_s=0)), read_audio(speech(second, lead_s=0))
-    audio = np.concatenate([np.zeros(4800, np.float32), a, np.zeros(int(pause_s * 16000), np.float32), b])
-    return write_wav(tmp_path / "turn.wav", audio, 16000)
 
 
 def replay_turns(tmp_path, wav, base_url):
@@ -80,6 +73,9 @@ class Listening:
 
     def listen_ahead(self, utt):
         self.transcriber.prefetch(utt.audio)
+
+    def guess(self, wait=False):
+        return self.transcriber.guess(wait)
 
     def ready_prompt(self):
         pass

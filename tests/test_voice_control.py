@@ -8,8 +8,7 @@ import pytest
 from companion.ops.cli import main
 from companion.dialogue.voice_control import Preferences, VoiceControl, parse, wake_remainder
 
-from conftest import words
-
+from companion.testing.checks import words
 
 @pytest.mark.parametrize("text, kind", [
     ("Stop.", "stop"), ("Be quiet!", "stop"), ("Samantha, stop talking please.", "stop"),

@@ -37,8 +37,9 @@ class Earcons:
     def play(self, kind: str, sink) -> None:
         sink.cue(tone(kind, self.level), RATE)
 
-    def arm_thinking(self, sink, after_s: float, cancel: threading.Event) -> None:
-        """Play "thinking" if the reply has made no sound ``after_s`` after it started."""
+    def arm_thinking(self, sink, after_s: float, cancel) -> None:
+        """Play "thinking" if the reply has made no sound ``after_s`` after it started
+        (``cancel``: the reply's :class:`~companion.cancel.Cancel`)."""
         def check():
             if not cancel.wait(after_s) and sink.first_sample_at is None:
                 self.play("thinking", sink)

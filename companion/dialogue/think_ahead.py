@@ -20,9 +20,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..cancel import Cancel, until_cancelled
 from ..llm.client import BrainError
 from ..tts import speak_to_array
-from ..tts.chunking import SpeechChunker
+from ..tts.chunking import speakable_chunks
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Thought:
 
     def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice):
         self.text = text
-        self.cancel = threading.Event()
+        self.cancel = Cancel()  # dropped: the user went on, the request changed, or the reply was stopped
         self.messages: list[dict] | None = None
         self.built = threading.Event()  # ``messages`` is final (None: nothing was asked)
         self.sent_at: float | None = None  # monotonic time the request was sent
@@ -54,71 +55,65 @@ class Thought:
             log.exception("could not prepare a reply ahead")
             self.messages = None
         self.built.set()
-        if self.messages is None or self.cancel.is_set():
+        if self.messages is None or self.cancel.cancelled:
             self._pieces.put(_END)
             return
-        chunker = SpeechChunker()
         self.sent_at = time.monotonic()
         try:
-            for delta in self._brain.stream(self.messages, self.cancel):
-                if self.first_token_s is None:
-                    self.first_token_s = time.monotonic() - self.sent_at
-                for piece in chunker.push(delta):
-                    self._emit(piece)
-            for piece in chunker.flush():
+            for piece in speakable_chunks(self._brain.stream(self.messages, self.cancel), self._first_token):
                 self._emit(piece)
         except BrainError as exc:
             self._pieces.put(exc)
         finally:
             self._pieces.put(_END)
 
+    def _first_token(self) -> None:
+        self.first_token_s = time.monotonic() - self.sent_at
+
     def _emit(self, piece: str) -> None:
         audio = None
         if self.first_piece_s is None:
             self.first_piece_s = time.monotonic() - self.sent_at
-            if not self.cancel.is_set():
+            if not self.cancel.cancelled:
                 t = time.perf_counter()
                 audio = speak_to_array(self._voice, piece)
                 self.synth_s = time.perf_counter() - t
         self._pieces.put((piece, audio))
 
-    def pieces(self, cancel: threading.Event) -> Iterator[tuple[str, np.ndarray | None]]:
+    def pieces(self, reply: Cancel) -> Iterator[tuple[str, np.ndarray | None]]:
         """The reply's speakable pieces, each with its audio when already synthesised, as the
-        model writes them; raises :class:`BrainError` like ``Brain.stream``. ``cancel`` (the
-        reply's own: barge-in, Ctrl-C) stops the thought too."""
-        while True:
-            try:
-                item = self._pieces.get(timeout=0.05)
-            except queue.Empty:
-                item = None
-            if cancel.is_set():
-                self.cancel.set()
-                return
-            if item is None:
-                continue
-            if item is _END:
-                return
-            if isinstance(item, BrainError):
-                raise item
-            yield item
+        model writes them; raises :class:`BrainError` like ``Brain.stream``. Cancelling
+        ``reply`` (barge-in, Ctrl-C) drops the thought too."""
+        reply.on_cancel(self.drop)
+        yield from until_cancelled(self._pieces, self.cancel, _END)
 
     def drop(self) -> None:
-        self.cancel.set()
+        self.cancel.cancel()
 
 
 class ThinkAhead:
-    """At most one thought at a time; a new one, or the user going on, drops the last."""
+    """At most one thought at a time; a new one, or the user going on, drops the last. The
+    microphone's thread starts and drops thoughts while the reply's thread takes one: the
+    current thought is swapped under a lock."""
 
     def __init__(self, brain, voice):
         self.brain, self.voice = brain, voice
         self._thought: Thought | None = None
+        self._lock = threading.Lock()
         self.started = self.taken = 0  # for the log and the benchmarks
+
+    def _swap(self, thought: Thought | None) -> Thought | None:
+        with self._lock:
+            old, self._thought = self._thought, thought
+        return old
 
     def start(self, text: str, build: Callable[[], list[dict] | None]) -> None:
         """Begin replying to ``text``; ``build()`` (run on the thought's thread) returns the
         request, or ``None`` when this turn must not be answered ahead."""
         self.drop()
-        self._thought = Thought(text, build, self.brain, self.voice)
+        old = self._swap(Thought(text, build, self.brain, self.voice))
+        if old is not None:  # another thread started one meanwhile
+            old.drop()
         self.started += 1
         log.debug("thinking ahead about %r", text)
 
@@ -128,17 +123,17 @@ class ThinkAhead:
 
     def drop(self) -> None:
         """The user went on (or the turn was not for the model): stop the thought in flight."""
-        thought, self._thought = self._thought, None
+        thought = self._swap(None)
         if thought is not None:
             thought.drop()
 
     def take(self, text: str, messages: list[dict]) -> Thought | None:
         """The thought made for exactly this request, to be spoken now; any other is dropped."""
-        thought, self._thought = self._thought, None
+        thought = self._swap(None)
         if thought is None:
             return None
         thought.built.wait()
-        if thought.text != text or thought.messages != messages or thought.cancel.is_set():
+        if thought.text != text or thought.messages != messages or thought.cancel.cancelled:
             thought.drop()
             log.debug("dropped the reply made ahead: the request changed")
             return None

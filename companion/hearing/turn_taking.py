@@ -10,10 +10,13 @@ think and go on.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol
+
+import numpy as np
 
 from .endpointer import Endpointer
-from ..records import Frame, Utterance
+from ..records import Frame, Transcript, Utterance
 
 # Words a finished thought rarely ends on: a pause after them is a pause to think.
 HANGING = frozenset("""
@@ -52,6 +55,35 @@ def end_silence_for(text: str, default_ms: int, short_ms: int, long_ms: int) -> 
     return default_ms
 
 
+class Listener(Protocol):
+    """Whoever answers the turns (``dialogue.conversation.Conversation``), as the turn taker
+    sees it while the user speaks."""
+
+    def listen_ahead(self, utt: Utterance) -> None:
+        """A tentative turn (the user paused): start transcribing it."""
+
+    def guess(self, wait: bool = False) -> Transcript | None:
+        """That transcription, once it is done (at once with ``wait``)."""
+
+    def ready_prompt(self) -> None:
+        """The user started speaking."""
+
+    def think_ahead(self, guess: Transcript) -> None:
+        """The paused turn's words are known: a reply may start."""
+
+    def drop_thought(self) -> None:
+        """The user went on after the pause."""
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """The user's voice right now, for barge-in: speaking, for how long, and how long quiet."""
+
+    in_speech: bool
+    voiced_s: float
+    silence_s: float
+
+
 class TurnTaker:
     """The endpointer plus listening ahead: feed frames, get confirmed turns.
 
@@ -60,8 +92,8 @@ class TurnTaker:
     instead of racing it, so faster-than-real-time input behaves as it would live.
     """
 
-    def __init__(self, endpointer: Endpointer, conversation, vad_cfg, wait_for_guess: bool = False):
-        self.endpointer, self.conv, self.vad = endpointer, conversation, vad_cfg
+    def __init__(self, endpointer: Endpointer, listener: Listener, vad_cfg, wait_for_guess: bool = False):
+        self.endpointer, self.listener, self.vad = endpointer, listener, vad_cfg
         self.wait_for_guess = wait_for_guess
         self._guess_pending = False
 
@@ -73,23 +105,23 @@ class TurnTaker:
                 self._guess_pending = False
                 confirmed.append(utt)
             else:
-                self.conv.listen_ahead(utt)
+                self.listener.listen_ahead(utt)
                 self._guess_pending = True
                 # hold the turn open until its words are read: closing it sooner saves nothing (the
                 # reply needs the same transcription) and would cut off a pause after "and" on a busy CPU
                 self.endpointer.set_end_silence(max(self.vad.end_silence_ms, self.vad.end_silence_long_ms))
                 if self.wait_for_guess:
-                    self.conv.transcriber.guess(wait=True)
+                    self.listener.guess(wait=True)
         if self.endpointer.in_speech and not was_speaking:
-            self.conv.ready_prompt()  # the user started: the LLM can read what does not depend on the words
+            self.listener.ready_prompt()  # the user started: the LLM can read what does not depend on the words
         if self._guess_pending and self.endpointer.in_speech:
             self._adjust()
         elif self.endpointer.in_speech and self.endpointer.silence_s * 1000 < self.vad.speculate_ms:
-            self.conv.drop_thought()  # the user went on: the reply made ahead is for unfinished words
+            self.listener.drop_thought()  # the user went on: the reply made ahead is for unfinished words
         return confirmed
 
     def _adjust(self) -> None:
-        guess = self.conv.transcriber.guess()
+        guess = self.listener.guess()
         if guess is None:
             return
         self._guess_pending = False
@@ -97,7 +129,7 @@ class TurnTaker:
             return
         self.endpointer.set_end_silence(end_silence_for(guess.text, self.vad.end_silence_ms,
                                                         self.vad.end_silence_short_ms, self.vad.end_silence_long_ms))
-        self.conv.think_ahead(guess)  # the reply can start now; the confirmed turn takes it over
+        self.listener.think_ahead(guess)  # the reply can start now; the confirmed turn takes it over
 
     def turns(self, frames: Iterable[Frame]) -> Iterator[Utterance]:
         for frame in frames:
@@ -111,4 +143,25 @@ class TurnTaker:
     def reset(self) -> None:
         self.endpointer.reset()
         self._guess_pending = False
-        self.conv.drop_thought()
+        self.listener.drop_thought()
+
+    # -- for the live loop: barge-in and push-to-talk ---------------------------------------------
+    def hearing(self) -> Hearing:
+        ep = self.endpointer
+        return Hearing(ep.in_speech, ep.voiced_s, ep.silence_s)
+
+    def current_audio(self) -> np.ndarray:
+        """The speech heard so far in the turn being spoken."""
+        return self.endpointer.current_audio()
+
+    def hold_open(self) -> None:
+        """Push-to-talk pressed: start afresh, and let no silence end the turn."""
+        self.reset()
+        self.endpointer.keep_open = True
+
+    def end_turn(self) -> list[Utterance]:
+        """Push-to-talk released: the turn ends now, whatever the silence."""
+        self.endpointer.keep_open = False
+        utts = self.endpointer.flush()
+        self.reset()
+        return utts

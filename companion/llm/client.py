@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
+from ..cancel import Cancel, until_cancelled
 from ..ops.config import LLMConfig
 from .embedded import Endpoint
 
@@ -67,14 +68,12 @@ class Brain:
             base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
             timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
 
-    def _create(self, messages: list[dict], cancel: threading.Event | None, tools: list[dict] | None = None):
+    def _create(self, messages: list[dict], cancel: Cancel, tools: list[dict] | None = None):
         """Open the stream, retrying ``max_retries`` times on connection trouble and server
         errors (not on timeouts: each of those already cost the user seconds of silence)."""
         o = self._openai
         extra = {"tools": tools} if tools else {}
         for attempt in range(self.cfg.max_retries + 1):
-            if self.client is None:
-                self.client = self._new_client()
             try:
                 return self.client.chat.completions.create(
                     model=self.cfg.model or self.endpoint.model, messages=messages, stream=True,
@@ -87,7 +86,7 @@ class Brain:
             except o.APIConnectionError:
                 if attempt == self.cfg.max_retries:
                     raise
-            if cancel is not None and cancel.wait(0.2 * (attempt + 1)):
+            if cancel.wait(0.2 * (attempt + 1)):
                 raise o.APIConnectionError(message="cancelled", request=None)
             log.info("retrying %s (attempt %d)", self.endpoint.base_url, attempt + 2)
 
@@ -95,8 +94,7 @@ class Brain:
         """A one-token request, so the first real turn finds the model loaded and the
         persona's prompt cached. Failures are only logged: the turn itself will report them."""
         try:  # background work: it may take longer than a reply is allowed to wait
-            client = self.client or self._new_client()
-            client.with_options(timeout=60.0).chat.completions.create(
+            self.client.with_options(timeout=60.0).chat.completions.create(
                 model=self.cfg.model or self.endpoint.model, messages=messages, max_tokens=1, temperature=0.0)
         except Exception as exc:  # best effort: the next real request reports real trouble
             log.warning("LLM warm-up failed: %s", exc)
@@ -114,7 +112,7 @@ class Brain:
             return BrainError(f"{url} refused the request ({exc.message})")
         return BrainError(f"{url}: {exc.__class__.__name__}: {exc}")
 
-    def stream(self, messages: list[dict], cancel: threading.Event | None = None,
+    def stream(self, messages: list[dict], cancel: Cancel | None = None,
                tools: list[dict] | None = None) -> Iterator[str | list[ToolCall]]:
         """Yield text deltas. Raises :class:`BrainError` on any endpoint failure. With ``tools``
         the last item may be the list of :class:`ToolCall` the model made (its fragments are
@@ -122,45 +120,32 @@ class Brain:
 
         The HTTP exchange runs on its own thread and this generator waits on a queue, so a
         cancel (barge-in, Ctrl-C) returns at once even while the endpoint is silent; the
-        connection is then closed, which tells the server to stop generating."""
-        cancel = cancel or threading.Event()
-        abandoned = threading.Event()  # the caller stopped reading
+        connection is then closed, which tells the server to stop generating. So it is when
+        the caller stops reading."""
+        cancel = cancel or Cancel()
         deltas: queue.Queue = queue.Queue()
         call = _Call()
-        threading.Thread(target=self._produce, args=(messages, cancel, abandoned, deltas, tools, call),
+        cancel.on_cancel(call.close)  # this request only: a reply made ahead may be dropped beside the real one
+        threading.Thread(target=self._produce, args=(messages, cancel, deltas, tools, call),
                          name="llm-stream", daemon=True).start()
         try:
-            while True:
-                try:
-                    item = deltas.get(timeout=0.05)
-                except queue.Empty:
-                    item = None
-                if cancel.is_set():
-                    call.close()  # this request only: a reply made ahead may be dropped beside the real one
-                    return
-                if item is None:
-                    continue
-                if item is _DONE:
-                    return
-                if isinstance(item, BrainError):
-                    raise item
-                yield item
+            yield from until_cancelled(deltas, cancel, _DONE)
         finally:
-            abandoned.set()
+            call.close()
 
-    def _produce(self, messages, cancel, abandoned, deltas: queue.Queue, tools, call: _Call) -> None:
+    def _produce(self, messages, cancel: Cancel, deltas: queue.Queue, tools, call: _Call) -> None:
         o = self._openai
         try:
             stream = self._create(messages, cancel, tools)
         except Exception as exc:
-            deltas.put(_DONE if cancel.is_set() else self._explain(exc, bool(tools)))
+            deltas.put(_DONE if cancel.cancelled else self._explain(exc, bool(tools)))
             return
         call.open(stream)
         finished = started = False
         calls: dict[int, dict] = {}  # tool calls by index, their argument fragments joined
         try:
             for event in stream:
-                if cancel.is_set() or abandoned.is_set():
+                if call.closed:  # cancelled, or the caller stopped reading
                     return
                 if not event.choices:
                     continue

@@ -1,12 +1,12 @@
-"""Numbered schema migrations, applied in order and recorded in ``_migrations`` so an old
-database is upgraded in place and a new one is built by the same steps (as simonw/llm does)."""
+"""Memory's schema as numbered steps (step N is ``MIGRATIONS[N-1]``), applied in order by
+:func:`companion.database.migrate` and recorded there, so an old database is upgraded in place
+and a new one is built by the same steps. Only ever append a step."""
 
 from __future__ import annotations
 
-import sqlite3
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_core", """
+MIGRATIONS: list[str] = [
+    # 1: core tables
+    """
         CREATE TABLE users (
             id INTEGER PRIMARY KEY,
             name TEXT,
@@ -46,8 +46,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             origin TEXT NOT NULL,
             created_at TEXT NOT NULL
         );
-    """),
-    ("002_search", """
+    """,
+    # 2: full-text search
+    """
         CREATE VIRTUAL TABLE turns_fts USING fts5(text, content='turns', content_rowid='id',
                                                   tokenize='porter unicode61');
         CREATE TRIGGER turns_ai AFTER INSERT ON turns BEGIN
@@ -65,37 +66,5 @@ MIGRATIONS: list[tuple[str, str]] = [
             INSERT INTO facts_fts(facts_fts, rowid, attribute, value)
             VALUES ('delete', old.id, replace(old.attribute, '_', ' '), old.value);
         END;
-    """),
+    """,
 ]
-
-
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply every migration not yet recorded; returns the names applied now."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    applied = []
-    for name, sql in MIGRATIONS:
-        if name in done:
-            continue
-        db.execute("BEGIN IMMEDIATE")  # one transaction per migration: all of it or none of it
-        try:
-            for statement in _statements(sql):
-                db.execute(statement)
-            db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", (name,))
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        applied.append(name)
-    return applied
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a script on ';' ending a complete statement (trigger bodies contain ';')."""
-    out, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line.split("--", 1)[0] + ("\n" if "--" in line else "")
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    return [s for s in out if s.strip(" ;\n")]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..database import open_database
-from .migrations import migrate
+from ..database import migrate, open_database
+from .migrations import MIGRATIONS
 
 DB_NAME = "memory.sqlite3"
 EXPORT_FORMAT = "companion-memory"
@@ -60,7 +60,7 @@ class MemoryStore:
             self.db = open_database(self.path)  # private, WAL, durable; a damaged file is moved aside
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA foreign_keys=ON")
-            migrate(self.db)
+            migrate(self.db, MIGRATIONS)
         except (OSError, sqlite3.Error) as exc:
             raise MemoryError(f"cannot open the memory database {self.path} ({exc}); check the data directory's "
                               "permissions and free space, and close other programs using it") from None

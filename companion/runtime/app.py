@@ -33,6 +33,8 @@ from .heap import limit_malloc_arenas
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
 from ..dialogue.persona import load_persona
+from ..cancel import Cancel
+from ..dialogue.reply import Reply
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
 from ..skills.announce import IdleAnnouncer
@@ -41,7 +43,7 @@ from ..stt import SpeculativeTranscriber, load_transcriber
 from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
 from ..contracts import Synthesizer
-from ..tts import load_synthesizer, speak_to_array
+from ..tts import load_synthesizer, speak_into, speak_to_array
 from ..dialogue.voice_control import Preferences, VoiceControl
 
 log = logging.getLogger(__name__)
@@ -89,40 +91,60 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
 
 
-def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
+def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False) -> Conversation:
+    """A conversation on the loaded parts. ``replay``: recordings follow each other at once
+    (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
+    memory = open_memory(cfg, data_dir(), parts.brain)
+    mode = cfg.conversation.think_ahead
+    ahead = ThinkAhead(parts.brain, parts.voice) if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None
+    control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
+                           last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
+                           end_conversation=memory.end_session)
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
-    conv.prefill_between_turns = parts.keepalive is not None  # only our own server: a remote one bills tokens
-    mode = cfg.conversation.think_ahead
-    if mode == "on" or (mode == "auto" and parts.keepalive is not None):
-        conv.ahead = ThinkAhead(parts.brain, parts.voice)
-    conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
-                                last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
-                                end_conversation=conv.memory.end_session)
+                        memory=memory, skills=[build_skills(cfg, parts.brain)], control=control, ahead=ahead,
+                        # only our own server: a remote one bills tokens
+                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay)
     return conv
 
 
 @contextmanager
 def graceful_stop(on_stop):
     """SIGINT and SIGTERM call ``on_stop`` instead of raising, so shutdown is orderly and
-    traceback-free; previous handlers come back afterwards. Yields a record whose ``signal``
-    is the number of the signal that stopped it (``None`` while none has)."""
-    previous = {}
+    traceback-free; previous handlers come back afterwards.
+
+    The handler itself only writes the signal's number to a pipe (no lock, no call into the
+    pipeline): it runs on the main thread between two bytecodes, maybe inside the sink's
+    non-reentrant lock (``pause``), so calling into the sink there could deadlock. ``on_stop``
+    runs on a thread of its own, which simply waits for such a lock to be let go. Yields a
+    record whose ``signal`` is the number of the signal that stopped it (``None`` while none has)."""
     stopped = SimpleNamespace(signal=None)
+    read_end, write_end = os.pipe()
 
     def handler(signum, frame):
-        log.info("stopping (%s)", signal.Signals(signum).name)
         stopped.signal = signum
-        on_stop()
+        os.write(write_end, bytes([signum]))
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, handler)
+    def stopper():
+        while (got := os.read(read_end, 1)) and got[0]:  # 0: the context ended
+            log.info("stopping (%s)", signal.Signals(got[0]).name)
+            try:
+                on_stop()
+            except Exception:  # a failed stop must not leave a second Ctrl-C unanswered
+                log.exception("could not stop in order")
+
+    thread = threading.Thread(target=stopper, name="stopper", daemon=True)
+    thread.start()
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stopped
     finally:
         for sig, h in previous.items():
             signal.signal(sig, h)
+        os.write(write_end, b"\0")
+        thread.join(5)
+        os.close(read_end)
+        os.close(write_end)
 
 
 _UNTIL_EXIT: list = []  # a live run's models and server: exit_now ends the process without their slow teardown
@@ -197,8 +219,7 @@ def say(cfg: Config, text: str, out: Path | None) -> int:
     else:
         sink = SpeakerSink(find_device(cfg.audio.output_device, "output"))
     sink.begin()
-    for audio in voice.synthesize(text):
-        sink.write(audio, voice.sample_rate)
+    speak_into(voice, sink, text)
     sink.finish()
     sink.close()
     if getattr(sink, "error", None) is not None:  # a WavSink keeps its write error (disk full) for the caller

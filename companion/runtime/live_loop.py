@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from ..audio.earcons import Earcons
+from ..dialogue.reply import Reply
 from ..hearing.turn_taking import TurnTaker, is_backchannel
 from ..records import Utterance
 
@@ -33,16 +34,19 @@ def looks_like_headset(device_name: str) -> bool:
 
 @dataclass
 class _Reply:
+    """The reply in flight as the loop sees it: its thread, its handle, and the barge-in watch."""
+
     thread: threading.Thread
-    cancel: threading.Event
+    handle: Reply
     paused_at: float | None = None  # playback held because the user may be talking
-    interrupted: bool = False
+    interrupted: bool = False  # the loop stopped it (it may have been DONE already, still storing)
     check: object | None = None  # transcription of the sound that paused her (a Future)
     tolerated: bool = False  # that sound was a backchannel: let it be
 
     @property
     def active(self) -> bool:
         return self.thread.is_alive()
+
 
 
 class LiveLoop:
@@ -66,11 +70,12 @@ class LiveLoop:
 
     # -- control -----------------------------------------------------------------------------
     def stop(self) -> None:
-        """From a signal handler: end the loop and the reply in flight."""
+        """End the loop and the reply in flight. Called from another thread (``graceful_stop``'s,
+        never from the signal handler itself): it takes the sink's and the reply's locks."""
         self._stop.set()
         reply = self._reply
         if reply is not None:
-            reply.cancel.set()
+            reply.handle.cancel()
         self.mic.stop()
         self.sink.stop()
 
@@ -121,19 +126,20 @@ class LiveLoop:
         self._start_reply(utt)
 
     def _start_reply(self, utt: Utterance) -> None:
-        cancel = threading.Event()
+        handle = Reply()
+        handle.on_cancel(self.sink.stop)  # queued audio dropped at once, whatever the reply is doing
 
         def work():
             try:
-                self.conv.respond(utt, self.sink, cancel=cancel)
+                self.conv.respond(utt, self.sink, reply=handle)
             except Exception:  # a failed turn must never end the conversation
                 log.exception("the reply failed")
 
         thread = threading.Thread(target=work, name="reply", daemon=True)
-        self._reply = _Reply(thread, cancel)
+        self._reply = _Reply(thread, handle)
         thread.start()
         if self.earcons:
-            self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, cancel)
+            self.earcons.arm_thinking(self.sink, self.cfg.thinking_after_s, handle)
 
     def _between_turns(self) -> None:
         """Nobody is speaking: say what is due, look again for a missing device."""
@@ -145,19 +151,15 @@ class LiveLoop:
     def _push_to_talk(self, frame) -> None:
         """Apply the key's edges up to this frame: a press stops her and opens a turn that
         silence does not end; the end of talking ends the turn at once."""
-        ep = self.turns.endpointer
         for edge in self.ptt.take(frame.t):
             if edge.talking:
                 reply = self._reply
                 if reply is not None and reply.active and not reply.interrupted:
                     self._interrupt(reply, "push-to-talk pressed")
-                self.turns.reset()
-                ep.keep_open = True
+                self.turns.hold_open()
                 log.info("push-to-talk: listening")
                 continue
-            ep.keep_open = False
-            utts = ep.flush()
-            self.turns.reset()
+            utts = self.turns.end_turn()
             log.info("push-to-talk: turn over%s", "" if utts else " (no speech heard)")
             for utt in utts:
                 self._on_turn(utt)
@@ -174,9 +176,9 @@ class LiveLoop:
         """Pause at the first sign of speech; after ``barge_in_min_ms`` of it, check the words:
         a backchannel ("mm-hm", "yeah") lets her go on, anything else interrupts her. Speech
         that goes on past a second interrupts her whatever it is."""
-        ep = self.turns.endpointer
         if reply.interrupted:
             return
+        ep = self.turns.hearing()
         if not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:  # quiet (again)
             if not ep.in_speech:
                 reply.tolerated, reply.check = False, None
@@ -195,7 +197,7 @@ class LiveLoop:
         if voiced_ms < self.cfg.barge_in_min_ms:
             return
         if reply.check is None:
-            reply.check = self.conv.transcriber.submit(ep.current_audio())
+            reply.check = self.conv.check_words(self.turns.current_audio())
         if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
             self._interrupt(reply, "speech went on")
         elif reply.check.done():
@@ -209,8 +211,7 @@ class LiveLoop:
 
     def _interrupt(self, reply: _Reply, why: str) -> None:
         reply.interrupted = True
-        reply.cancel.set()
-        self.sink.stop()
+        reply.handle.cancel()
         self.barge_ins += 1
         log.info("barge-in (%s): stopped speaking", why)
 
@@ -234,5 +235,5 @@ class LiveLoop:
     def _finish(self) -> None:
         reply = self._reply
         if reply is not None:
-            reply.cancel.set()
+            reply.handle.cancel()
             reply.thread.join(timeout=2)

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import signal
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from ..hearing.endpointer import EndpointSettings, Endpointer
 from ..hearing.turn_taking import TurnTaker
 from ..ops.config import Config, data_dir
 from ..records import SAMPLE_RATE
+from ..cancel import Cancel
+from ..dialogue.reply import Reply
 from .app import graceful_stop, load_parts, new_conversation
 from .instance import single_instance
 
@@ -69,18 +70,16 @@ def turns_already_in(out: Path) -> int:
 
 def _replay(cfg: Config, files: list[str], out: Path) -> int:
     parts = load_parts(cfg, data_dir())
-    conv = new_conversation(cfg, parts, out / TRANSCRIPT)
-    conv.log_off_record = True
-    conv.prefill_between_turns = False  # recordings follow each other at once: nothing to gain
+    conv = new_conversation(cfg, parts, out / TRANSCRIPT, replay=True)
     conv.turns = before = turns_already_in(out)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad, wait_for_guess=True)
     trailing = np.zeros(int(SAMPLE_RATE * (cfg.vad.end_silence_ms / 1000 + 0.5)), np.float32)
-    cancel = threading.Event()
+    stopping = Cancel()  # Ctrl-C: the reply in flight is stopped, and every later one before it starts
     failed = done = 0
     t0 = 0.0
-    with graceful_stop(cancel.set) as stop:
+    with graceful_stop(stopping.cancel) as stop:
         for path in files:
-            if cancel.is_set():
+            if stopping.cancelled:
                 break
             try:
                 audio = read_audio(path)
@@ -95,7 +94,9 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
                 heard += 1
                 wav = out / f"reply-{conv.turns + 1:03d}.wav"
                 sink = WavSink(wav)
-                turn = conv.respond(utt, sink, source=str(path), cancel=cancel, reply_audio=str(wav))
+                reply = Reply()
+                stopping.on_cancel(reply.cancel)
+                turn = conv.respond(utt, sink, source=str(path), reply=reply, reply_audio=str(wav))
                 if sink.error is not None:
                     failed += 1
                     log.error("could not write %s (%s); the turn is in the transcript without audio. "
@@ -103,13 +104,13 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
                 if turn is not None:
                     log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text,
                              wav.name if turn.reply_audio else "no audio")
-                if cancel.is_set():
+                if stopping.cancelled:
                     break
             if not heard:
                 log.warning("%s: no speech found; nothing sent", path)
             turns.reset()
             t0 += len(stream) / SAMPLE_RATE
-            done += not cancel.is_set()
+            done += not stopping.cancelled
     conv.memory.end_session(datetime.now())
     added = conv.turns - before
     where = f"transcript in {out / TRANSCRIPT}" if (out / TRANSCRIPT).exists() else "no transcript written"

@@ -8,6 +8,7 @@ import time
 from typing import Iterator
 
 from ..audio.earcons import tone
+from ..tts import speak_into
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,7 @@ def speak(texts: list[str], voice, sink) -> None:
     sink.begin()
     sink.write(tone("reminder", rate=voice.sample_rate), voice.sample_rate)
     for text in texts:
-        for audio in voice.synthesize(text):
-            sink.write(audio, voice.sample_rate)
+        speak_into(voice, sink, text)
     sink.finish()
 
 

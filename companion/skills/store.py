@@ -1,6 +1,6 @@
 """The skills' own SQLite database (``skills.sqlite3`` in the data directory), separate from
 memory's. WAL and synchronous=FULL: a reminder or draft that was confirmed survives a crash
-or power cut. Numbered migrations, recorded in a table, so old databases upgrade in place."""
+or power cut. Numbered migration steps (``database.migrate``), so old databases upgrade in place."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from ..ops.config import data_dir
-from ..database import open_database
+from ..database import migrate, open_database
 
 MIGRATIONS = [
     """CREATE TABLE reminders (
@@ -45,12 +45,5 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     loop asks for due reminders from the same thread that handles turns, but tests may not."""
     db = open_database(Path(path or default_path()))  # private, WAL, durable; a damaged file is moved aside
     db.row_factory = sqlite3.Row
-    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY)")
-    done = {row[0] for row in db.execute("SELECT number FROM migrations")}
-    for number, sql in enumerate(MIGRATIONS, 1):
-        if number not in done:
-            with db:
-                db.execute("BEGIN")
-                db.execute(sql)
-                db.execute("INSERT INTO migrations (number) VALUES (?)", (number,))
+    migrate(db, MIGRATIONS)
     return db

@@ -9,10 +9,10 @@ the rest of the session (logged once), so the user hears an answer either way.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Iterator
 
+from ..cancel import Cancel
 from ..llm.client import ToolCall, ToolsRejected
 from .tools import SkillTools
 
@@ -26,7 +26,7 @@ class ToolLoop:
         self.tools = tools
         self.refused = False  # the endpoint refused tools: plain replies from now on
 
-    def reply(self, brain, messages: list[dict], cancel: threading.Event, now: datetime) -> Iterator[str]:
+    def reply(self, brain, messages: list[dict], cancel: Cancel, now: datetime) -> Iterator[str]:
         """Text deltas of the spoken reply. Raises :class:`~companion.llm.client.BrainError` like
         ``Brain.stream`` when the endpoint fails."""
         if self.refused:
@@ -49,7 +49,7 @@ class ToolLoop:
                     log.warning("%s; answering without tools for the rest of this session", exc)
                 self.refused = True
                 return
-            if not calls or offered is None or cancel.is_set():
+            if not calls or offered is None or cancel.cancelled:
                 return
             if said and not said[-1][-1:].isspace():
                 yield " "  # the words after the tools must not run into these
@@ -64,7 +64,7 @@ class ToolLoop:
                          for c in calls)]
 
 
-def reply_stream(brain, skills: list, messages: list[dict], cancel: threading.Event, now: datetime) -> Iterator[str]:
+def reply_stream(brain, skills: list, messages: list[dict], cancel: Cancel, now: datetime) -> Iterator[str]:
     """The reply's text deltas: through the tool loop when a skill router offers one, else plain."""
     loop = next((s.tools for s in skills if getattr(s, "tools", None) is not None), None)
     return brain.stream(messages, cancel) if loop is None else loop.reply(brain, messages, cancel, now)

@@ -36,3 +36,19 @@ def speak_to_array(voice: Synthesizer, text: str) -> np.ndarray:
     """All of ``text`` as one array (openers, earcon-like cues, tests)."""
     parts = list(voice.synthesize(text))
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def speak_into(voice: Synthesizer, sink, text: str, audio: np.ndarray | None = None, cancel=None,
+               on_first_block: Callable[[], None] | None = None) -> bool:
+    """The one synthesise -> sink loop (replies, announcements, ``companion say``): ``text``
+    block by block into ``sink`` as it is made, or ``audio`` when it was made already;
+    stops between blocks once ``cancel`` (a :class:`~companion.cancel.Cancel`) is cancelled.
+    Returns whether all of it was written."""
+    for block in ([audio] if audio is not None else voice.synthesize(text)):
+        if cancel is not None and cancel.cancelled:
+            return False
+        if on_first_block is not None:
+            on_first_block()
+            on_first_block = None
+        sink.write(block, voice.sample_rate)
+    return True

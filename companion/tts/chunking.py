@@ -4,7 +4,7 @@ speakable pieces as early as is natural (first clause early, then whole sentence
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
 _CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
@@ -96,8 +96,15 @@ class SpeechChunker:
         return piece
 
 
-def speakable_chunks(deltas: Iterable[str], **kw) -> Iterator[str]:
+def speakable_chunks(deltas: Iterable[str], on_first_delta: Callable[[], None] | None = None,
+                     **kw) -> Iterator[str]:
+    """The one place a reply's text deltas become speakable pieces (a reply, a thought made
+    ahead); ``on_first_delta`` is called when the first delta arrives (time to first token).
+    A stream that raises stops here without flushing: the rest is never said."""
     chunker = SpeechChunker(**kw)
     for d in deltas:
+        if on_first_delta is not None:
+            on_first_delta()
+            on_first_delta = None
         yield from chunker.push(d)
     yield from chunker.flush()

@@ -1,0 +1,120 @@
+"""Playing one reply: speakable pieces in, audio out through the sink, synthesis on a thread
+of its own so piece N is synthesised while the model writes piece N+1; and what was heard
+when playback was cut (barge-in), so the history holds only that."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import numpy as np
+
+from ..contracts import Synthesizer
+from ..records import Timings, Turn
+from ..tts import speak_into
+from .reply import Reply
+
+log = logging.getLogger(__name__)
+
+_END = object()  # closes the synthesis queue
+
+
+class ReplyPlayer:
+    """Opens the sink for one reply (the reply is SPEAKING from now), speaks the pieces it is
+    given, and at :meth:`end` fills in the turn: what was said, whether it was cut, what was heard."""
+
+    def __init__(self, voice: Synthesizer, sink, reply: Reply, timings: Timings):
+        self.sink, self.reply, self.timings = sink, reply, timings
+        sink.begin()
+        reply.speaking()
+        self._worker = _SpeakingWorker(voice, sink, reply)
+        self.spoken: list[str] = []
+        self.started_at = time.monotonic()  # the request is sent from here
+
+    def say(self, piece: str, audio: np.ndarray | None = None) -> None:
+        """Queue one piece (``audio``: already synthesised, by a thought made ahead)."""
+        if self.timings.first_sentence is None:
+            self.timings.first_sentence = time.monotonic() - self.started_at
+        self.spoken.append(piece)
+        self._worker.put(piece, audio)
+
+    def first_token(self) -> None:
+        self.timings.llm_first_token = time.monotonic() - self.started_at
+
+    def drain(self) -> None:
+        """Wait until every queued piece is synthesised into the sink (or dropped, when cancelled)."""
+        self._worker.close()
+
+    def end(self, turn: Turn) -> None:
+        """Let the sink play out unless the reply was cancelled, then record in ``turn`` what
+        was said and heard, and when the first audio played."""
+        if not self.reply.cancelled:
+            self.sink.finish()  # returns early when the live loop stops the sink (barge-in)
+        self.sink.stop()
+        if not getattr(self.sink, "saved", True):
+            turn.reply_audio = None  # never a file that was not written
+        turn.reply_text = " ".join(self.spoken)
+        turn.interrupted = not self.reply.finish()
+        turn.heard_text = self._worker.heard(self.sink.played) if turn.interrupted else turn.reply_text
+        if self.timings.thought_ahead is None:
+            self.timings.tts_first_audio = self._worker.first_audio_s
+
+
+class _SpeakingWorker:
+    """Synthesises queued text pieces one at a time on its own thread and writes the audio
+    to the sink, so synthesis of piece N overlaps with generation of piece N+1."""
+
+    def __init__(self, voice: Synthesizer, sink, reply: Reply):
+        self.voice, self.sink, self.reply = voice, sink, reply
+        self.first_audio_s: float | None = None
+        self.marks: list[tuple[str, int, int]] = []  # (text, first sample, end sample) in the sink
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
+        self._thread.start()
+
+    def put(self, text: str, audio=None) -> None:
+        """Queue ``text`` to be spoken; ``audio`` when it is already synthesised (thought ahead)."""
+        self._queue.put((text, audio, time.monotonic()))
+
+    def close(self) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self.reply.cancelled:
+                continue
+            text, ready, queued_at = item
+            start = self.sink.queued
+
+            def first_block(queued_at=queued_at):
+                if self.first_audio_s is None:
+                    self.first_audio_s = time.monotonic() - queued_at
+
+            whole = False
+            try:
+                whole = speak_into(self.voice, self.sink, text, ready, self.reply, first_block)
+            except Exception:
+                log.exception("could not synthesise %r", text)
+            if whole or self.sink.queued > start:  # a piece stopped before any of it was made was not said
+                self.marks.append((text, start, self.sink.queued))
+
+    def heard(self, played: int) -> str:
+        """The text whose audio had played when playback stopped at sample ``played``; the
+        piece in progress is cut in proportion (words are spread evenly enough for that)."""
+        heard = []
+        for text, start, end in self.marks:
+            if end <= played:
+                heard.append(text)
+            elif start < played:
+                words = text.split()
+                heard.append(" ".join(words[: int(len(words) * (played - start) / max(1, end - start))]))
+                break
+            else:
+                break
+        return " ".join(h for h in heard if h)
