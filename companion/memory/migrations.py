@@ -66,6 +66,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             VALUES ('delete', old.id, replace(old.attribute, '_', ' '), old.value);
         END;
     """),
+    ("003_revise", """
+        CREATE TRIGGER turns_au AFTER UPDATE OF text ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+    """),
 ]
 
 

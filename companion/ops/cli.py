@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="facts remembered about you").add_argument(
         "--all", action="store_true", help="include values that were replaced by newer ones")
     msub.add_parser("search", help="facts and past turns matching TEXT").add_argument("text", nargs="+", metavar="TEXT")
-    msub.add_parser("forget", help="erase fact ID (see list) and the words it came from").add_argument("id", type=int)
+    msub.add_parser("forget", help="erase fact ID (see list) and every sentence that says it").add_argument("id", type=int)
     msub.add_parser("export", help="write everything to a JSON file").add_argument("file", type=Path, metavar="FILE.json")
     msub.add_parser("import", help="add a JSON export").add_argument("file", type=Path, metavar="FILE.json")
     msub.add_parser("wipe", help="erase all memory").add_argument("--yes", action="store_true", help="really do it")
@@ -70,10 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
-    from .logs import setup_logging
+def _setup_logging(quiet: bool, verbose: bool, keep: bool) -> None:
+    from .logs import keep_words, setup_logging
 
     setup_logging(data_dir() / "logs", quiet, verbose)
+    keep_words(keep)  # memory off: the logs do not keep what was said either
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
         return 2
     os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
-    _setup_logging(args.quiet, args.verbose)
+    _setup_logging(args.quiet, args.verbose, cfg.memory.enabled)
     try:
         return _dispatch(command, args, cfg)
     except KeyboardInterrupt:

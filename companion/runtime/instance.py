@@ -19,6 +19,10 @@ LOCK_NAME = "companion.lock"
 class AlreadyRunning(RuntimeError):
     """Another companion holds the data directory; the message names its pid and what to do."""
 
+    def __init__(self, message: str, pid: str):
+        super().__init__(message)
+        self.pid = pid
+
 
 def _holder(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
@@ -38,7 +42,7 @@ def single_instance(data: Path) -> Iterator[Path]:
             raise AlreadyRunning(
                 f"Samantha is already running on {data} (pid {pid}). Talk to that one, or stop it first "
                 f"('companion service uninstall' if it runs as a service, else: kill {pid}); another data "
-                "directory (COMPANION_HOME) can run beside it") from None
+                "directory (COMPANION_HOME) can run beside it", pid) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
