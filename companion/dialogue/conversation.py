@@ -25,6 +25,7 @@ from ..tts.chunking import SpeechChunker
 from ..stt.speculative import SpeculativeTranscriber
 from .think_ahead import ThinkAhead
 from ..records import Timings, Transcript, Turn, Utterance
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class Conversation:
         timings.stt = transcript.stt_s
         timings.stt_wait = time.monotonic() - started
         if not is_meaningful(transcript.text):
-            log.info("ignored a turn with no words (%r)", transcript.text)
+            log.info("ignored a turn with no words (%r)", Words(transcript.text))
             return None
         now = self.clock()
         if self.control is not None:
@@ -216,7 +217,7 @@ class Conversation:
         self.turns += 1
         turn = Turn(index=self.turns, user_text=transcript.text, source=source, reply_audio=reply_audio,
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
-        log.info("user: %s", transcript.text)
+        log.info("user: %s", Words(transcript.text))
         recall = self.memory.on_user_turn(transcript.text, now)
         self._keep = recall.keep
         if cancel.is_set():  # stopping: keep what the user said, reply nothing
@@ -286,9 +287,9 @@ class Conversation:
             timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
         timings.reply_total = time.monotonic() - started
         if turn.interrupted:
-            log.info("samantha (interrupted): %s", turn.heard_text)
+            log.info("samantha (interrupted): %s", Words(turn.heard_text))
         else:
-            log.info("samantha: %s", turn.reply_text)
+            log.info("samantha: %s", Words(turn.reply_text))
         log.info("timings: %s", timings.rounded())
         self._remember(turn, transcript.text)
         return turn
@@ -354,7 +355,7 @@ class _SpeakingWorker:
                         self.first_audio_s = time.monotonic() - queued_at
                     self.sink.write(audio, self.voice.sample_rate)
             except Exception:
-                log.exception("could not synthesise %r", text)
+                log.exception("could not synthesise %r", Words(text))
             self.marks.append((text, start, self.sink.queued))
 
     def heard(self, played: int) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from ..llm.client import BrainError
 from ..tts import speak_to_array
 from ..tts.chunking import SpeechChunker
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class ThinkAhead:
         self.drop()
         self._thought = Thought(text, build, self.brain, self.voice)
         self.started += 1
-        log.debug("thinking ahead about %r", text)
+        log.debug("thinking ahead about %r", Words(text))
 
     @property
     def pending(self) -> bool:

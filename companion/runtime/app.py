@@ -45,6 +45,7 @@ from ..records import SAMPLE_RATE
 from ..contracts import Synthesizer
 from ..tts import load_synthesizer, speak_to_array
 from ..dialogue.voice_control import Preferences, VoiceControl
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
                 wav = out / f"reply-{conv.turns + 1:03d}.wav"
                 turn = conv.respond(utt, WavSink(wav), source=str(path), cancel=cancel, reply_audio=str(wav))
                 if turn is not None:
-                    log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text, wav.name)
+                    log.info("turn %d: %r -> %r (%s)", turn.index, Words(turn.user_text), Words(turn.reply_text), wav.name)
             if not heard:
                 log.warning("%s: no speech found; nothing sent", path)
             turns.reset()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..audio.earcons import Earcons
 from ..hearing.turn_taking import TurnTaker, is_backchannel
 from ..records import Utterance
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class LiveLoop:
             text = reply.check.result().text
             if is_backchannel(text):
                 reply.tolerated = True
-                log.info("heard %r while speaking: going on", text)
+                log.info("heard %r while speaking: going on", Words(text))
                 self._resume(reply)
             else:
                 self._interrupt(reply, repr(text))
