@@ -149,7 +149,15 @@ def test_forget_everything_by_voice_asks_first_and_only_yes_wipes(store):
     assert {(f.attribute, f.value) for f in store.facts()} == {("name", "Theo")}
 
 
-def test_with_memory_off_nothing_the_user_said_reaches_the_disk(companion_home, scripted_llm):
+@pytest.fixture
+def words_kept_afterwards():
+    from companion.ops.logs import keep_words
+
+    yield
+    keep_words(True)  # as every CLI run with memory on sets it; later tests in this process log words
+
+
+def test_with_memory_off_nothing_the_user_said_reaches_the_disk(companion_home, scripted_llm, words_kept_afterwards):
     from companion.runtime.app import Parts, new_conversation
     from companion.stt import SpeculativeTranscriber
     from companion.dialogue.voice_control import Preferences
