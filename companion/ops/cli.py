@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, flags)
     except ConfigError as exc:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
+        if command == "doctor":  # its report names the setting too: the other checks need a config that loads
+            from .doctor import Check, report
+
+            print(report([Check("configuration", False, str(exc))])[0])
         return 2
     os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
     _setup_logging(args.quiet, args.verbose, cfg.memory.enabled)
