@@ -229,6 +229,9 @@ class LiveLoop:
         db = self.echo.suppression_db
         if self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1):
             self.barge_in = False
+            reply = self._reply
+            if reply is not None and reply.paused_at is not None:  # paused by her own echo: nothing will resume it now
+                self._resume(reply)
             log.warning("her own voice reaches the microphone and cannot be removed (%.1f dB): barge-in is off; "
                         "use a headset to interrupt her", db)
 

@@ -1,0 +1,57 @@
+"""``barge_in = "auto"`` on open speakers: when the echo gate cannot remove her voice, barge-in
+is switched off mid-reply. If her own echo had just paused her ("the user may be talking"),
+the switch must resume her: with barge-in off nothing watches the pause any more, and the
+reply was left silent until the speaker gave up on it ("stopped playing; dropping the rest of
+this reply"), which a loaded machine made likely (tests/test_barge_in.py, ``auto``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from types import SimpleNamespace
+
+from companion.ops.config import Config
+from companion.runtime.live_loop import LiveLoop, _Reply
+
+
+class Speaker:
+    """A sink that has played 4 s of a reply and can be paused."""
+
+    rate = 22050
+
+    def __init__(self):
+        self.played = 4 * self.rate
+        self.paused = False
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+
+class LeakyRoom:
+    """An echo gate that hears her voice and removes only 3 dB of it."""
+
+    echo_present = True
+    suppression_db = 3.0
+
+
+def test_switching_barge_in_off_resumes_a_reply_her_own_echo_had_paused():
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in="auto",
+                                                                          earcons=False))
+    speaker = Speaker()
+    loop = LiveLoop(cfg, SimpleNamespace(control=None), mic=None, sink=speaker, turn_taker=None, echo=LeakyRoom())
+    done = threading.Event()
+    reply = _Reply(threading.Thread(target=done.wait, daemon=True), threading.Event())
+    reply.thread.start()
+    try:
+        loop._reply = reply
+        speaker.pause()  # as _watch_barge_in does at the first sign of speech: here, her own echo
+        reply.paused_at = 1.0
+        loop._check_echo()
+        assert loop.barge_in is False  # she listens only between replies now...
+        assert speaker.paused is False and reply.paused_at is None  # ...and goes on speaking
+        assert reply.interrupted is False and not reply.cancel.is_set()
+    finally:
+        done.set()
