@@ -55,3 +55,31 @@ def test_switching_barge_in_off_resumes_a_reply_her_own_echo_had_paused():
         assert reply.interrupted is False and not reply.cancel.is_set()
     finally:
         done.set()
+
+
+def test_a_reply_the_speaker_gave_up_on_records_only_what_was_heard(scripted_llm):
+    """When the speaker stops taking audio (SpeakerSink.finish gives up and drops the rest), the
+    turn keeps what was actually played, as for an interruption, not the whole reply."""
+    import numpy as np
+
+    from companion.audio.sinks import NullSink
+    from companion.dialogue.conversation import Conversation
+    from companion.dialogue.persona import load_persona
+    from companion.llm.client import Brain
+    from companion.llm.embedded import Endpoint
+    from companion.records import Utterance
+    from companion.testing.stand_ins import Heard, Silent
+
+    class GivesUp(NullSink):
+        """Plays the first piece of the reply, then nothing more."""
+
+        def write(self, audio, rate):
+            self.queued += len(audio)
+            self.played = self.played or self.queued
+
+    scripted_llm.enqueue("Whales sing to each other. They sing across hundreds of miles. Isn't that wonderful?")
+    conv = Conversation(Heard(["Tell me about whales."]), Brain(Config().llm, Endpoint(scripted_llm.base_url, "k", "m")),
+                        Silent(), load_persona("samantha"))
+    turn = conv.respond(Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7), GivesUp())
+    assert turn.interrupted is False
+    assert turn.heard_text == "Whales sing to each other."

@@ -279,7 +279,8 @@ class Conversation:
         sink.stop()
         turn.reply_text = " ".join(spoken)
         turn.interrupted = cancel.is_set()
-        turn.heard_text = speaker.heard(sink.played) if turn.interrupted else turn.reply_text
+        cut = turn.interrupted or sink.played < sink.queued  # or the speaker gave up on the rest of it
+        turn.heard_text = speaker.heard(sink.played) if cut else turn.reply_text
         if timings.thought_ahead is None:
             timings.tts_first_audio = speaker.first_audio_s
         if sink.first_sample_at is not None:
