@@ -131,7 +131,7 @@ class NoMemory:
     """Memory switched off: nothing stored, nothing recalled."""
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
-        return Recall()
+        return Recall(keep=False)  # nor in the live transcript log (replay's transcript is the output asked for)
 
     def standing(self, now: datetime, read_ahead: bool = False) -> str:
         return ""

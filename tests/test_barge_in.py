@@ -85,6 +85,7 @@ def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, com
         err = s.close()
     assert len(turns) == 1, turns
     assert turns[0]["interrupted"] is False, err[-2000:]
+    assert "stopped playing" not in err, err[-2000:]  # her own echo left her paused, silent to the end
     assert turns[0]["heard_text"] == LONG_REPLY
     assert len(scripted_llm.requests) == 1
 

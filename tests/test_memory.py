@@ -59,9 +59,9 @@ def test_database_is_private_wal_and_migrated_once(store, companion_home):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations ORDER BY number")]
-    assert numbers == [1, 2]
+    assert numbers == [1, 2, 3]
     again = MemoryStore(path)  # reopening applies nothing twice and keeps the data
-    assert [r[0] for r in again.db.execute("SELECT COUNT(*) FROM _migrations")] == [2]
+    assert [r[0] for r in again.db.execute("SELECT COUNT(*) FROM _migrations")] == [3]
     again.close()
 
 
@@ -142,7 +142,8 @@ def test_forget_that_and_forget_everything(store):
     assert memory.on_user_turn("Forget that.", MONDAY).reply == "Okay, I've forgotten that."
     assert not related_turns(store, "Bob", 5)
     assert current(store) == {("lives_in", "Boston")}
-    assert memory.on_user_turn("Forget everything.", MONDAY).reply == "Okay, I've forgotten everything you've told me."
+    assert memory.on_user_turn("Forget everything.", MONDAY).reply == "Everything? Say yes to forget it all."
+    assert memory.on_user_turn("Yes.", MONDAY).reply == "Okay, I've forgotten everything you've told me."
     assert store.counts() == {"users": 1, "sessions": 0, "turns": 0, "facts": 0, "summaries": 0}
     memory.on_user_turn("I like tea.", MONDAY)  # and memory goes on afterwards
     assert current(store) == {("likes", "tea")}
@@ -212,6 +213,7 @@ def test_a_turn_repeats_the_standing_part_read_ahead_and_a_command_never_does(st
     assert memory.standing(later) == ahead  # the words say it: the history is not read again for it
     assert "lives in: Boston" in memory.standing(later, read_ahead=True)  # read before the next turn
     memory.on_user_turn("Please forget everything.", later)
+    memory.on_user_turn("Yes.", later)
     assert "Theodore" not in memory.standing(later)  # a forgotten fact is never sent again
 
 

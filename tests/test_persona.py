@@ -95,5 +95,5 @@ def test_v1_flat_cards_and_bad_cards():
 
 
 def test_persona_flag_chooses_the_persona(tmp_path, capsys):
-    assert main(["--persona", "nobody", "replay", str(tmp_path / "a.wav"), "--out", str(tmp_path / "out")]) == 1
-    assert "persona 'nobody' not found" in capsys.readouterr().err
+    assert main(["--persona", "nobody", "replay", str(tmp_path / "a.wav"), "--out", str(tmp_path / "out")]) == 2
+    assert "[persona] name = 'nobody' is not a persona" in capsys.readouterr().err  # a bad setting, before any model loads

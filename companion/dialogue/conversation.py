@@ -24,6 +24,7 @@ from ..contracts import ChatClient, Memory, NoMemory, Recall, Skill, Synthesizer
 from ..database import Fault, report_fault
 from ..llm.client import BrainError
 from ..records import Timings, Transcript, Turn, Utterance
+from ..ops.logs import Words
 from ..skills.tool_loop import reply_stream
 from ..stt.speculative import SpeculativeTranscriber
 from ..tts.chunking import speakable_chunks
@@ -163,7 +164,7 @@ class Conversation:
         self.turns += 1
         turn = Turn(index=self.turns, user_text=text, source=source, reply_audio=reply_audio,
                     started_at=now.isoformat(timespec="seconds"), timings=timings)
-        log.info("user: %s", text)
+        log.info("user: %s", Words(text))
         recall = self.memory.on_user_turn(text, now)
         self._keep = recall.keep
         if reply.cancelled:  # stopping: keep what the user said, reply nothing
@@ -183,7 +184,7 @@ class Conversation:
         timings.stt = transcript.stt_s
         timings.stt_wait = time.monotonic() - started
         if not is_meaningful(transcript.text):
-            log.info("ignored a turn with no words (%r)", transcript.text)
+            log.info("ignored a turn with no words (%r)", Words(transcript.text))
             return None
         return transcript
 
@@ -221,9 +222,9 @@ class Conversation:
             timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
         timings.reply_total = time.monotonic() - started
         if turn.interrupted:
-            log.info("samantha (interrupted): %s", turn.heard_text)
+            log.info("samantha (interrupted): %s", Words(turn.heard_text))
         else:
-            log.info("samantha: %s", turn.reply_text)
+            log.info("samantha: %s", Words(turn.reply_text))
         log.info("timings: %s", timings.rounded())
 
     def _pieces(self, text: str, recall: Recall, now: datetime, reply: Reply, player: ReplyPlayer,

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from ..ops.logs import Words
 from ..contracts import Synthesizer
 from ..records import Timings, Turn
 from ..tts import speak_into
@@ -57,7 +58,8 @@ class ReplyPlayer:
             turn.reply_audio = None  # never a file that was not written
         turn.reply_text = " ".join(self.spoken)
         turn.interrupted = not self.reply.finish()
-        turn.heard_text = self._worker.heard(self.sink.played) if turn.interrupted else turn.reply_text
+        cut = turn.interrupted or self.sink.played < self.sink.queued  # or the speaker gave up on the rest of it
+        turn.heard_text = self._worker.heard(self.sink.played) if cut else turn.reply_text
         if self.timings.thought_ahead is None:
             self.timings.tts_first_audio = self._worker.first_audio_s
 
@@ -100,7 +102,7 @@ class _SpeakingWorker:
             try:
                 whole = speak_into(self.voice, self.sink, text, ready, self.reply, first_block)
             except Exception:
-                log.exception("could not synthesise %r", text)
+                log.exception("could not synthesise %r", Words(text))
             if whole or self.sink.queued > start:  # a piece stopped before any of it was made was not said
                 self.marks.append((text, start, self.sink.queued))
 

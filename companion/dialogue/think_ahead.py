@@ -24,6 +24,7 @@ from ..cancel import Cancel, until_cancelled
 from ..llm.client import BrainError
 from ..tts import speak_to_array
 from ..tts.chunking import speakable_chunks
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class ThinkAhead:
         if old is not None:  # another thread started one meanwhile
             old.drop()
         self.started += 1
-        log.debug("thinking ahead about %r", text)
+        log.debug("thinking ahead about %r", Words(text))
 
     @property
     def pending(self) -> bool:

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from ..ops.logs import Words
+
 log = logging.getLogger(__name__)
 
 PHRASES: dict[str, tuple[str, ...]] = {
@@ -124,7 +126,7 @@ class VoiceControl:
             return text
         rest = wake_remainder(text, self.wake_phrase)
         if rest is None:
-            log.info("asleep: ignored %r", text)
+            log.info("asleep: ignored %r", Words(text))
             return None
         self.sleeping = False
         self.started = now

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from . import phrasing
+from .forgetting import forget_facts
 from .rules import KIN, PARTNERS, PETS, extract_facts
 from .store import MemoryStore
 
@@ -69,7 +70,7 @@ def forget(store: MemoryStore, what: str, now: datetime) -> str:
     ids = [f.id for f in matching_facts(store, what, now)]
     if not ids:
         return f"I don't have anything about {phrasing.flip(what)} to forget."
-    store.forget_facts(ids)
+    forget_facts(store, ids)
     return f"Okay, I've forgotten {phrasing.flip(what)}."
 
 
@@ -108,7 +109,9 @@ def forget_previous(store: MemoryStore, session_id: int | None, before_turn: int
 
 
 CONFIRM = {
+    "forget_all?": "Everything? Say yes to forget it all.",
     "forget_all": "Okay, I've forgotten everything you've told me.",
+    "kept_all": "All right, I haven't forgotten anything.",
     "pause": "Okay, I won't remember this conversation. Say 'you can remember again' when you want me to.",
     "resume": "Okay, I'll remember what you tell me again.",
     "paused": "I'm not remembering this conversation right now. Say 'you can remember again' first.",

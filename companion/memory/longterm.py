@@ -11,6 +11,7 @@ from datetime import datetime
 from ..ops.config import MemoryConfig
 from ..contracts import Recall
 from ..records import Turn
+from ..skills.confirm import Confirmation, Pending
 from . import commands
 from .commands import CONFIRM, Command, parse_command
 from .retrieval import Standing, recalled_context, standing_context
@@ -28,6 +29,7 @@ class LongTermMemory:
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
         self._ahead: Standing | None = None  # the standing part last given to the server to read ahead
+        self._confirm = Confirmation()  # "forget everything" waits for the user's "yes"
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         try:
@@ -44,8 +46,10 @@ class LongTermMemory:
                 self.session_id = self.store.start_session(now)
             turn_id = self.store.add_turn(self.session_id, "user", text, now)  # durable before any reply
         self._unsaid = False
-        reply = self._command(command, now, turn_id) if command else None
-        if command:
+        reply = self._confirm.handle(text, now) if self._confirm.in_dialogue else None  # "yes" to "Everything?"
+        if reply is None and command:
+            reply = self._command(command, now, turn_id)
+        if reply is not None:
             self._ahead = None  # "forget…", "pause": the next request must not repeat what was read before
         if command and command.kind in ("forget", "forget_last") and turn_id is not None:
             self.store.delete_turns([turn_id])  # "forget that I live in Boston" repeats what must go
@@ -57,7 +61,7 @@ class LongTermMemory:
     def preview(self, text: str, now: datetime) -> str | None:
         """What :meth:`on_user_turn` would recall for ``text``, storing nothing; ``None`` for a
         memory command or words that teach a fact (the confirmed turn changes what is recalled)."""
-        if parse_command(text) or (not self.paused and extract_facts(text, now)):
+        if parse_command(text) or self._confirm.in_dialogue or (not self.paused and extract_facts(text, now)):
             return None
         try:
             return self._recalled(text, now)
@@ -106,6 +110,11 @@ class LongTermMemory:
             log.warning("memory writing by the model did not finish in time; rule-based facts are stored")
         self.session_id = None
 
+    def _forget_all(self, now: datetime) -> str:
+        self.store.wipe()
+        self.session_id = None
+        return CONFIRM["forget_all"]
+
     def _learn(self, text: str, now: datetime, turn_id: int) -> None:
         for f in extract_facts(text, now):
             self.store.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=turn_id, closes=f.closes)
@@ -120,10 +129,8 @@ class LongTermMemory:
             return commands.forget(self.store, command.arg, now)
         if kind == "forget_last":
             return commands.forget_previous(self.store, self.session_id, turn_id)
-        if kind == "forget_all":
-            self.store.wipe()
-            self.session_id = None
-            return CONFIRM["forget_all"]
+        if kind == "forget_all":  # asked first, as the skills do: a misheard "forget…" must not erase it all
+            return self._confirm.ask(Pending(CONFIRM["forget_all?"], self._forget_all, CONFIRM["kept_all"]))
         if kind == "pause":
             if self.session_id is not None:
                 self.store.delete_session(self.session_id)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ..errors import check_new_file, write_user_file
 from ..ops.config import Config, data_dir
+from ..runtime.instance import AlreadyRunning, single_instance
 from . import phrasing
+from .forgetting import forget_facts
 from .retrieval import match_query, related_turns
 from .store import DB_NAME, MemoryError, MemoryStore
 
@@ -45,9 +47,9 @@ def _search(store: MemoryStore, args) -> int:
 
 
 def _forget(store: MemoryStore, args) -> int:
-    if not store.forget_facts([args.id]):
+    if not forget_facts(store, [args.id]):
         raise MemoryError(f"there is no fact {args.id}; 'companion memory list' shows the ids")
-    print(f"Forgot fact {args.id} and the words it came from.")
+    print(f"Forgot fact {args.id} and every sentence that said it.")
     return 0
 
 
@@ -78,7 +80,13 @@ def _wipe(store: MemoryStore, args) -> int:
         print(f"This erases {counts['turns']} turns and {counts['facts']} facts for good. "
               "Run 'companion memory wipe --yes' to do it.")
         return 1
-    store.wipe()
+    try:
+        with single_instance(data_dir()):  # she cannot start meanwhile
+            store.wipe()
+    except AlreadyRunning as exc:  # her conversation's rows would vanish under her, and what she hears with them
+        raise MemoryError(f"Samantha is running (pid {exc.pid}) and is using this memory. Say 'forget everything' "
+                          f"to her, or stop her first (kill {exc.pid}, or 'companion service uninstall' if she runs "
+                          "as a service), then run 'companion memory wipe --yes' again") from None
     print(f"Erased {counts['turns']} turns and {counts['facts']} facts.")
     return 0
 

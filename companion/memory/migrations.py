@@ -67,4 +67,11 @@ MIGRATIONS: list[str] = [
             VALUES ('delete', old.id, replace(old.attribute, '_', ' '), old.value);
         END;
     """,
+    # 3: an edited turn (a forgotten fact cut out of it) stays findable by what it still says
+    """
+        CREATE TRIGGER turns_au AFTER UPDATE OF text ON turns BEGIN
+            INSERT INTO turns_fts(turns_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+    """,
 ]

@@ -48,7 +48,7 @@ def match_query(text: str) -> str:
 
 
 def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | None = None,
-                  postings: int = POSTINGS) -> list[Snippet]:
+                  postings: int = POSTINGS, role: str | None = None) -> list[Snippet]:
     """Past turns for ``text`` by BM25, at a bounded cost: ranking costs about 3 µs per matching
     turn, so the rarest terms are kept while their turns add up to ``postings``; words said in
     thousands of turns carry almost no BM25 weight anyway. When every term is that common,
@@ -60,9 +60,9 @@ def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | 
             kept.append(term)
             total += count
     if kept:
-        return store.search_turns(" OR ".join(kept), k, exclude_session)
+        return store.search_turns(" OR ".join(kept), k, exclude_session, role=role)
     common = [t for count, t in counted if count][:3]
-    return store.search_turns(" OR ".join(common), k, exclude_session, after_id=store.last_turn_id() - postings)
+    return store.search_turns(" OR ".join(common), k, exclude_session, after_id=store.last_turn_id() - postings, role=role)
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,13 @@ def standing_context(store: MemoryStore, now: datetime, session_id: int | None, 
 def recalled_context(store: MemoryStore, text: str, session_id: int | None, budget: int, snippets: int,
                      standing: Standing) -> str:
     """What the user's words bring back, in what ``standing`` left of ``budget``: facts related to
-    them that the profile had no room for, then past turns found by search."""
+    them that the profile had no room for, then past turns of the user's found by search. Her
+    own past replies are not offered: a small model quotes them back as "you said: …", putting
+    her words in the user's mouth, and they only restate the user's words or her guesses."""
     picked = _Budget(budget - (standing.cost + 1 if standing.text else tokens(HEADER) + 1))
     related = [f for f in store.search_facts(match_query(text), limit=10) if f.id not in standing.shown]
     chosen = [f for f in related if picked.add("related", _fact_line(f))]
-    found = [s for s in related_turns(store, text, snippets, session_id) if picked.add("snippets", _snippet(s))]
+    found = [s for s in related_turns(store, text, snippets, session_id, role="user") if picked.add("snippets", _snippet(s))]
     if not (chosen or found):
         return ""
     parts = [] if standing.text else [HEADER]
@@ -172,8 +174,7 @@ def _extract(store: MemoryStore, session_id: int, most: int = 3) -> str:
 
 
 def _snippet(s: Snippet) -> str:
-    who = "the user said" if s.role == "user" else "you said"
-    return f"- {datetime.fromisoformat(s.created_at):%B %-d, %Y}, {who}: \"{_clip(s.text, 200)}\""
+    return f"- {datetime.fromisoformat(s.created_at):%B %-d, %Y}, the user said: \"{_clip(s.text, 200)}\""
 
 
 def _clip(text: str, most: int) -> str:

@@ -134,17 +134,18 @@ class MemoryStore:
         last = self._rows("SELECT created_at FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT 1", (row[0][0],))
         return row[0][0], last[0][0]
 
-    def search_turns(self, match: str, limit: int, exclude_session: int | None = None, after_id: int = 0) -> list[Snippet]:
-        """Turns matching an FTS5 expression (and newer than ``after_id``), best BM25 first. The
-        ranked inner query lets FTS5 stop early; the outer one drops the conversation in progress
-        (its turns are in the history already)."""
+    def search_turns(self, match: str, limit: int, exclude_session: int | None = None, after_id: int = 0,
+                     role: str | None = None) -> list[Snippet]:
+        """Turns matching an FTS5 expression (and newer than ``after_id``; only ``role``'s when
+        given), best BM25 first. The ranked inner query lets FTS5 stop early; the outer one drops
+        the conversation in progress (its turns are in the history already)."""
         if not match:
             return []
         return [_snippet(r) for r in self._rows(
             "SELECT t.id, t.session_id, t.role, t.text, t.created_at FROM "
             "(SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ? AND rowid > ? ORDER BY rank LIMIT ?) f "
-            "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? ORDER BY f.rank LIMIT ?",
-            (match, after_id, limit * 4 + 20, exclude_session, limit))]
+            "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? AND t.role = COALESCE(?, t.role) "
+            "ORDER BY f.rank LIMIT ?", (match, after_id, limit * 4 + 20, exclude_session, role, limit))]
 
     def turns_with(self, term: str, cap: int) -> int:
         """How many turns contain ``term`` (an FTS5 phrase), counting no further than ``cap``."""
@@ -186,17 +187,26 @@ class MemoryStore:
             "SELECT facts.* FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid WHERE facts_fts MATCH ? "
             "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
 
-    def forget_facts(self, ids: list[int]) -> int:
-        """Delete facts for good, with the turns they were heard in, so search cannot bring them
-        back; other facts from those turns stay (they lose only their source). Returns how many
-        facts went."""
-        with self.transaction() as db:
-            marks = ",".join("?" * len(ids))
-            turns = [r[0] for r in db.execute(
-                f"SELECT source_turn_id FROM facts WHERE id IN ({marks}) AND source_turn_id IS NOT NULL", ids)]
-            gone = db.execute(f"DELETE FROM facts WHERE id IN ({marks})", ids).rowcount
-            db.execute(f"DELETE FROM turns WHERE id IN ({','.join('?' * len(turns))})", turns)
-            return gone
+    def facts_by_id(self, ids: list[int]) -> list[Fact]:
+        marks = ",".join("?" * len(ids))
+        return [_fact(r) for r in self._rows(f"SELECT * FROM facts WHERE id IN ({marks}) ORDER BY id", ids)]
+
+    def delete_facts(self, ids: list[int]) -> int:
+        """Delete facts (not the turns they were heard in); returns how many went."""
+        return self._write(f"DELETE FROM facts WHERE id IN ({','.join('?' * len(ids))})", ids).rowcount
+
+    def turns_matching(self, match: str) -> list[sqlite3.Row]:
+        """Every turn matching an FTS5 expression, with what was heard of it (id, text, spoken)."""
+        return self._rows("SELECT t.id, t.text, t.spoken FROM turns_fts JOIN turns t ON t.id = turns_fts.rowid "
+                          "WHERE turns_fts MATCH ? ORDER BY t.id", (match,)) if match else []
+
+    def revise_turn(self, turn_id: int, text: str, spoken: str | None) -> None:
+        """Replace a turn's words (and what was heard of them); a turn left without words goes,
+        and facts heard in it only lose their source."""
+        if text.strip():
+            self._write("UPDATE turns SET text = ?, spoken = ? WHERE id = ?", (text, spoken, turn_id))
+        else:
+            self._write("DELETE FROM turns WHERE id = ?", (turn_id,))
 
     def delete_turns(self, ids: list[int]) -> int:
         """Delete turns and the facts taken from them; returns how many facts went."""
@@ -214,6 +224,15 @@ class MemoryStore:
     def summary(self, session_id: int) -> str | None:
         rows = self._rows("SELECT text FROM summaries WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,))
         return rows[0]["text"] if rows else None
+
+    def summaries(self) -> list[tuple[int, str]]:
+        return [(r["id"], r["text"]) for r in self._rows("SELECT id, text FROM summaries ORDER BY id")]
+
+    def revise_summary(self, summary_id: int, text: str) -> None:
+        if text.strip():
+            self._write("UPDATE summaries SET text = ? WHERE id = ?", (text, summary_id))
+        else:
+            self._write("DELETE FROM summaries WHERE id = ?", (summary_id,))
 
     # -- whole database --------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="facts remembered about you").add_argument(
         "--all", action="store_true", help="include values that were replaced by newer ones")
     msub.add_parser("search", help="facts and past turns matching TEXT").add_argument("text", nargs="+", metavar="TEXT")
-    msub.add_parser("forget", help="erase fact ID (see list) and the words it came from").add_argument("id", type=int)
+    msub.add_parser("forget", help="erase fact ID (see list) and every sentence that says it").add_argument("id", type=int)
     mexp = msub.add_parser("export", help="write everything to a JSON file")
     mexp.add_argument("file", type=Path, metavar="FILE.json")
     mexp.add_argument("--force", action="store_true", help="replace FILE.json if it exists")
@@ -87,10 +87,11 @@ def _days(text: str) -> int:
     return days
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
-    from .logs import setup_logging
+def _setup_logging(quiet: bool, verbose: bool, keep: bool) -> None:
+    from .logs import keep_words, setup_logging
 
     setup_logging(data_dir() / "logs", quiet, verbose)
+    keep_words(keep)  # memory off: the logs do not keep what was said either
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, flags)
     except ConfigError as exc:
         print(f"companion: configuration error: {exc}", file=sys.stderr)
+        if command == "doctor":  # its report names the setting too: the other checks need a config that loads
+            from .doctor import Check, report
+
+            print(report([Check("configuration", False, str(exc))])[0])
         return 2
     os.umask(0o077)  # what she writes (transcripts, logs, letters, calendar) is the user's alone
     try:
-        _setup_logging(args.quiet, args.verbose)  # makes the data directory: COMPANION_HOME may be unusable
+        _setup_logging(args.quiet, args.verbose, cfg.memory.enabled)  # makes the data directory: COMPANION_HOME may be unusable
         code = _dispatch(command, args, cfg)
         sys.stdout.flush()  # a reader that went away (| head) shows here, not as a traceback at exit
         return code

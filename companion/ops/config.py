@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import stat
@@ -18,6 +19,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ENV_PREFIX = "COMPANION_"
+EXCHANGE_TOKENS = 64  # the time line and a short user turn, in a request's window
 
 
 class ConfigError(ValueError):
@@ -51,13 +55,45 @@ def _button_names(value: str) -> str | None:
             "KEY_PHONE, KEY_F12 or BTN_0, separated by commas ('' = the usual headset buttons)")
 
 
+def _endpoint(value: str) -> str | None:
+    if value == "embedded":
+        return None
+    try:
+        url = urlsplit(value)
+        ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 1) > 0
+    except ValueError:  # a port that is not a number
+        ok = False
+    return None if ok else ("is not an endpoint; use 'embedded' or an http(s):// URL such as "
+                            "http://localhost:11434/v1")
+
+
+def _time_zone(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        ZoneInfo(value)
+        return None
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not an IANA time zone; use a name like 'Europe/Berlin' or 'America/New_York', or '' for the system's"
+
+
+def _persona(value: str) -> str | None:
+    from ..dialogue.persona import PROMPTS_DIR, available
+
+    if value.endswith((".md", ".json")):
+        return None if Path(value).is_file() else "is not a file; give a persona name or an existing .md or .json file"
+    if any((PROMPTS_DIR / f"{value}{ext}").is_file() for ext in (".md", ".json")):
+        return None
+    return f"is not a persona in {PROMPTS_DIR}; available: {', '.join(available()) or 'none'} (or a .md/.json path)"
+
+
 @dataclass(frozen=True)
 class LLMConfig:
-    base_url: str = _opt("embedded", "OpenAI-compatible endpoint, or 'embedded' for the in-process llama.cpp server")
+    base_url: str = _opt("embedded", "OpenAI-compatible endpoint (an http:// or https:// URL), or 'embedded' for the in-process llama.cpp server", check=_endpoint)
     model: str = _opt("", "model name sent to the endpoint (ignored by the embedded server)")
     api_key_env: str = _opt("OPENAI_API_KEY", "name of the environment variable holding the API key")
     gguf: str = _opt("smollm2", "embedded only: 'smollm2' (bundled) or a path to any .gguf file")
-    context_size: int = _opt(4096, "embedded only: context window in tokens", lo=256, hi=131072)
+    context_size: int = _opt(4096, "embedded only: context window in tokens; at least what the persona, [memory] context_tokens, max_tokens and a short exchange need", lo=256, hi=131072)
     threads: int = _opt(0, "embedded only: CPU threads, 0 = all cores", lo=0, hi=256)
     connect_timeout_s: float = _opt(3.0, "seconds to wait for the endpoint to accept a connection", lo=0.1, hi=120)
     read_timeout_s: float = _opt(10.0, "seconds to wait for the first and each next token", lo=0.5, hi=600)
@@ -124,7 +160,7 @@ class ConversationConfig:
 
 @dataclass(frozen=True)
 class PersonaConfig:
-    name: str = _opt("samantha", "persona file in prompts/ (without extension)")
+    name: str = _opt("samantha", "persona file in prompts/ (without extension)", check=_persona)
 
 
 @dataclass(frozen=True)
@@ -139,7 +175,7 @@ class MemoryConfig:
 
 @dataclass(frozen=True)
 class SkillsConfig:
-    timezone: str = _opt("", "IANA time zone for reminders and the calendar, e.g. 'Europe/Berlin'; '' = the system's")
+    timezone: str = _opt("", "IANA time zone for reminders and the calendar, e.g. 'Europe/Berlin'; '' = the system's", check=_time_zone)
     letters_dir: str = _opt("", "folder where finished letters are saved as Markdown; '' = letters/ in the data directory")
     letters_llm: str = _opt("auto", "who writes letters: 'always' the LLM, 'never' (a fixed template), 'auto' = the LLM "
                             "unless it is the embedded one (too small to write letters)", choices=("auto", "always", "never"))
@@ -194,35 +230,22 @@ def default_config_path() -> Path | None:
     return repo if repo.is_file() else None
 
 
-def _coerce(section: str, key: str, raw: Any, f: dataclasses.Field) -> Any:
+_KINDS = {str: "text (in quotes in a config file)", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _coerce(section: str, key: str, raw: Any, f: dataclasses.Field, text: bool) -> Any:
+    """One rule per type: ``text`` values (environment variables, ``--set``) are parsed from
+    their words; a config file's values must already have the right type (``max_retries = "3"``
+    and ``name = 5`` are mistakes, not numbers or names); an int is a fine float."""
     name = f"[{section}] {key}"
     kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool}[f.type]
     meta = f.metadata
     try:
-        if kind is bool:
-            if isinstance(raw, str):
-                low = raw.strip().lower()
-                if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                    raise ValueError
-                value = low in ("true", "1", "yes", "on")
-            elif isinstance(raw, bool):
-                value = raw
-            else:
-                raise ValueError
-        elif kind is int:
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError
-            value = int(raw)
-        elif kind is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            value = float(raw)
-        else:
-            if not isinstance(raw, (str, int)):
-                raise ValueError
-            value = str(raw)
+        value = _parse(kind, raw) if text and isinstance(raw, str) else _typed(kind, raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} = {raw!r} is not a valid {kind.__name__}; expected {kind.__name__}: {meta['doc']}") from None
+        raise ConfigError(f"{name} = {raw!r} is not valid; expected {_KINDS[kind]}: {meta['doc']}") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{name} = {raw!r} is not a number; expected a finite number: {meta['doc']}")
     lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{name} = {value!r} is not allowed; choose one of: {', '.join(choices)}")
@@ -234,7 +257,24 @@ def _coerce(section: str, key: str, raw: Any, f: dataclasses.Field) -> Any:
     return value
 
 
-def _apply(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str) -> Config:
+def _parse(kind: type, raw: str) -> Any:
+    if kind is bool:
+        low = raw.strip().lower()
+        if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError
+        return low in ("true", "1", "yes", "on")
+    return kind(raw.strip()) if kind is not str else raw
+
+
+def _typed(kind: type, raw: Any) -> Any:
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    raise TypeError
+
+
+def _apply(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str, text: bool = False) -> Config:
     sections = {}
     for section, values in overrides.items():
         if section not in SECTIONS:
@@ -247,7 +287,7 @@ def _apply(base: Config, overrides: Mapping[str, Mapping[str, Any]], origin: str
         for key, raw in values.items():
             if key not in known:
                 raise ConfigError(f"unknown key [{section}] {key} in {origin}; allowed keys: {', '.join(known)}")
-            changes[key] = _coerce(section, key, raw, known[key])
+            changes[key] = _coerce(section, key, raw, known[key], text)
         sections[section] = dataclasses.replace(getattr(base, section), **changes)
     return dataclasses.replace(base, **sections)
 
@@ -273,8 +313,11 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
             continue
         rest = name[len(ENV_PREFIX):].lower()
         section, _, key = rest.partition("_")
-        if section in SECTIONS and key:
-            out.setdefault(section, {})[key] = value
+        if section not in SECTIONS or not key:  # a typo must not be ignored silently
+            raise ConfigError(f"unknown environment variable {name}; settings are COMPANION_<SECTION>_<KEY> with a "
+                              f"section of {', '.join(s.upper() for s in SECTIONS)} (e.g. COMPANION_LLM_BASE_URL), "
+                              "and COMPANION_HOME is the data directory")
+        out.setdefault(section, {})[key] = value
     return out
 
 
@@ -297,10 +340,37 @@ def load_config(path: str | Path | None = None, flags: Mapping[str, Mapping[str,
     file_path = Path(path).expanduser() if path else default_config_path()
     if file_path is not None:
         cfg = _apply(cfg, _read_toml(file_path), str(file_path))
-    cfg = _apply(cfg, _env_overrides(os.environ if environ is None else environ), "environment variables")
+    cfg = _apply(cfg, _env_overrides(os.environ if environ is None else environ), "environment variables", text=True)
     if flags:
-        cfg = _apply(cfg, flags, "command-line flags")
+        cfg = _apply(cfg, flags, "command-line flags", text=True)
+    problem = context_problem(cfg)
+    if problem:
+        raise ConfigError(problem)
     return cfg
+
+
+def context_problem(cfg: Config) -> str | None:
+    """What is wrong when the embedded model's context window cannot hold a request: the
+    persona, memory's budget, the reply and a short exchange (by memory's high token estimate);
+    a window below that makes every reply fail."""
+    from ..dialogue.persona import PersonaError, load_persona
+    from ..memory.retrieval import tokens
+
+    if cfg.llm.base_url != "embedded":
+        return None  # a remote endpoint has its own window
+    try:
+        persona = load_persona(cfg.persona.name)
+    except PersonaError:
+        return None  # said when she starts, naming the file
+    prompt = tokens(persona.system_prompt) + tokens(persona.reminder)
+    memory = cfg.memory.context_tokens if cfg.memory.enabled else 0
+    need = prompt + memory + cfg.llm.max_tokens + EXCHANGE_TOKENS
+    if cfg.llm.context_size >= need:
+        return None
+    return (f"[llm] context_size = {cfg.llm.context_size} is too small: the persona {cfg.persona.name!r} takes about "
+            f"{prompt} tokens, memory up to {memory}, a reply up to {cfg.llm.max_tokens} and an exchange about "
+            f"{EXCHANGE_TOKENS}; use at least {need} "
+            f"(or lower [memory] context_tokens or [llm] max_tokens)")
 
 
 def describe(cfg: Config) -> str:

@@ -1,7 +1,9 @@
 """Logging: plain lines on the terminal for a person, JSON lines in the data directory's
 ``logs/`` for later reading (one object per record, easy to grep or load), rotated so a
 companion that runs for months does not fill the disk, and private (0600), since the log
-holds what the user said."""
+holds what the user said. With ``[memory] enabled = false`` it does not: every message that
+carries words (the user's or hers) passes them as :class:`Words`, which then log only how
+many there were."""
 
 from __future__ import annotations
 
@@ -17,6 +19,27 @@ LOG_NAME = "companion.jsonl"
 MAX_BYTES = 2_000_000
 BACKUPS = 5
 QUIET_LIBRARIES = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "faster_whisper", "piper")
+
+
+class Words:
+    """Words someone said, as a log argument: the words themselves, or, while words are not
+    kept (:func:`keep_words`), only that there were some and how many."""
+
+    kept = True
+
+    def __init__(self, text: object):
+        self.text = str(text)
+
+    def __str__(self) -> str:
+        return self.text if Words.kept else f"({len(self.text.split())} words)"
+
+    def __repr__(self) -> str:
+        return repr(self.text) if Words.kept else str(self)
+
+
+def keep_words(kept: bool) -> None:
+    """Whether logs (terminal and file) may hold what was said; off when memory is off."""
+    Words.kept = kept
 
 
 class JsonLines(logging.Formatter):

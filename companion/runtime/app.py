@@ -45,6 +45,7 @@ from ..hearing.turn_taking import TurnTaker
 from ..contracts import Synthesizer
 from ..tts import load_synthesizer, speak_into, speak_to_array
 from ..dialogue.voice_control import Preferences, VoiceControl
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 

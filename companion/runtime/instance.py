@@ -20,6 +20,10 @@ LOCK_NAME = "companion.lock"
 class AlreadyRunning(RuntimeError):
     """Another companion holds the data directory; the message names its pid and what to do."""
 
+    def __init__(self, message: str, pid: str):
+        super().__init__(message)
+        self.pid = pid
+
 
 class DataDirectoryError(RuntimeError):
     """The data directory cannot be written (disk full, permissions); says what to do."""
@@ -65,7 +69,7 @@ def single_instance(data: Path, what: str = "run") -> Iterator[Path]:
             raise AlreadyRunning(
                 f"Samantha is already running on {data} (pid {pid}). Talk to that one, or stop it first "
                 f"('companion service uninstall' if it runs as a service, else: kill {pid}); another data "
-                "directory (COMPANION_HOME) can run beside it") from None
+                "directory (COMPANION_HOME) can run beside it", pid) from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)

@@ -20,6 +20,7 @@ from ..audio.earcons import Earcons
 from ..dialogue.reply import Reply
 from ..hearing.turn_taking import TurnTaker, is_backchannel
 from ..records import Utterance
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class LiveLoop:
             text = reply.check.result().text
             if is_backchannel(text):
                 reply.tolerated = True
-                log.info("heard %r while speaking: going on", text)
+                log.info("heard %r while speaking: going on", Words(text))
                 self._resume(reply)
             else:
                 self._interrupt(reply, repr(text))
@@ -229,6 +230,9 @@ class LiveLoop:
         db = self.echo.suppression_db
         if self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1):
             self.barge_in = False
+            reply = self._reply
+            if reply is not None and reply.paused_at is not None:  # paused by her own echo: nothing will resume it now
+                self._resume(reply)
             log.warning("her own voice reaches the microphone and cannot be removed (%.1f dB): barge-in is off; "
                         "use a headset to interrupt her", db)
 

@@ -19,6 +19,7 @@ from ..audio.files import AudioFileError, read_audio
 from ..audio.sinks import WavSink
 from ..audio.sources import array_frames
 from ..errors import UsageError
+from ..ops.logs import Words
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from ..hearing.turn_taking import TurnTaker
 from ..ops.config import Config, data_dir
@@ -102,7 +103,7 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
                     log.error("could not write %s (%s); the turn is in the transcript without audio. "
                               "Free some space or choose another --out", wav, sink.error.strerror or sink.error)
                 if turn is not None:
-                    log.info("turn %d: %r -> %r (%s)", turn.index, turn.user_text, turn.reply_text,
+                    log.info("turn %d: %r -> %r (%s)", turn.index, Words(turn.user_text), Words(turn.reply_text),
                              wav.name if turn.reply_audio else "no audio")
                 if stopping.cancelled:
                     break

@@ -9,6 +9,7 @@ from typing import Iterator
 
 from ..audio.earcons import tone
 from ..tts import speak_into
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 def speak(texts: list[str], voice, sink) -> None:
     if not texts:
         return
-    log.info("announcing: %s", " ".join(texts))
+    log.info("announcing: %s", Words(" ".join(texts)))
     sink.begin()
     sink.write(tone("reminder", rate=voice.sample_rate), voice.sample_rate)
     for text in texts:

@@ -12,6 +12,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from ..ops.logs import Words
+
 log = logging.getLogger(__name__)
 
 _OBJECT_HER = re.compile(r"\b(?:her|him|them)\b(?=\s*(?:$|[,.!?]|for\b|to\b|about\b|and\b|that\b|on\b|with\b))")
@@ -144,7 +146,7 @@ class LetterWriter:
             return None
         if looks_like_letter(text, signature):
             return text + "\n"
-        log.warning("the model's letter was not usable; using the template (%r)", text[:80])
+        log.warning("the model's letter was not usable; using the template (%r)", Words(text[:80]))
         return None
 
 

@@ -9,6 +9,8 @@ import logging
 import sqlite3
 from datetime import datetime
 
+from ..ops.logs import Words
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ class SkillRouter:
         try:
             return self._handle(text, now)
         except sqlite3.Error:  # locked or full: the LLM answers instead (the database reports the fault)
-            log.warning("the skills could not use their database for %r; the LLM answers instead", text)
+            log.warning("the skills could not use their database for %r; the LLM answers instead", Words(text))
             return None
 
     def _handle(self, text: str, now: datetime) -> str | None:
@@ -35,7 +37,7 @@ class SkillRouter:
         for skill in ordered:
             answer = skill.handle(text, now)
             if answer is not None:
-                log.info("%s answered %r", type(skill).__name__, text)
+                log.info("%s answered %r", type(skill).__name__, Words(text))
                 return answer
         return None
 

@@ -24,6 +24,7 @@ from .letters import LetterSkill
 from .phrasing import say_when
 from .reminders import ReminderSkill
 from .timeparse import When, check_ahead, find_when, local, normalize
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class SkillTools:
             check(self._schemas[name], args)
             reply = getattr(self, "_" + name)(args, now)
         except BadCall as exc:
-            log.info("tool call %s(%s) refused: %s", name, arguments, exc)
+            log.info("tool call %s(%s) refused: %s", name, Words(arguments), Words(exc))
             return json.dumps({"error": f"{name}: {exc}"})
         except (SkillError, ValueError) as exc:  # TimeError is a ValueError: "that repetition never happens"
             return json.dumps({"error": f"{name}: {exc}"})
@@ -119,9 +120,9 @@ class SkillTools:
             log.warning("tool %s could not use the skills database: %s", name, exc)
             return json.dumps({"error": f"{name}: the reminders database is not available right now"})
         except Exception:  # a fault in a skill must not take the reply down
-            log.exception("tool %s(%s) failed", name, arguments)
+            log.exception("tool %s(%s) failed", name, Words(arguments))
             return json.dumps({"error": f"{name} failed; tell the user it did not work"})
-        log.info("tool %s(%s): %s", name, arguments, reply)
+        log.info("tool %s(%s): %s", name, Words(arguments), Words(reply))
         return json.dumps({"reply": reply})
 
     # -- one method per tool -------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from ..ops.config import STTConfig
 from ..model_files import whisper_model_dir
 from ..records import Transcript
+from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class WhisperRecognizer:
         if self.cfg.short_window and self.cfg.language and len(audio) < 0.45 * FULL_WINDOW * 160:
             text = self._short_window(audio)
             if text is not None and _LOOP.search(text):
-                log.debug("short-window decode looped (%r); using the full window", text)
+                log.debug("short-window decode looped (%r); using the full window", Words(text))
                 text = None
         if text is not None:
             return Transcript(text, self.cfg.language, time.perf_counter() - t)

@@ -1,0 +1,86 @@
+"""``barge_in = "auto"`` on open speakers: when the echo gate cannot remove her voice, barge-in
+is switched off mid-reply. If her own echo had just paused her ("the user may be talking"),
+the switch must resume her: with barge-in off nothing watches the pause any more, and the
+reply was left silent until the speaker gave up on it ("stopped playing; dropping the rest of
+this reply"), which a loaded machine made likely (tests/test_barge_in.py, ``auto``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from types import SimpleNamespace
+
+from companion.ops.config import Config
+from companion.dialogue.reply import Reply
+from companion.runtime.live_loop import LiveLoop, _Reply
+
+
+class Speaker:
+    """A sink that has played 4 s of a reply and can be paused."""
+
+    rate = 22050
+
+    def __init__(self):
+        self.played = 4 * self.rate
+        self.paused = False
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+
+class LeakyRoom:
+    """An echo gate that hears her voice and removes only 3 dB of it."""
+
+    echo_present = True
+    suppression_db = 3.0
+
+
+def test_switching_barge_in_off_resumes_a_reply_her_own_echo_had_paused():
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in="auto",
+                                                                          earcons=False))
+    speaker = Speaker()
+    loop = LiveLoop(cfg, SimpleNamespace(control=None), mic=None, sink=speaker, turn_taker=None, echo=LeakyRoom())
+    done = threading.Event()
+    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply())
+    reply.thread.start()
+    try:
+        loop._reply = reply
+        speaker.pause()  # as _watch_barge_in does at the first sign of speech: here, her own echo
+        reply.paused_at = 1.0
+        loop._check_echo()
+        assert loop.barge_in is False  # she listens only between replies now...
+        assert speaker.paused is False and reply.paused_at is None  # ...and goes on speaking
+        assert reply.interrupted is False and not reply.handle.cancelled
+    finally:
+        done.set()
+
+
+def test_a_reply_the_speaker_gave_up_on_records_only_what_was_heard(scripted_llm):
+    """When the speaker stops taking audio (SpeakerSink.finish gives up and drops the rest), the
+    turn keeps what was actually played, as for an interruption, not the whole reply."""
+    import numpy as np
+
+    from companion.audio.sinks import NullSink
+    from companion.dialogue.conversation import Conversation
+    from companion.dialogue.persona import load_persona
+    from companion.llm.client import Brain
+    from companion.llm.embedded import Endpoint
+    from companion.records import Utterance
+    from companion.testing.stand_ins import Heard, Silent
+
+    class GivesUp(NullSink):
+        """Plays the first piece of the reply, then nothing more."""
+
+        def write(self, audio, rate):
+            self.queued += len(audio)
+            self.played = self.played or self.queued
+
+    scripted_llm.enqueue("Whales sing to each other. They sing across hundreds of miles. Isn't that wonderful?")
+    conv = Conversation(Heard(["Tell me about whales."]), Brain(Config().llm, Endpoint(scripted_llm.base_url, "k", "m")),
+                        Silent(), load_persona("samantha"))
+    turn = conv.respond(Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7), GivesUp())
+    assert turn.interrupted is False
+    assert turn.heard_text == "Whales sing to each other."
