@@ -134,17 +134,18 @@ class MemoryStore:
         last = self._rows("SELECT created_at FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT 1", (row[0][0],))
         return row[0][0], last[0][0]
 
-    def search_turns(self, match: str, limit: int, exclude_session: int | None = None, after_id: int = 0) -> list[Snippet]:
-        """Turns matching an FTS5 expression (and newer than ``after_id``), best BM25 first. The
-        ranked inner query lets FTS5 stop early; the outer one drops the conversation in progress
-        (its turns are in the history already)."""
+    def search_turns(self, match: str, limit: int, exclude_session: int | None = None, after_id: int = 0,
+                     role: str | None = None) -> list[Snippet]:
+        """Turns matching an FTS5 expression (and newer than ``after_id``; only ``role``'s when
+        given), best BM25 first. The ranked inner query lets FTS5 stop early; the outer one drops
+        the conversation in progress (its turns are in the history already)."""
         if not match:
             return []
         return [_snippet(r) for r in self._rows(
             "SELECT t.id, t.session_id, t.role, t.text, t.created_at FROM "
             "(SELECT rowid, rank FROM turns_fts WHERE turns_fts MATCH ? AND rowid > ? ORDER BY rank LIMIT ?) f "
-            "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? ORDER BY f.rank LIMIT ?",
-            (match, after_id, limit * 4 + 20, exclude_session, limit))]
+            "JOIN turns t ON t.id = f.rowid WHERE t.session_id IS NOT ? AND t.role = coalesce(?, t.role) "
+            "ORDER BY f.rank LIMIT ?", (match, after_id, limit * 4 + 20, exclude_session, role, limit))]
 
     def turns_with(self, term: str, cap: int) -> int:
         """How many turns contain ``term`` (an FTS5 phrase), counting no further than ``cap``."""
@@ -185,6 +186,29 @@ class MemoryStore:
         return [_fact(r) for r in self._rows(
             "SELECT facts.* FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid WHERE facts_fts MATCH ? "
             "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
+
+    def add_facts(self, facts, now: datetime, source_turn_id: int | None, origin: str) -> None:
+        """Record the facts read from one turn (``rules.FactCandidate``s) in one transaction. A
+        relation learned with its name ("my sister's name is Susan") takes over what was told
+        about "my sister" before the name was known (its history too)."""
+        with self.transaction() as db:
+            for f in facts:
+                self.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=source_turn_id,
+                              origin=origin, subject=f.subject, closes=f.closes)
+                if f.subject == "user" and f.value != f.attribute:
+                    db.execute("UPDATE facts SET subject = ? WHERE user_id = ? AND subject = ?",
+                               (f.value, self.user_id, f.attribute))
+
+    def known_names(self, relations: tuple[str, ...], most: int) -> list[str]:
+        """Names in current facts, most recently told first: the user's and their people's
+        names (``relations``), and the places and employers they named (capitalised values)."""
+        marks = ",".join("?" * len(relations))
+        rows = self._rows(
+            "SELECT value, MAX(id) AS latest FROM facts WHERE user_id = ? AND valid_to IS NULL AND "
+            f"((subject = 'user' AND attribute IN ('name', {marks})) OR attribute IN ('lives_in', 'hometown', 'employer')) "
+            "GROUP BY lower(value) ORDER BY latest DESC", (self.user_id, *relations))
+        names = [r["value"] for r in rows if all(w[:1].isupper() for w in r["value"].split()[:3])]
+        return names[:most]
 
     def forget_facts(self, ids: list[int]) -> int:
         """Delete facts for good, with the turns they were heard in, so search cannot bring them
