@@ -94,7 +94,7 @@ def _reply(topic: str, g: dict, facts: list[Fact], people: People) -> Answer | N
         what = g["what"]
         values = _values(facts, "user", "favorite_" + what.replace(" ", "_"))
         return Answer(f"Your favorite {what} is {values[-1]}." if values else _not_told(f"your favorite {what}"))
-    who = _who(g, people)
+    who = _Who("user", None, "you") if topic in ("allergy", "likes") else _who(g, people)  # asked only by "I"
     if who is None or (g.get("pro") == "it" and topic == "work"):  # "what does it do?" asks about a thing
         return None
     if topic == "who":

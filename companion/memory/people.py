@@ -62,7 +62,7 @@ _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("employer", r"\s+works?\s+(?:at|for)\s+" + _V + _END),
     ("job", r"\s+works?\s+as\s+(?:an?\s+)?" + _V + _END),
     ("job", _IS + r"\s+an?\s+" + JOB),
-    ("age", _IS + r"\s+" + AGE + _END),
+    ("age", _IS + r"\s+" + AGE + r"(?:\s+now)?" + _END),
     ("age", r"\s+(?:just\s+)?turned\s+" + AGE + _END),
 ]] + [("birthday", re.compile(rf"(?:\b[Mm]y (?P<rel>{_RELS})'s|\b(?P<pro>[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
                                           rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + _V + _END))]
