@@ -128,6 +128,9 @@ ANSWERS = [
     ("What's my sister's name?", "Your sister's name is Susan."),
     ("Do you know where my brother works?", "Your brother Tom works at a bakery."),
     ("What am I allergic to?", "You're allergic to peanuts."),
+    ("Where's my sister living now?", "Your sister Susan lives in Boston."),
+    ("Do you remember my dog's name?", "Your dog is called Biscuit."),
+    ("Tell me about my sister.", "Susan is your sister. She lives in Boston."),
 ]
 NOT_TOLD = [
     ("Where does my sister live?", "I don't think you've told me where your sister lives."),
@@ -161,6 +164,7 @@ def test_answers_hold_after_a_restart(memory, companion_home):
     later = reopened(companion_home)
     for question, reply in ANSWERS:
         assert say(later, question, NOW + timedelta(days=2)) == reply
+    say(later, "Who is Tom?")
     assert say(later, "Where does he live?") == "Tom lives in Chicago."  # the last person asked about
     assert say(later, "Where does she live?") is None  # fits no one the conversation was about: the model's
 

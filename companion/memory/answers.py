@@ -15,13 +15,13 @@ from .people import FEMALE, MALE, NAME, PETS, RELATIONS, People, fits
 from .store import Fact
 
 _RELS = "|".join(sorted(RELATIONS, key=len, reverse=True))
-_S = rf"(?:(?P<me>I|me)|my (?P<rel>{_RELS})|(?P<name>{NAME})|(?P<pro>he|she|it|they))"  # who it is about
+_S = rf"(?:(?P<me>I|me)|my (?P<rel>{_RELS})(?: (?P<n1>{NAME}))?|(?P<name>{NAME})|(?P<pro>he|she|it|they))"  # about whom
 _P = rf"(?:my (?P<rel>{_RELS})'s|(?P<me>my)|(?P<name>{NAME})'s|(?P<pro>his|her|its|their))"  # whose
 _WORK = r"(?: for (?:a )?(?:living|work))?"
 _NOW = r"(?: now| these days| nowadays)?"
 _TOPICS: list[tuple[str, re.Pattern]] = [(topic, re.compile(rx)) for topic, rx in [
     ("lives_in", rf"where (?:does|do|did) {_S} (?:live|stay){_NOW}"),
-    ("lives_in", rf"where (?:is|'s|am|are) {_S} (?:living|staying|based){_NOW}"),
+    ("lives_in", rf"where(?: is|'s| am| are) {_S} (?:living|staying|based){_NOW}"),
     ("lives_in", rf"where {_S} (?:lives?|is living|'s living|am living|'m living){_NOW}"),
     ("lives_in", rf"what (?:city|town|country) (?:does|do) {_S} live in"),
     ("work", rf"what (?:does|do) {_S} do{_WORK}"),
@@ -29,10 +29,10 @@ _TOPICS: list[tuple[str, re.Pattern]] = [(topic, re.compile(rx)) for topic, rx i
     ("work", rf"where (?:does|do) {_S} work"),
     ("work", rf"where {_S} works?"),
     ("work", rf"what(?:'s| is) {_P} (?:job|work|occupation|profession)"),
-    ("hometown", rf"where (?:is|'s|am|are) {_S} (?:originally )?from"),
+    ("hometown", rf"where(?: is|'s| am| are) {_S} (?:originally )?from"),
     ("hometown", rf"where {_S} (?:is|'s|am|'m|are) (?:originally )?from"),
     ("hometown", rf"where did {_S} grow up"),
-    ("age", rf"how old (?:is|'s|am|are) {_S}"),
+    ("age", rf"how old(?: is|'s| am| are) {_S}"),
     ("age", rf"how old {_S} (?:is|am|'m|are)"),
     ("age", rf"what(?:'s| is) {_P} age"),
     ("birthday", rf"when(?:'s| is) {_P} birthday"),
@@ -40,6 +40,7 @@ _TOPICS: list[tuple[str, re.Pattern]] = [(topic, re.compile(rx)) for topic, rx i
     ("birthday", rf"when (?:was|were) {_S} born"),
     ("name", rf"what(?:'s| is) {_P} name"),
     ("name", rf"what {_P} name is"),
+    ("name", rf"{_P} name"),  # "do you remember my dog's name?"
     ("name", rf"what(?:'s| is) my (?P<rel>{_RELS})(?:'s)? (?:called|named)"),
     ("name", rf"what my (?P<rel>{_RELS}) is called"),
     ("name", rf"who(?:'s| is) my (?P<rel>{_RELS})"),
@@ -134,7 +135,7 @@ def _who(g: dict, people: People) -> _Who | None:
         return _Who("user", None, "you")
     if g.get("rel"):
         rel = g["rel"]
-        key = people.subject_for(rel)
+        key = g["n1"] if g.get("n1") and people.knows(g["n1"]) else people.subject_for(rel)
         return _Who(key, rel, f"your {rel}" + (f" {key}" if key != rel else ""))
     name = g.get("name")
     if name:

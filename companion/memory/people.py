@@ -21,7 +21,8 @@ PETS = ("dog", "cat", "puppy", "kitten", "parrot", "rabbit", "bunny", "hamster",
 RELATIONS = PARTNERS + KIN + PETS
 FEMALE = {"wife", "girlfriend", "fiancee", "mom", "mother", "mum", "sister", "daughter", "aunt", "grandma",
           "grandmother", "niece"}
-MALE = {"husband", "boyfriend", "fiance", "dad", "father", "brother", "son", "uncle", "grandpa", "grandfather", "nephew"}
+MALE = {"husband", "boyfriend", "fiance", "dad", "father", "brother", "son", "uncle", "grandpa", "grandfather",
+        "nephew"}
 SINGLE = {"name", "lives_in", "hometown", "job", "employer", "birthday", "age", *PARTNERS}  # one current value
 
 _RELS = "|".join(sorted(RELATIONS, key=len, reverse=True))
@@ -41,7 +42,6 @@ _TRAILING_TIME = re.compile(r"\s+(?:last|this|next)\s+(?:week|month|year|spring|
                             r"|\s+(?:a\s+(?:few|couple\s+of)\s+\w+|\w+\s+\w+)\s+ago$"
                             r"|\s+(?:in\s+\d{4}|recently|now|anymore|these\s+days|nowadays|yesterday|today|already)$",
                             re.I)
-_V, _END = VALUE, CLAUSE_END
 JOB_END = r"(?=\s+(?:at|for|in|and|but|who|with|now)\b|[,.;!?]|$)"
 # "a nurse", "an engineer": a job only when it looks like one (a "sweetheart" or a "good friend" is not)
 _JOB_WORD = re.compile(r"(?:er|or|ist|ian|ant|ent|eon|ect|ic|man|woman|nurse|chef|cook|pilot|vet|medic|coach|"
@@ -56,16 +56,16 @@ _IS = r"(?:\s+(?:is|are)|'s|'re)"
 _SUBJECT = (rf"(?:\b[Mm]y (?P<rel>{_RELS})(?:,?\s+(?P<n1>{NAME}))?|\b(?P<pro>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
             rf"|(?P<n2>{NAME})),?")
 _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
-    ("lives_in", r"(?:\s+(?:lives?|is living|are living|'s living|'re living)|'s living|'re living)\s+in\s+" + _V + _END),
-    ("lives_in", r"(?:\s+(?:has|have)|'s|'ve)?(?:\s+(?:just|recently|finally))?\s+moved\s+to\s+" + _V + _END),
-    ("hometown", _IS + r"\s+(?:originally\s+)?from\s+" + _V + _END),
-    ("employer", r"\s+works?\s+(?:at|for)\s+" + _V + _END),
-    ("job", r"\s+works?\s+as\s+(?:an?\s+)?" + _V + _END),
+    ("lives_in", r"(?:\s+(?:lives?|is living|are living)|'s living|'re living)\s+in\s+" + VALUE + CLAUSE_END),
+    ("lives_in", r"(?:\s+(?:has|have)|'s|'ve)?(?:\s+(?:just|recently|finally))?\s+moved\s+to\s+" + VALUE + CLAUSE_END),
+    ("hometown", _IS + r"\s+(?:originally\s+)?from\s+" + VALUE + CLAUSE_END),
+    ("employer", r"\s+works?\s+(?:at|for)\s+" + VALUE + CLAUSE_END),
+    ("job", r"\s+works?\s+as\s+(?:an?\s+)?" + VALUE + CLAUSE_END),
     ("job", _IS + r"\s+an?\s+" + JOB),
-    ("age", _IS + r"\s+" + AGE + r"(?:\s+now)?" + _END),
-    ("age", r"\s+(?:just\s+)?turned\s+" + AGE + _END),
+    ("age", _IS + r"\s+" + AGE + r"(?:\s+now)?" + CLAUSE_END),
+    ("age", r"\s+(?:just\s+)?turned\s+" + AGE + CLAUSE_END),
 ]] + [("birthday", re.compile(rf"(?:\b[Mm]y (?P<rel>{_RELS})'s|\b(?P<pro>[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
-                                          rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + _V + _END))]
+                              rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + VALUE + CLAUSE_END))]
 _NAMING = [re.compile(rx) for rx in (
     rf"\b[Mm]y (?P<rel>{_RELS})(?:'s name is|'s name's| is called| is named| name is|,)\s+(?P<name>{NAME})",
     rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME})",
