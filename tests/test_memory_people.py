@@ -245,3 +245,14 @@ def test_an_older_database_is_upgraded_and_its_facts_found(companion_home, monke
     store.add_fact("lives_in", "Denver", NOW, single=True, subject="Susan")
     assert [f.subject for f in store.search_facts('"susan"', 5)] == ["user", "Susan"]
     assert json.loads(json.dumps(store.export()))["facts"][0]["subject"] == "user"
+
+
+def test_the_cli_lists_a_persons_history(memory, capsys):
+    from companion.ops.cli import main
+
+    say(memory, "My sister Susan lives in Boston.")
+    say(memory, "Actually she moved to Denver.", NOW + timedelta(days=1))
+    assert main(["memory", "list", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "Susan lives in: Boston  (since 2026-12-03, until 2026-12-04; rule)" in out
+    assert "Susan lives in: Denver  (since 2026-12-04; rule)" in out and "sister: Susan" in out

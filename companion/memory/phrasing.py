@@ -78,6 +78,11 @@ def article(value: str) -> str:
     return ("an " if value[:1].lower() in "aeiou" else "a ") + value
 
 
+def line(f: Fact) -> str:
+    """One fact on its own line: 'lives in: Boston', 'Susan lives in: Boston'."""
+    return f"{'' if f.subject == 'user' else f.subject + ' '}{label(f.attribute)}: {f.value}"
+
+
 def third(attribute: str, who: str, value: str) -> str | None:
     """A fact about one of the user's people as she says it ("your sister Susan lives in Boston")."""
     form = _THIRD.get(attribute)

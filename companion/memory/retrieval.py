@@ -150,8 +150,7 @@ class _Budget:
 
 def _fact_line(f: Fact) -> str:
     """A fact as the budget counts it (the prompt groups them per attribute: ``profile_lines``)."""
-    who = "" if f.subject == "user" else f.subject + " "
-    return f"{who}{phrasing.label(f.attribute)}: {f.value};"
+    return phrasing.line(f) + ";"
 
 
 def _profile_order(facts: list[Fact]) -> list[Fact]:
