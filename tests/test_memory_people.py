@@ -64,7 +64,9 @@ def facts(store, current: bool = True) -> set[tuple]:
     ("My name is Peter, I'm 34 and I'm a teacher.", {("user", "name", "Peter"), ("user", "age", "34"),
                                                     ("user", "job", "teacher")}),
     ("I work at the hospital and I'm allergic to cats.", {("user", "employer", "the hospital"), ("user", "allergy", "cats")}),
+    ("My husband is a firefighter and my son is a student.", {("husband", "job", "firefighter")}),
     # nothing, or nothing wrong
+    ("I'm a lucky man. I'm a people person.", set()),  # "a …" is a job only when it looks like one
     ("My dog is a labrador.", set()),  # a breed is no job
     ("She's a sweetheart. I'm a bit tired. It's two o'clock.", set()),  # no one named: no pronoun to bind
     ("Paris lives in my heart. Boston is lovely.", set()),  # names no one told about are not people

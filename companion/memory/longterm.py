@@ -59,7 +59,8 @@ class LongTermMemory:
 
     def preview(self, text: str, now: datetime) -> str | None:
         """What :meth:`on_user_turn` would recall for ``text``, storing nothing; ``None`` for a
-        memory command or words that teach a fact (the confirmed turn changes what is recalled)."""
+        memory command or a personal question (memory answers them, not the model) or words
+        that teach a fact (the confirmed turn changes what is recalled)."""
         try:
             if parse_command(text) or self._answer(text, keep_focus=True) is not None or (
                     not self.paused and read_turn(text, now, self._people()).facts):
@@ -109,8 +110,8 @@ class LongTermMemory:
     def _answer(self, text: str, keep_focus: bool = False) -> str | None:
         """A personal question ("where does my sister live?") answered from the facts; the
         person asked about is whom "she" means next."""
-        people = self._people()
-        found = answer(text, self.store.facts(), people)
+        facts = self.store.facts()
+        found = answer(text, facts, People.from_facts(facts, self._focus))
         if found is None:
             return None
         if not keep_focus and found.about:

@@ -49,7 +49,11 @@ _JOB_WORD = re.compile(r"(?:er|or|ist|ian|ant|ent|eon|ect|ic|man|woman|nurse|che
 _NOT_JOBS = {"vegetarian", "runner", "member", "beginner", "believer", "reader", "lover", "foreigner", "stranger",
              "sweetheart", "keeper", "monster", "brother", "sister", "mother", "father", "partner", "patient",
              "parent", "student", "christian", "introvert", "extrovert", "optimist", "pessimist", "perfectionist",
-             "fan", "neighbor", "neighbour", "winner", "loser", "talker", "worker", "grandmother", "grandfather"}
+             "fan", "neighbor", "neighbour", "winner", "loser", "talker", "worker", "grandmother", "grandfather",
+             "republican", "survivor", "newcomer", "traveler", "traveller", "sucker", "dreamer", "gamer"}
+_NOT_JOB_FIRST = {"good", "great", "bit", "little", "lot", "real", "total", "big", "nice", "lovely", "wonderful", "huge",
+                  "bad", "terrible", "very", "lucky", "happy", "busy", "old", "young", "grown", "simple", "single",
+                  "proud", "new", "hard", "tired", "lonely", "complete", "people", "team", "morning", "night"}
 JOB = r"(?P<v>[a-z]+(?:\s+[a-z]+)?)" + JOB_END  # "a nurse", checked by looks_like_job
 _ADV = r"(?:\s+(?:now|still|actually|just|recently|currently|finally|also|already|really))*"
 _IS = r"(?:\s+(?:is|are)|'s|'re)"
@@ -209,8 +213,7 @@ def looks_like_job(value: str) -> bool:
     """"nurse", "software engineer": yes; "sweetheart", "good friend", "vegetarian": no."""
     words = value.lower().split()
     return bool(words) and len(words) <= 2 and words[-1] not in _NOT_JOBS and bool(_JOB_WORD.search(words[-1])) \
-        and words[0] not in ("good", "great", "bit", "little", "lot", "real", "total", "big", "nice", "lovely",
-                             "wonderful", "huge", "bad", "terrible", "very")
+        and words[0] not in _NOT_JOB_FIRST
 
 
 def age(value: str) -> str:
