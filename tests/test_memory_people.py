@@ -258,3 +258,16 @@ def test_the_cli_lists_a_persons_history(memory, capsys):
     out = capsys.readouterr().out
     assert "Susan lives in: Boston  (since 2026-12-03, until 2026-12-04; rule)" in out
     assert "Susan lives in: Denver  (since 2026-12-04; rule)" in out and "sister: Susan" in out
+
+
+@pytest.mark.parametrize("said, back", [
+    ("I'm training for the marathon.", "You're training for the marathon."),
+    ("I love you and you know me.", "You love me and I know you."),
+    ("My sister told me about your voice.", "Your sister told you about my voice."),
+    ("Yesterday I saw my friend.", "Yesterday you saw your friend."),
+])
+def test_the_users_words_are_said_back_in_her_voice(said, back):
+    """Recalled turns and "I'll remember that …" turn the user's words around, once."""
+    from companion.memory.phrasing import flip
+
+    assert flip(said) == back

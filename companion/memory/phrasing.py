@@ -29,16 +29,28 @@ _THIRD = {"lives_in": "{s} lives in {v}", "hometown": "{s} is from {v}", "age": 
           "birthday": "{p} birthday is {v}", "job": "{s} works as {a}", "employer": "{s} works at {v}"}
 ORDER = ("name", "lives_in", "hometown", "job", "employer", "birthday", "allergy")  # then the rest, oldest first
 
-_FLIP = [(r"\bI'm\b", "you're"), (r"\bI am\b", "you are"), (r"\bI was\b", "you were"), (r"\bI've\b", "you've"),
-         (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b", "you"), (r"\bmy\b", "your"), (r"\bMy\b", "Your"),
-         (r"\bmine\b", "yours"), (r"\bmyself\b", "yourself"), (r"\bme\b", "you")]
+_SWAP = {"i'm": "you're", "i am": "you are", "i was": "you were", "i've": "you've", "i'll": "you'll", "i'd": "you'd",
+         "i": "you", "my": "your", "mine": "yours", "myself": "yourself", "me": "you",
+         "you're": "I'm", "you are": "I am", "you were": "I was", "you've": "I've", "you'll": "I'll", "you'd": "I'd",
+         "your": "my", "yours": "mine", "yourself": "myself"}
+_FLIP = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(_SWAP, key=len, reverse=True)) + r"|you)\b", re.I)
+_SUBJECT_BEFORE = re.compile(r"(?:^|[.!?,;]\s*|\b(?:and|but|that|if|when|because|so|or|can|could|would|will|do|did"
+                             r"|should|have|had)\s+)$", re.I)
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
 
 def flip(text: str) -> str:
-    """The user's words as Samantha would say them back ("my sister" -> "your sister")."""
-    for pattern, repl in _FLIP:
-        text = re.sub(pattern, repl, text)
-    return text
+    """The user's words as Samantha would say them back, in one pass so nothing flips twice:
+    "my sister" -> "your sister", "I love you" -> "you love me"."""
+    def swap(m: re.Match) -> str:
+        before, low = text[:m.start()], m.group(0).lower()
+        if low == "you":  # the subject of a clause is "I", anything else "me"
+            out = "I" if _SUBJECT_BEFORE.search(before) else "me"
+        else:
+            out = _SWAP[low]
+        capital = _SENTENCE_START.search(before) if low.startswith("i") else m.group(0)[0].isupper()
+        return out[0].upper() + out[1:] if capital else out
+    return _FLIP.sub(swap, text)
 
 
 def join(items: list[str]) -> str:
