@@ -133,6 +133,9 @@ ANSWERS = [
     ("Where's my sister living now?", "Your sister Susan lives in Boston."),
     ("Do you remember my dog's name?", "Your dog is called Biscuit."),
     ("Tell me about my sister.", "Susan is your sister. She lives in Boston."),
+    ("Where did I say my brother lives?", "Your brother Tom lives in Chicago."),
+    ("What's my sister's name again?", "Your sister's name is Susan."),
+    ("Do you remember my brother?", "Tom is your brother. He lives in Chicago and works at a bakery."),
 ]
 NOT_TOLD = [
     ("Where does my sister live?", "I don't think you've told me where your sister lives."),

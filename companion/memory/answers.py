@@ -24,6 +24,7 @@ _TOPICS: list[tuple[str, re.Pattern]] = [(topic, re.compile(rx)) for topic, rx i
     ("lives_in", rf"where(?: is|'s| am| are) {_S} (?:living|staying|based){_NOW}"),
     ("lives_in", rf"where {_S} (?:lives?|is living|'s living|am living|'m living){_NOW}"),
     ("lives_in", rf"what (?:city|town|country) (?:does|do) {_S} live in"),
+    ("lives_in", rf"where did I (?:say|tell you) {_S} (?:lives?|is living)"),
     ("work", rf"what (?:does|do) {_S} do{_WORK}"),
     ("work", rf"what {_S} (?:does|do){_WORK}"),
     ("work", rf"where (?:does|do) {_S} work"),
@@ -45,7 +46,8 @@ _TOPICS: list[tuple[str, re.Pattern]] = [(topic, re.compile(rx)) for topic, rx i
     ("name", rf"what my (?P<rel>{_RELS}) is called"),
     ("name", rf"who(?:'s| is) my (?P<rel>{_RELS})"),
     ("who", rf"who(?:'s| is) (?P<name>{NAME})"),
-    ("who", rf"(?:what do you know )?about (?:my (?P<rel>{_RELS})|(?P<name>{NAME}))"),  # "tell me about Tom"
+    ("who", rf"(?:what do you know |what did I (?:tell you|say) )?about (?:my (?P<rel>{_RELS})|(?P<name>{NAME}))"),
+    ("who", rf"my (?P<rel>{_RELS})"),  # "do you remember my brother?"
     ("allergy", r"what (?:am I|I'm|I am) allergic to|what are my allergies|am I allergic to anything"),
     ("likes", r"what (?:do I|I) (?:like|love|enjoy)"),
     ("favorite", r"what(?:'s| is) my favou?rite (?P<what>[a-z]+(?: [a-z]+)?)"),
@@ -73,7 +75,7 @@ def answer(text: str, facts: list[Fact], people: People) -> Answer | None:
     """The reply to a personal question in ``text`` from ``facts`` (current ones), or ``None``
     when ``text`` is not one (the model answers it)."""
     core = _LEAD.sub("", text.strip(), count=1)
-    core = re.sub(r"[\s,]*(?:please)?[.!?]*$", "", core)
+    core = re.sub(r"[\s,]*(?:please|again)?[.!?]*$", "", core)
     if core[:1].isupper() and core[1:2].islower():
         core = core[0].lower() + core[1:]  # sentence case: "Where" is a word, "Tom" stays a name
     for topic, rx in _TOPICS:
