@@ -64,6 +64,8 @@ def facts(store, current: bool = True) -> set[tuple]:
     ("My name is Peter, I'm 34 and I'm a teacher.", {("user", "name", "Peter"), ("user", "age", "34"),
                                                     ("user", "job", "teacher")}),
     ("I work at the hospital and I'm allergic to cats.", {("user", "employer", "the hospital"), ("user", "allergy", "cats")}),
+    ("I work as a nurse at Mercy. My wife works as a chef for Hilton.",
+     {("user", "job", "nurse"), ("user", "employer", "Mercy"), ("wife", "job", "chef"), ("wife", "employer", "Hilton")}),
     ("My husband is a firefighter and my son is a student.", {("husband", "job", "firefighter")}),
     # nothing, or nothing wrong
     ("I'm a lucky man. I'm a people person.", set()),  # "a …" is a job only when it looks like one
@@ -118,7 +120,7 @@ def test_what_was_told_before_a_name_moves_to_the_name(memory):
 
 TOLD = ["My sister Susan lives in Boston.", "My brother Tom works at a bakery.", "My dog Biscuit is two.",
         "My birthday is on May 3rd.", "I work as a nurse.", "My brother's name is Tom and he lives in Chicago.",
-        "I'm allergic to peanuts."]
+        "I'm allergic to peanuts.", "My wife works as a cook for Hilton."]
 ANSWERS = [
     ("Where does my sister live?", "Your sister Susan lives in Boston."),
     ("What's my dog called?", "Your dog is called Biscuit."),
@@ -129,6 +131,7 @@ ANSWERS = [
     ("How old is Biscuit?", "Biscuit is two."),
     ("What's my sister's name?", "Your sister's name is Susan."),
     ("Do you know where my brother works?", "Your brother Tom works at a bakery."),
+    ("What does my wife do?", "Your wife works as a cook at Hilton."),
     ("What am I allergic to?", "You're allergic to peanuts."),
     ("Where's my sister living now?", "Your sister Susan lives in Boston."),
     ("Do you remember my dog's name?", "Your dog is called Biscuit."),

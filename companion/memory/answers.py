@@ -125,11 +125,13 @@ def _reply(topic: str, g: dict, facts: list[Fact], people: People) -> Answer | N
 
 
 def _users(topic: str, about: dict[str, list[str]]) -> Answer:
-    attrs = {"work": ("job", "employer"), "allergy": ("allergy",), "likes": ("likes",)}.get(topic, (topic,))
+    if topic == "work" and about.get("job") and about.get("employer"):
+        return Answer(_sentence(f"you work as {phrasing.article(about['job'][-1])} at {about['employer'][-1]}"))
+    attrs = ("job", "employer") if topic == "work" else (topic,)
     parts = [phrasing.spoken(a, about[a]) for a in attrs if about.get(a)]
     if not parts:
         return Answer(_not_told(_MISSING[topic][0]))
-    return Answer(_sentence(" and ".join(parts)))
+    return Answer(_sentence(parts[0]))
 
 
 def _who(g: dict, people: People) -> _Who | None:

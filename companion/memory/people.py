@@ -42,6 +42,7 @@ _TRAILING_TIME = re.compile(r"\s+(?:last|this|next)\s+(?:week|month|year|spring|
                             r"|\s+(?:a\s+(?:few|couple\s+of)\s+\w+|\w+\s+\w+)\s+ago$"
                             r"|\s+(?:in\s+\d{4}|recently|now|anymore|these\s+days|nowadays|yesterday|today|already)$",
                             re.I)
+AT_END = r"(?:(?=\s+(?:at|for)\s)|" + CLAUSE_END + ")"  # "a nurse| at Mercy": the job, then where
 JOB_END = r"(?=\s+(?:at|for|in|and|but|who|with|now)\b|[,.;!?]|$)"
 # "a nurse", "an engineer": a job only when it looks like one (a "sweetheart" or a "good friend" is not)
 _JOB_WORD = re.compile(r"(?:er|or|ist|ian|ant|ent|eon|ect|ic|man|woman|nurse|chef|cook|pilot|vet|medic|coach|"
@@ -64,7 +65,8 @@ _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("lives_in", r"(?:\s+(?:has|have)|'s|'ve)?(?:\s+(?:just|recently|finally))?\s+moved\s+to\s+" + VALUE + CLAUSE_END),
     ("hometown", _IS + r"\s+(?:originally\s+)?from\s+" + VALUE + CLAUSE_END),
     ("employer", r"\s+works?\s+(?:at|for)\s+" + VALUE + CLAUSE_END),
-    ("job", r"\s+works?\s+as\s+(?:an?\s+)?" + VALUE + CLAUSE_END),
+    ("job", r"\s+works?\s+as\s+(?:an?\s+)?" + VALUE + AT_END),
+    ("employer", r"\s+works?\s+as\s+[^,.;!?]+?\s+(?:at|for)\s+" + VALUE + CLAUSE_END),
     ("job", _IS + r"\s+an?\s+" + JOB),
     ("age", _IS + r"\s+" + AGE + r"(?:\s+now)?" + CLAUSE_END),
     ("age", r"\s+(?:just\s+)?turned\s+" + AGE + CLAUSE_END),

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .people import AGE, CLAUSE_END as _END, JOB, KIN, PARTNERS, PETS, RELATIONS, SINGLE, VALUE as _V, People
+from .people import AGE, AT_END, CLAUSE_END as _END, JOB, KIN, PARTNERS, PETS, RELATIONS, SINGLE, VALUE as _V, People
 from .people import age as _age, clean as _clean, looks_like_job, read_people
 
 __all__ = ["KIN", "PARTNERS", "PETS", "RELATIONS", "SINGLE", "FactCandidate", "People", "Reading", "extract_facts",
@@ -33,7 +33,8 @@ _RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, 0 if attr == "name
     ("lives_in", r"\bI(?:'m| am) (?:now |currently )?living in " + _V + _END),
     ("hometown", r"\bI(?:'m| am) (?:originally )?from " + _V + _END),
     ("hometown", r"\bI grew up in " + _V + _END),
-    ("job", r"\bI work as (?:an? )?" + _V + _END),
+    ("job", r"\bI work as (?:an? )?" + _V + AT_END),
+    ("employer", r"\bI work as [^,.;!?]+? (?:at|for) " + _V + _END),
     ("job", r"\bmy job is (?:being )?(?:an? )?" + _V + _END),
     ("job", r"\bI(?:'m| am) an? " + _V + r" by (?:profession|trade)"),
     ("job?", r"\bI(?:'m| am) an? " + JOB),  # '?': a guess, kept when the value looks like a job
