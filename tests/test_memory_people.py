@@ -58,6 +58,7 @@ def facts(store, current: bool = True) -> set[tuple]:
     ("My sister, Ana, is from Madrid and she works as a dentist.",
      {("user", "sister", "Ana"), ("Ana", "hometown", "Madrid"), ("Ana", "job", "dentist")}),
     ("My cat Luna turned three years old.", {("user", "cat", "Luna"), ("Luna", "age", "three")}),
+    ("My friend Émile lives in Zürich.", {("user", "friend", "Émile"), ("Émile", "lives_in", "Zürich")}),
     ("My mom's birthday is on June 5th.", {("mom", "birthday", "June 5th")}),
     ("My sister lives in Boston with her husband.", {("sister", "lives_in", "Boston")}),
     # the user's own attributes

@@ -30,7 +30,8 @@ _NOT_NAMES = ("I|I'm|I've|I'd|I'll|The|A|An|My|His|Her|Its|Their|Our|Your|This|T
               "You|And|But|So|No|Yes|Oh|Well|Actually|Also|Now|Then|Still|Just|Anyway|Okay|OK|Hey|Hi|Samantha|"
               "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|"
               "August|September|October|November|December|Christmas|Easter")
-NAME = rf"(?!(?:{_NOT_NAMES})\b)[A-Z][a-z][\w'-]*(?:\s+(?!(?:{_NOT_NAMES})\b)[A-Z][a-z][\w'-]*)?"
+_WORD = rf"(?!(?:{_NOT_NAMES})\b)[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ][\w'-]*"  # "Susan", "Zoë", "Émile"
+NAME = rf"{_WORD}(?:\s+{_WORD})?"
 _NUMBER = (r"(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen"
            r"|sixteen|seventeen|eighteen|nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
            r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?|a hundred)")
