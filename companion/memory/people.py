@@ -142,7 +142,7 @@ def fits(pronoun: str, relation: str | None) -> bool:
 def read_people(sentences: list[str], people: People) -> list[Said]:
     """Relation facts and facts about people, in the order they were said, with pronouns bound;
     ``people.focus`` becomes whom the turn was last about."""
-    events = []
+    events = []  # ((sentence, position, naming first), relation, name, match, (attribute, value)), in speech order
     for i, sentence in enumerate(sentences):
         for rx in _NAMING:
             events += [((i, m.start(), 0), m.group("rel").lower(), m.group("name"), None, None) for m in rx.finditer(sentence)]
