@@ -120,6 +120,10 @@ class Memory(Protocol):
     def end_session(self, now: datetime) -> None:
         """Called once when the conversation ends (closing the session, summarising it)."""
 
+    def known_names(self, most: int = 30) -> list[str]:
+        """Names of the people, pets and places the user has told about, most recent first
+        (hints for the recogniser)."""
+
 
 class Skill(Protocol):
     def handle(self, text: str, now: datetime) -> str | None:
@@ -144,6 +148,9 @@ class NoMemory:
 
     def end_session(self, now: datetime) -> None:
         pass
+
+    def known_names(self, most: int = 30) -> list[str]:
+        return []
 
 
 __all__ = ["Frame", "Recognizer", "Synthesizer", "Source", "Sink", "ChatClient", "Recall", "Memory", "Skill", "NoMemory"]

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from . import phrasing
 from .forgetting import forget_facts
-from .rules import KIN, PARTNERS, PETS, extract_facts
+from .rules import RELATIONS, People, extract_facts
 from .store import MemoryStore
 
 _FILLER = re.compile(r"^(?:(?:hey|hi|okay|ok|so|and|please|samantha|well|um|uh|oh|now|(?:can|could|would|will) you"
@@ -61,8 +61,7 @@ def recall(store: MemoryStore) -> str:
 def remember(store: MemoryStore, what: str, now: datetime, turn_id: int | None) -> str:
     """Keep the user's words as a note, plus any fact the rules find in them."""
     store.add_fact("note", what, now, single=False, source_turn_id=turn_id, origin="command")
-    for f in extract_facts(what, now):
-        store.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=turn_id, origin="command", closes=f.closes)
+    store.add_facts(extract_facts(what, now, People.from_facts(store.facts())), now, turn_id, "command")
     return f"Okay, I'll remember that {phrasing.flip(what)}."
 
 
@@ -78,19 +77,21 @@ def matching_facts(store: MemoryStore, what: str, now: datetime):
     """Current facts that "forget WHAT" refers to: a restated fact ("that I live in LA"), a topic
     ("my birthday", "my sister"), or else any fact sharing its words."""
     current = store.facts()
-    stated = extract_facts(re.sub(r"^that\s+", "", what, flags=re.I), now)
+    people = People.from_facts(current)
+    stated = extract_facts(re.sub(r"^that\s+", "", what, flags=re.I), now, people)
     if stated:
-        attrs = {f.attribute for f in stated}
-        return [f for f in current if f.attribute in attrs]
+        said = {(f.subject, f.attribute) for f in stated}
+        return [f for f in current if (f.subject, f.attribute) in said]
     low = what.lower()
-    named = [a for a in (*PARTNERS, *KIN, *PETS) if re.search(rf"\b{a}s?\b", low)]
+    named = [a for a in RELATIONS if re.search(rf"\b{a}s?\b", low)]
     if not named:
         named = [a for rx, attrs in _TOPICS if re.search(rx, low) for a in attrs]
         if re.search(r"\bname\b", low) and not named:
             named = ["name"]
-    if named:
-        return [f for f in current if f.attribute in named or f.attribute.startswith("favorite_") and
-                any(w in f.attribute for w in re.findall(r"\w+", low))]
+    if named:  # "forget my sister": her name, and what was told about her
+        about = {f.value for f in current if f.subject == "user" and f.attribute in named} | set(named)
+        return [f for f in current if (f.subject == "user" and f.attribute in named) or f.subject in about
+                or f.attribute.startswith("favorite_") and any(w in f.attribute for w in re.findall(r"\w+", low))]
     from .retrieval import match_query
 
     return store.search_facts(match_query(what), limit=20)

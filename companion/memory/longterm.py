@@ -1,6 +1,7 @@
-"""The conversation's :class:`~companion.dialogue.conversation.Memory`: stores every user turn before
-the reply is made, answers memory commands from the database, learns facts from the user's
-words by rules (and by a capable model in the background), and recalls context for the prompt."""
+"""The conversation's :class:`~companion.contracts.Memory`: stores every user turn before the
+reply is made, answers memory commands and personal questions from the database, learns facts
+from the user's words by rules (and by a capable model in the background), and recalls context
+for the prompt."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from ..contracts import Recall
 from ..records import Turn
 from ..skills.confirm import Confirmation, Pending
 from . import commands
+from .answers import answer
 from .commands import CONFIRM, Command, parse_command
 from .retrieval import Standing, recalled_context, standing_context
-from .rules import extract_facts
+from .rules import RELATIONS, People, read_turn
 from .store import MemoryStore
 from .writer import LLMWriter
 
@@ -30,6 +32,7 @@ class LongTermMemory:
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
         self._ahead: Standing | None = None  # the standing part last given to the server to read ahead
         self._confirm = Confirmation()  # "forget everything" waits for the user's "yes"
+        self._focus: str | None = None  # whom the conversation was last about ("she" in the next turn)
 
     def on_user_turn(self, text: str, now: datetime) -> Recall:
         try:
@@ -47,23 +50,28 @@ class LongTermMemory:
             turn_id = self.store.add_turn(self.session_id, "user", text, now)  # durable before any reply
         self._unsaid = False
         reply = self._confirm.handle(text, now) if self._confirm.in_dialogue else None  # "yes" to "Everything?"
-        if reply is None and command:
-            reply = self._command(command, now, turn_id)
-        if reply is not None:
+        changed = reply is not None or bool(command)  # an answer from the facts changes nothing
+        if reply is None:
+            reply = self._command(command, now, turn_id) if command else self._answer(text)
+        if changed:
             self._ahead = None  # "forget…", "pause": the next request must not repeat what was read before
         if command and command.kind in ("forget", "forget_last") and turn_id is not None:
             self.store.delete_turns([turn_id])  # "forget that I live in Boston" repeats what must go
             self._unsaid = True
         if reply is None and turn_id is not None:
             self._learn(text, now, turn_id)
-        return Recall(self._recalled(text, now), reply, keep=not self.paused)
+        return Recall(self._recalled(text, now) if reply is None else "", reply, keep=not self.paused)
 
     def preview(self, text: str, now: datetime) -> str | None:
         """What :meth:`on_user_turn` would recall for ``text``, storing nothing; ``None`` for a
-        memory command or words that teach a fact (the confirmed turn changes what is recalled)."""
-        if parse_command(text) or self._confirm.in_dialogue or (not self.paused and extract_facts(text, now)):
+        memory command or its confirmation, a personal question (memory answers them, not the
+        model) or words that teach a fact (the confirmed turn changes what is recalled)."""
+        if self._confirm.in_dialogue:
             return None
         try:
+            if parse_command(text) or self._answer(text, keep_focus=True) is not None or (
+                    not self.paused and read_turn(text, now, self._people()).facts):
+                return None
             return self._recalled(text, now)
         except sqlite3.Error:  # the confirmed turn meets the same fault and reports it
             return None
@@ -94,6 +102,29 @@ class LongTermMemory:
         return recalled_context(self.store, text, self.session_id, self.cfg.context_tokens, self.cfg.snippets,
                                 self._ahead or self._standing(now))
 
+    def known_names(self, most: int = 30) -> list[str]:
+        """The people, pets and places the user has named (and their own name), most recently
+        told first, at most ``most``: hints for the recogniser, so "Susan" or "Zoë" are heard."""
+        try:
+            return self.store.known_names(RELATIONS, most)
+        except sqlite3.Error:
+            log.warning("memory could not list the names it knows")
+            return []
+
+    def _people(self) -> People:
+        return People.from_facts(self.store.facts(), self._focus)
+
+    def _answer(self, text: str, keep_focus: bool = False) -> str | None:
+        """A personal question ("where does my sister live?") answered from the facts; the
+        person asked about is whom "she" means next."""
+        facts = self.store.facts()
+        found = answer(text, facts, People.from_facts(facts, self._focus))
+        if found is None:
+            return None
+        if not keep_focus and found.about:
+            self._focus = found.about
+        return found.reply
+
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:
             at = datetime.fromisoformat(turn.started_at) if turn.started_at else datetime.now()  # the turn's clock
@@ -101,7 +132,7 @@ class LongTermMemory:
 
     def end_session(self, now: datetime) -> None:
         """Close the session; a capable model summarises it (waited for, briefly, at exit)."""
-        self._ahead = None
+        self._ahead, self._focus = None, None
         if self.session_id is not None:
             self.store.end_session(self.session_id, now)
             if self.writer is not None:
@@ -116,8 +147,9 @@ class LongTermMemory:
         return CONFIRM["forget_all"]
 
     def _learn(self, text: str, now: datetime, turn_id: int) -> None:
-        for f in extract_facts(text, now):
-            self.store.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=turn_id, closes=f.closes)
+        reading = read_turn(text, now, self._people())
+        self._focus = reading.focus
+        self.store.add_facts(reading.facts, now, turn_id, "rule")
         if self.writer is not None:
             self.writer.extract(turn_id, text, now)
 

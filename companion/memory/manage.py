@@ -30,7 +30,7 @@ def _list(store: MemoryStore, args) -> int:
           f"{'' if args.all else ' (current; --all shows replaced ones too)'}")
     for f in facts:
         until = f", until {f.valid_to[:10]}" if f.valid_to else ""
-        print(f"{f.id:5d}  {phrasing.label(f.attribute)}: {f.value}  (since {f.valid_from[:10]}{until}; {f.origin})")
+        print(f"{f.id:5d}  {phrasing.line(f)}  (since {f.valid_from[:10]}{until}; {f.origin})")
     return 0
 
 
@@ -38,7 +38,7 @@ def _search(store: MemoryStore, args) -> int:
     text = " ".join(args.text)
     facts, turns = store.search_facts(match_query(text), 20), related_turns(store, text, 20)
     for f in facts:
-        print(f"fact {f.id:5d}  {phrasing.label(f.attribute)}: {f.value}")
+        print(f"fact {f.id:5d}  {phrasing.line(f)}")
     for t in turns:
         print(f"turn {t.turn_id:5d}  {t.created_at[:16].replace('T', ' ')}  {t.role}: {t.text}")
     if not facts and not turns:

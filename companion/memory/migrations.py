@@ -74,4 +74,29 @@ MIGRATIONS: list[str] = [
             INSERT INTO turns_fts(rowid, text) VALUES (new.id, new.text);
         END;
     """,
+    # 4: facts about the user's people have the person as subject: search finds them by name too
+    """
+        DROP TRIGGER facts_ai;
+        DROP TRIGGER facts_ad;
+        DROP TABLE facts_fts;
+        CREATE VIRTUAL TABLE facts_fts USING fts5(subject, attribute, value, content='facts', content_rowid='id',
+                                                  tokenize='porter unicode61');
+        CREATE TRIGGER facts_ai AFTER INSERT ON facts BEGIN
+            INSERT INTO facts_fts(rowid, subject, attribute, value)
+            VALUES (new.id, iif(new.subject = 'user', '', new.subject), replace(new.attribute, '_', ' '), new.value);
+        END;
+        CREATE TRIGGER facts_ad AFTER DELETE ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, subject, attribute, value)
+            VALUES ('delete', old.id, iif(old.subject = 'user', '', old.subject), replace(old.attribute, '_', ' '), old.value);
+        END;
+        CREATE TRIGGER facts_au AFTER UPDATE OF subject, attribute, value ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, subject, attribute, value)
+            VALUES ('delete', old.id, iif(old.subject = 'user', '', old.subject), replace(old.attribute, '_', ' '), old.value);
+            INSERT INTO facts_fts(rowid, subject, attribute, value)
+            VALUES (new.id, iif(new.subject = 'user', '', new.subject), replace(new.attribute, '_', ' '), new.value);
+        END;
+        INSERT INTO facts_fts(rowid, subject, attribute, value)
+            SELECT id, iif(subject = 'user', '', subject), replace(attribute, '_', ' '), value FROM facts;
+        CREATE INDEX facts_subject ON facts(user_id, subject, attribute) WHERE valid_to IS NULL;
+    """,
 ]

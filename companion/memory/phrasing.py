@@ -1,12 +1,13 @@
 """How stored facts read: second person when Samantha says them aloud ("you live in Boston"),
-compact labels in the prompt ("lives in: Boston"). One table, so both stay in step."""
+third person for the user's people ("Susan lives in Boston"), compact labels in the prompt
+("lives in: Boston", "Susan (sister): lives in Boston"). One table each, so all stay in step."""
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
 
-from .rules import KIN, PETS
+from .rules import KIN, PETS, RELATIONS
 from .store import Fact
 
 # attribute -> (prompt label, spoken template with {v}; {vs} is a list of several values)
@@ -17,24 +18,39 @@ _FORMS: dict[str, tuple[str, str]] = {
     "job": ("works as", "you work as {a}"),
     "employer": ("works at", "you work at {v}"),
     "birthday": ("birthday", "your birthday is {v}"),
+    "age": ("age", "you're {v}"),
     "allergy": ("allergic to", "you're allergic to {vs}"),
     "likes": ("likes", "you like {vs}"),
     "dislikes": ("dislikes", "you don't like {vs}"),
     "plan": ("plans", "you have plans: {vs}"),
     "note": ("asked you to remember", "you asked me to remember that {vs}"),
 }
+_THIRD = {"lives_in": "{s} lives in {v}", "hometown": "{s} is from {v}", "age": "{s} is {v}",
+          "birthday": "{p} birthday is {v}", "job": "{s} works as {a}", "employer": "{s} works at {v}"}
 ORDER = ("name", "lives_in", "hometown", "job", "employer", "birthday", "allergy")  # then the rest, oldest first
 
-_FLIP = [(r"\bI'm\b", "you're"), (r"\bI am\b", "you are"), (r"\bI was\b", "you were"), (r"\bI've\b", "you've"),
-         (r"\bI'll\b", "you'll"), (r"\bI'd\b", "you'd"), (r"\bI\b", "you"), (r"\bmy\b", "your"), (r"\bMy\b", "Your"),
-         (r"\bmine\b", "yours"), (r"\bmyself\b", "yourself"), (r"\bme\b", "you")]
+_SWAP = {"i'm": "you're", "i am": "you are", "i was": "you were", "i've": "you've", "i'll": "you'll", "i'd": "you'd",
+         "i": "you", "my": "your", "mine": "yours", "myself": "yourself", "me": "you",
+         "you're": "I'm", "you are": "I am", "you were": "I was", "you've": "I've", "you'll": "I'll", "you'd": "I'd",
+         "your": "my", "yours": "mine", "yourself": "myself"}
+_FLIP = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(_SWAP, key=len, reverse=True)) + r"|you)\b", re.I)
+_SUBJECT_BEFORE = re.compile(r"(?:^|[.!?,;]\s*|\b(?:and|but|that|if|when|because|so|or|can|could|would|will|do|did"
+                             r"|should|have|had)\s+)$", re.I)
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
 
 def flip(text: str) -> str:
-    """The user's words as Samantha would say them back ("my sister" -> "your sister")."""
-    for pattern, repl in _FLIP:
-        text = re.sub(pattern, repl, text)
-    return text
+    """The user's words as Samantha would say them back, in one pass so nothing flips twice:
+    "my sister" -> "your sister", "I love you" -> "you love me"."""
+    def swap(m: re.Match) -> str:
+        before, low = text[:m.start()], m.group(0).lower()
+        if low == "you":  # the subject of a clause is "I", anything else "me"
+            out = "I" if _SUBJECT_BEFORE.search(before) else "me"
+        else:
+            out = _SWAP[low]
+        capital = _SENTENCE_START.search(before) if low.startswith("i") else m.group(0)[0].isupper()
+        return out[0].upper() + out[1:] if capital else out
+    return _FLIP.sub(swap, text)
 
 
 def join(items: list[str]) -> str:
@@ -58,7 +74,7 @@ def spoken(attribute: str, values: list[str]) -> str:
     values = [flip(v) for v in values]
     if attribute in _FORMS:
         v = values[-1]
-        return _FORMS[attribute][1].format(v=v, vs=join(values), a=_article(v))
+        return _FORMS[attribute][1].format(v=v, vs=join(values), a=article(v))
     if attribute.startswith("favorite_"):
         return f"your favorite {attribute[9:].replace('_', ' ')} is {values[-1]}"
     if attribute in PETS:
@@ -68,20 +84,61 @@ def spoken(attribute: str, values: list[str]) -> str:
     return f"your {attribute.replace('_', ' ')} is {join(values)}"
 
 
-def _article(value: str) -> str:
+def article(value: str) -> str:
     if re.match(r"(?:a|an|the)\b", value, re.I) or value[:1].isupper():
         return value
     return ("an " if value[:1].lower() in "aeiou" else "a ") + value
 
 
+def line(f: Fact) -> str:
+    """One fact on its own line: 'lives in: Boston', 'Susan lives in: Boston'."""
+    return f"{'' if f.subject == 'user' else f.subject + ' '}{label(f.attribute)}: {f.value}"
+
+
+def third(attribute: str, who: str, value: str) -> str | None:
+    """A fact about one of the user's people as she says it ("your sister Susan lives in Boston")."""
+    form = _THIRD.get(attribute)
+    if form is None:
+        return None
+    return form.format(s=who, p=possessive(who), v=value, a=article(value)).strip()
+
+
+def possessive(who: str) -> str:
+    return (who + ("'" if who.endswith("s") else "'s")) if who else ""
+
+
+def about_others(facts: list[Fact]) -> "OrderedDict[str, list[Fact]]":
+    """Facts about the user's people, per person, in the order first told."""
+    people: OrderedDict[str, list[Fact]] = OrderedDict()
+    for f in facts:
+        if f.subject != "user":
+            people.setdefault(f.subject, []).append(f)
+    return people
+
+
+def relations(facts: list[Fact]) -> dict[str, str]:
+    """name -> relation ("Susan" -> "sister"), from the facts given."""
+    return {f.value: f.attribute for f in facts if f.subject == "user" and f.attribute in RELATIONS}
+
+
 def profile_lines(facts: list[Fact]) -> list[str]:
-    """One prompt line per attribute: 'lives in: Boston'."""
-    return [f"{label(a)}: {'; '.join(vs)}" for a, vs in grouped(facts).items()]
+    """One prompt line per attribute of the user ('lives in: Boston'), then one per person
+    ('Susan (sister): lives in Boston; age: two')."""
+    lines = [f"{label(a)}: {'; '.join(vs)}" for a, vs in grouped([f for f in facts if f.subject == "user"]).items()]
+    rel = relations(facts)
+    for who, told in about_others(facts).items():
+        name = who if who in RELATIONS else f"{who} ({rel[who]})" if who in rel else who
+        lines.append(f"{name}: " + "; ".join(f"{label(f.attribute)} {f.value}" for f in told))
+    return lines
 
 
 def spoken_profile(facts: list[Fact], most: int = 8) -> str:
     """The answer to "what do you remember about me?", built only from the database."""
-    parts = [spoken(a, vs) for a, vs in grouped(facts).items()]
+    parts = [spoken(a, vs) for a, vs in grouped([f for f in facts if f.subject == "user"]).items()]
+    for who, told in about_others(facts).items():
+        said = [t for t in (third(f.attribute, "", f.value) for f in told) if t]
+        if said:
+            parts.append(f"{'your ' + who if who in RELATIONS else who} {join(said)}")
     if not parts:
         return ("I don't remember anything about you yet. Tell me about yourself, or say "
                 "'remember that' and I'll keep it.")

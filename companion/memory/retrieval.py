@@ -20,6 +20,11 @@ not now of off on once only or other our ours ourselves out over own same she sh
 theirs them themselves then there these they this those through to too under until up very was we were what when
 where which while who whom why will with would you your yours yourself yourselves yeah oh um uh okay ok really like
 also get got know think tell said say told samantha hi hey well""".split())
+# Past turns come back as the user's words only, turned to how she would say them to the user
+# ("you're training for a marathon"): without a date, quotes or "the user said", which a small
+# model reads aloud; and never her own replies, which a small model invents and would then
+# repeat as if the user had said them (her replies stay in the database, as hers).
+SNIPPETS = "Earlier, the user told you (as you would say it back):"
 RECALL_SHARE = 8  # 1/8 of the budget is kept for what the words recall, even under a long profile
 POSTINGS = 2500  # matching turns ranked per search: about 8 ms on one core
 HEADER = ("Memory from earlier conversations (facts are in the user's own words). Use it when it helps; "
@@ -49,7 +54,7 @@ def match_query(text: str) -> str:
 
 def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | None = None,
                   postings: int = POSTINGS, role: str | None = None) -> list[Snippet]:
-    """Past turns for ``text`` by BM25, at a bounded cost: ranking costs about 3 µs per matching
+    """Past turns for ``text`` by BM25 (only ``role``'s when given), at a bounded cost: ranking costs about 3 µs per matching
     turn, so the rarest terms are kept while their turns add up to ``postings``; words said in
     thousands of turns carry almost no BM25 weight anyway. When every term is that common,
     only the latest ``postings`` turns are ranked."""
@@ -115,7 +120,7 @@ def recalled_context(store: MemoryStore, text: str, session_id: int | None, budg
     if chosen:
         parts.append("Also about the user:\n" + "\n".join(phrasing.profile_lines(chosen)))
     if found:
-        parts.append("Possibly relevant, from earlier:\n" + "\n".join(_snippet(s) for s in found))
+        parts.append(f"{SNIPPETS}\n" + "\n".join(_snippet(s) for s in found))
     return "\n".join(parts)
 
 
@@ -130,7 +135,7 @@ def build_context(store: MemoryStore, text: str, now: datetime, session_id: int 
 class _Budget:
     """Greedy admission by priority; each section pays once for its heading line."""
 
-    HEADINGS = {"facts": "About the user:", "related": "Also about the user:", "snippets": "Possibly relevant, from earlier:"}
+    HEADINGS = {"facts": "About the user:", "related": "Also about the user:", "snippets": SNIPPETS}
 
     def __init__(self, left: int):
         self.left = left
@@ -147,15 +152,15 @@ class _Budget:
 
 def _fact_line(f: Fact) -> str:
     """A fact as the budget counts it (the prompt groups them per attribute: ``profile_lines``)."""
-    return f"{phrasing.label(f.attribute)}: {f.value};"
+    return phrasing.line(f) + ";"
 
 
 def _profile_order(facts: list[Fact]) -> list[Fact]:
     """Core profile first (name, where they live...), then the newest: an order that does not
     depend on the words, so the standing part stays the same from turn to turn."""
-    core = [f for f in facts if f.attribute in phrasing.ORDER]
+    core = [f for f in facts if f.subject == "user" and f.attribute in phrasing.ORDER]
     core.sort(key=lambda f: phrasing.ORDER.index(f.attribute))
-    return core + sorted((f for f in facts if f.attribute not in phrasing.ORDER), key=lambda f: -f.id)
+    return core + sorted((f for f in facts if f not in core), key=lambda f: -f.id)
 
 
 def _since(last: str, now: datetime) -> str:
@@ -168,13 +173,21 @@ def _since(last: str, now: datetime) -> str:
 
 
 def _extract(store: MemoryStore, session_id: int, most: int = 3) -> str:
-    """Without a model summary: the user's last few words from that conversation, quoted."""
-    said = [t.text for t in store.session_turns(session_id, last=2 * most) if t.role == "user"][-most:]
-    return "the user said " + " / ".join(f'"{_clip(t, 120)}"' for t in said)
+    """Without a model summary: the user's last few statements in that conversation, as she
+    would say them back (see SNIPPETS)."""
+    said = [t.text for t in store.session_turns(session_id, last=4 * most)
+            if t.role == "user" and not t.text.rstrip().endswith("?")][-most:]  # what they said, not what they asked
+    return "the user told you (as you would say it back): " + " ".join(_said_back(t, 120) for t in said)
 
 
 def _snippet(s: Snippet) -> str:
-    return f"- {datetime.fromisoformat(s.created_at):%B %-d, %Y}, the user said: \"{_clip(s.text, 200)}\""
+    return "- " + _said_back(s.text, 200)
+
+
+def _said_back(text: str, most: int) -> str:
+    """"I'm training for the marathon." -> "you're training for the marathon." """
+    text = phrasing.flip(_clip(" ".join(text.split()), most))
+    return text[:1].upper() + text[1:] if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def _clip(text: str, most: int) -> str:

@@ -8,25 +8,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-PARTNERS = ("wife", "husband", "partner", "girlfriend", "boyfriend", "fiancee", "fiance", "mom", "mother", "mum",
-            "dad", "father", "boss")
-KIN = ("sister", "brother", "son", "daughter", "friend", "best friend", "cousin", "aunt", "uncle", "grandma",
-       "grandmother", "grandpa", "grandfather", "niece", "nephew", "roommate", "colleague", "neighbor", "neighbour")
-PETS = ("dog", "cat", "puppy", "kitten", "parrot", "rabbit", "bunny", "hamster", "horse", "bird", "fish", "turtle",
-        "snake", "guinea pig")
-SINGLE = {"name", "lives_in", "hometown", "job", "employer", "birthday", *PARTNERS}
+from .people import AGE, AT_END, CLAUSE_END as _END, JOB, KIN, PARTNERS, PETS, RELATIONS, SINGLE, VALUE as _V, People
+from .people import age as _age, clean as _clean, looks_like_job, read_people
+
+__all__ = ["KIN", "PARTNERS", "PETS", "RELATIONS", "SINGLE", "FactCandidate", "People", "Reading", "extract_facts",
+           "read_turn", "resolve_when", "sentences"]
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-_V = r"(?P<v>[^,.;!?]+?)"  # a value: up to the end of its clause (see _END)
-_END = (r"(?=\s+(?:and|but|because|so|since|though|although|if|when|while|who|which|where)\b"
-        r"|\s+(?:and|but)\s|[,.;!?]|$)")
 _LIST_END = (r"(?=\s+(?:but|because|so|since|though|although|if|when|while)\b"
              r"|\s+and\s+(?:I|I'm|my|we|you|he|she|they|it)\b|[,.;!?]|$)")  # "hiking and jazz" is one list
 _NAME = r"(?P<v>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})"  # capitalised words, as Whisper writes names
-_TRAILING_TIME = re.compile(r"\s+(?:last|this|next)\s+(?:week|month|year|spring|summer|fall|autumn|winter)$"
-                            r"|\s+(?:a\s+(?:few|couple\s+of)\s+\w+|\w+\s+\w+)\s+ago$"
-                            r"|\s+(?:in\s+\d{4}|recently|now|anymore|these\s+days|nowadays|yesterday|today|already)$",
-                            re.I)
 _PRONOUNS = {"you", "it", "that", "this", "them", "him", "her", "those", "these", "to", "so", "a", "the"}
 _WHEN = (r"(?P<when>today|tonight|tomorrow(?:\s+(?:morning|afternoon|evening|night))?"
          r"|(?:next|this)\s+(?:week|weekend|month|year|" + "|".join(WEEKDAYS) + r")"
@@ -41,10 +33,13 @@ _RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, 0 if attr == "name
     ("lives_in", r"\bI(?:'m| am) (?:now |currently )?living in " + _V + _END),
     ("hometown", r"\bI(?:'m| am) (?:originally )?from " + _V + _END),
     ("hometown", r"\bI grew up in " + _V + _END),
-    ("job", r"\bI work as (?:an? )?" + _V + _END),
+    ("job", r"\bI work as (?:an? )?" + _V + AT_END),
+    ("employer", r"\bI work as [^,.;!?]+? (?:at|for) " + _V + _END),
     ("job", r"\bmy job is (?:being )?(?:an? )?" + _V + _END),
     ("job", r"\bI(?:'m| am) an? " + _V + r" by (?:profession|trade)"),
+    ("job?", r"\bI(?:'m| am) an? " + JOB),  # '?': a guess, kept when the value looks like a job
     ("employer", r"\bI work (?:at|for) " + _V + _END),
+    ("age", r"\bI(?:'m| am| just turned| turned) " + AGE + _END),
     ("birthday", r"\bmy birthday(?:'s| is) (?:on )?" + _V + _END),
     ("birthday", r"\bI was born on " + _V + _END),
     ("allergy", r"\bI(?:'m| am) (?:very |really |severely )?allergic to " + _V + _END),
@@ -53,10 +48,6 @@ _RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, 0 if attr == "name
     ("dislikes", r"\bI (?:really )?(?:hate|dislike|detest|can'?t stand|cannot stand) " + _V + _LIST_END),
     ("likes", r"\bI (?:really |absolutely |just |do )?(?:like|love|enjoy|adore) " + _V + _LIST_END),
 ]]
-_RELATION = re.compile(r"\b[Mm]y (?P<rel>" + "|".join(sorted(PARTNERS + KIN + PETS, key=len, reverse=True)) +
-                       r")(?:'s name is| is called| is named| name is|,)\s+" + _NAME)
-_HAVE = re.compile(r"\bI have an? (?P<rel>" + "|".join(sorted(KIN + PETS, key=len, reverse=True)) +
-                   r") (?:called|named) " + _NAME, re.I)
 _FAVORITE = re.compile(r"\bmy (?:favou?rite) (?P<what>\w+(?: \w+)?) is " + _V + _END, re.I)
 _PLAN = re.compile(r"\bI(?:'m| am| will|'ll)? (?:going to|planning to|gonna|have to|will) (?P<v>[^,.;!?]+?)\s+" + _WHEN, re.I)
 _APPOINTMENT = re.compile(r"\bI(?:'ve| have)(?: got)? an? (?P<v>[\w' ]*?(?:appointment|meeting|interview|exam|test|party"
@@ -65,12 +56,23 @@ _APPOINTMENT = re.compile(r"\bI(?:'ve| have)(?: got)? an? (?P<v>[\w' ]*?(?:appoi
 
 @dataclass(frozen=True)
 class FactCandidate:
-    """A fact the user stated about themselves, ready for :meth:`MemoryStore.add_fact`."""
+    """A fact the user stated, about themselves (``subject`` "user") or about one of their people
+    (``subject`` their name, or the relation while the name is unknown), ready for
+    :meth:`MemoryStore.add_fact`."""
 
     attribute: str
     value: str
     single: bool
     closes: tuple[str, ...] = ()
+    subject: str = "user"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one user turn states, and whom it was last about (for a pronoun in the next turn)."""
+
+    facts: list[FactCandidate]
+    focus: str | None
 
 
 def sentences(text: str) -> list[str]:
@@ -79,17 +81,21 @@ def sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip() and not p.strip().endswith("?")]
 
 
-def extract_facts(text: str, now: datetime) -> list[FactCandidate]:
+def extract_facts(text: str, now: datetime, people: People | None = None) -> list[FactCandidate]:
+    """The facts in ``text``; ``people``: whom the user has already named (so "Tom" and "she"
+    can be resolved), else only people named in ``text`` itself are recognised."""
+    return read_turn(text, now, people).facts
+
+
+def read_turn(text: str, now: datetime, people: People | None = None) -> Reading:
+    people = People(dict(people.names), people.focus) if people else People()  # the caller's copy stays as it was
+    said = sentences(text)
     out: list[FactCandidate] = []
-    for sentence in sentences(text):
+    for sentence in said:
         for attr, rx in _RULES:
             for m in rx.finditer(sentence):
                 for value in _values(attr, m.group("v")):
-                    out.append(_candidate(attr, value))
-        for rx in (_RELATION, _HAVE):
-            for m in rx.finditer(sentence):
-                rel = m.group("rel").lower()
-                out.append(FactCandidate(rel, _clean(m.group("v")), rel in SINGLE))
+                    out.append(_candidate(attr.rstrip("?"), value))
         for m in _FAVORITE.finditer(sentence):
             value = _clean(m.group("v"))
             if value:
@@ -100,7 +106,9 @@ def extract_facts(text: str, now: datetime) -> list[FactCandidate]:
                 if what and what.lower() not in _PRONOUNS:
                     out.append(FactCandidate("plan", f"{what} {resolve_when(m.group('when'), now)}", False))
                     break
-    return _unique(out)
+    for f in read_people(said, people):
+        out.append(FactCandidate(f.attribute, f.value, f.attribute in SINGLE, subject=f.subject))
+    return Reading(_unique(out), people.focus)
 
 
 def _values(attr: str, raw: str) -> list[str]:
@@ -111,6 +119,10 @@ def _values(attr: str, raw: str) -> list[str]:
         return [v for v in items if v and v.lower() not in _PRONOUNS and len(v.split()) <= 6]
     if not value or value.lower() in _PRONOUNS or len(value.split()) > 8:
         return []
+    if attr == "job?" and not looks_like_job(value):
+        return []
+    if attr == "age":
+        return [_age(value)]
     return [value[0].upper() + value[1:] if attr in ("lives_in", "hometown") else value]
 
 
@@ -119,19 +131,10 @@ def _candidate(attr: str, value: str) -> FactCandidate:
     return FactCandidate(attr, value, attr in SINGLE, closes)
 
 
-def _clean(value: str) -> str:
-    value = value.strip(" '\"")
-    while True:
-        trimmed = _TRAILING_TIME.sub("", value)
-        if trimmed == value:
-            return value.strip()
-        value = trimmed
-
-
 def _unique(facts: list[FactCandidate]) -> list[FactCandidate]:
     seen, out = set(), []
     for f in facts:
-        key = (f.attribute, f.value.lower())
+        key = (f.subject, f.attribute, f.value.lower())
         if key not in seen:
             seen.add(key)
             out.append(f)

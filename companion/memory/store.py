@@ -187,6 +187,29 @@ class MemoryStore:
             "SELECT facts.* FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid WHERE facts_fts MATCH ? "
             "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
 
+    def add_facts(self, facts, now: datetime, source_turn_id: int | None, origin: str) -> None:
+        """Record the facts read from one turn (``rules.FactCandidate``s) in one transaction. A
+        relation learned with its name ("my sister's name is Susan") takes over what was told
+        about "my sister" before the name was known (its history too)."""
+        with self.transaction() as db:
+            for f in facts:
+                self.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=source_turn_id,
+                              origin=origin, subject=f.subject, closes=f.closes)
+                if f.subject == "user" and f.value != f.attribute:
+                    db.execute("UPDATE facts SET subject = ? WHERE user_id = ? AND subject = ?",
+                               (f.value, self.user_id, f.attribute))
+
+    def known_names(self, relations: tuple[str, ...], most: int) -> list[str]:
+        """Names in current facts, most recently told first: the user's and their people's
+        names (``relations``), and the places and employers they named (capitalised values)."""
+        marks = ",".join("?" * len(relations))
+        rows = self._rows(
+            "SELECT value, MAX(id) AS latest FROM facts WHERE user_id = ? AND valid_to IS NULL AND "
+            f"((subject = 'user' AND attribute IN ('name', {marks})) OR attribute IN ('lives_in', 'hometown', 'employer')) "
+            "GROUP BY lower(value) ORDER BY latest DESC", (self.user_id, *relations))
+        names = [r["value"] for r in rows if all(w[:1].isupper() for w in r["value"].split()[:3])]
+        return names[:most]
+
     def facts_by_id(self, ids: list[int]) -> list[Fact]:
         marks = ",".join("?" * len(ids))
         return [_fact(r) for r in self._rows(f"SELECT * FROM facts WHERE id IN ({marks}) ORDER BY id", ids)]
