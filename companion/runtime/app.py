@@ -42,8 +42,9 @@ from ..stt import SpeculativeTranscriber, load_transcriber
 from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
 from ..records import SAMPLE_RATE
-from ..contracts import Synthesizer
-from ..tts import load_synthesizer, speak_to_array
+from ..tts import engine_of, load_synthesizer, speak_to_array
+from ..tts.opener_cache import OpenerCache
+from ..dialogue.openers import opener_phrases
 from ..dialogue.voice_control import Preferences, VoiceControl
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Parts:
     """The loaded models and clients; loading them is the slow part of start-up."""
 
     transcriber: SpeculativeTranscriber
-    voice: Synthesizer
+    voice: OpenerCache
     brain: Brain
     persona: object
     keepalive: object | None  # the embedded LLM server, when used
@@ -79,7 +80,8 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     llm_thread = threading.Thread(target=load_llm, name="llm-start", daemon=True)
     llm_thread.start()
     transcriber = load_transcriber(cfg.stt, data / "models")
-    voice = load_synthesizer(cfg.tts, data)
+    voice = OpenerCache(load_synthesizer(cfg.tts, data), engine_of(cfg.tts, data), data / "voice-cache",
+                        opener_phrases(persona, cfg.conversation.wake_phrase))  # built after start (run_live)
     preferences = Preferences(data / "preferences.json")  # "slower", "louder": said once, kept
     voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed), volume=preferences.get("tts.volume", cfg.tts.volume))
     transcriber.warm_up()
@@ -159,6 +161,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     publish_each_turn(conv, status)
 
     with graceful_stop(loop.stop):
+        parts.voice.build_in_background()  # the phrases she says most, made in the gaps
         mic.start()
         log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
         try:
