@@ -233,16 +233,20 @@ def _check_pair(name: str, onnx: Path, cfg: Path) -> VoiceFiles:
     return VoiceFiles(name, onnx, cfg)
 
 
+PRONUNCIATIONS = "pronunciations.toml"  # in a voices folder, but not a voice (tts/pronounce.py)
+
+
 def voice_names(data: Path) -> list[str]:
     """Every voice ``[tts] voice`` can name: manifests and Piper ``.onnx`` files in the voices folders."""
-    return sorted({f.stem for d in voice_dirs(data) if d.is_dir() for f in d.iterdir() if f.suffix in (".onnx", ".toml")})
+    return sorted({f.stem for d in voice_dirs(data) if d.is_dir() for f in d.iterdir()
+                   if f.suffix in (".onnx", ".toml") and f.name != PRONUNCIATIONS})
 
 
 def _manifest(spec: str, data: Path) -> tuple[Path, dict] | None:
     """``NAME.toml`` in the first voices folder that has it, read; ``None`` when there is none."""
     for d in voice_dirs(data):
         manifest = d / f"{spec}.toml"
-        if manifest.is_file():
+        if manifest.is_file() and manifest.name != PRONUNCIATIONS:
             try:
                 return manifest, tomllib.loads(manifest.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -279,7 +283,10 @@ def resolve_voice(spec: str, data: Path) -> VoiceFiles:
         if onnx.exists():
             return _check_pair(spec, onnx, Path(str(onnx) + ".json"))
         if (d / f"{spec}.toml").is_file():
-            _, info = _manifest(spec, data)
+            manifest, info = _manifest(spec, data)
+            if "model" not in info:
+                raise ModelError(f"voice {spec!r}: {manifest} names no Piper model (model = \"FILE.onnx\") "
+                                 f"and no other engine (engine = \"kokoro\")")
             base = _package_data(info["package"]) if "package" in info else d
             onnx = base / info["model"]
             return _check_pair(spec, onnx, base / info.get("config", info["model"] + ".json"))

@@ -233,6 +233,19 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
     return 1 if failed else 0
 
 
+def play_sample(cfg: Config, name: str) -> int:
+    """``companion voices --play NAME``: the sample sentence in that voice, on the speaker."""
+    from ..tts.catalog import sample
+
+    audio, rate = sample(cfg.tts, data_dir(), name)
+    sink = SpeakerSink(find_device(cfg.audio.output_device, "output"))
+    sink.begin()
+    sink.write(audio, rate)
+    sink.finish()
+    sink.close()
+    return 0
+
+
 def say(cfg: Config, text: str, out: Path | None) -> int:
     voice = load_synthesizer(cfg.tts, data_dir())
     if out is not None:

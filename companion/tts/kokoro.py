@@ -88,6 +88,10 @@ def _load(model: Path, options=None):
     import onnxruntime
     from kokoro_onnx import Kokoro
 
+    # phonemizer (set up by that import) warns on every piece whose punctuation it re-attaches
+    # ("words count mismatch"): harmless, and not for the user's terminal
+    logging.getLogger("phonemizer").setLevel(logging.ERROR)
+
     session = onnxruntime.InferenceSession(str(model), sess_options=options or session_options(), providers=["CPUExecutionProvider"])
     # kokoro-onnx insists on an .npz of voices; ours come one by one as kokoro-js files and are
     # passed to create() as arrays, so it gets an empty one

@@ -12,11 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from ..model_files import voice_dirs
+from ..model_files import PRONUNCIATIONS, voice_dirs
 
 log = logging.getLogger(__name__)
-
-FILE = "pronunciations.toml"
 
 
 def read_table(data: Path) -> dict[str, str]:
@@ -24,7 +22,7 @@ def read_table(data: Path) -> dict[str, str]:
     read is logged and skipped (a typo must not silence her)."""
     table: dict[str, str] = {}
     for folder in reversed(voice_dirs(data)):  # the repository's first, the user's over it
-        path = folder / FILE
+        path = folder / PRONUNCIATIONS
         if not path.is_file():
             continue
         try:
