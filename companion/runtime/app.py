@@ -80,8 +80,7 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     llm_thread = threading.Thread(target=load_llm, name="llm-start", daemon=True)
     llm_thread.start()
     transcriber = load_transcriber(cfg.stt, data / "models")
-    voice = OpenerCache(load_synthesizer(cfg.tts, data), engine_of(cfg.tts, data), data / "voice-cache",
-                        opener_phrases(persona, cfg.conversation.wake_phrase))  # built after start (run_live)
+    voice = cached_voice(cfg, data, persona)
     preferences = Preferences(data / "preferences.json")  # "slower", "louder": said once, kept
     voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed), volume=preferences.get("tts.volume", cfg.tts.volume))
     transcriber.warm_up()
@@ -91,6 +90,13 @@ def load_parts(cfg: Config, data: Path) -> Parts:
         raise result["error"]
     log.info("models ready in %.2fs", time.perf_counter() - t)
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
+
+
+def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
+    """The configured voice behind its opener cache (which ``run`` builds in the background
+    after start; ``replay`` and the benchmarks use what is there)."""
+    return OpenerCache(load_synthesizer(cfg.tts, data), engine_of(cfg.tts, data), data / "voice-cache",
+                       opener_phrases(persona, cfg.conversation.wake_phrase))
 
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:

@@ -32,12 +32,13 @@ class KokoroSynthesizer:
     """A loaded Kokoro model speaking with one voice. ``synthesize`` is blocking; call it from a
     worker thread. The output is deterministic, so ``varied`` changes nothing here."""
 
-    def __init__(self, cfg: TTSConfig, data: Path, varied: bool = True):
+    def __init__(self, cfg: TTSConfig, data: Path, varied: bool = True, options=None):
+        """``options``: ONNX Runtime session options other than :func:`session_options`' (benchmarks)."""
         files = resolve_kokoro_voice(cfg.voice, data)
         model = kokoro_model(data / "models")
         t = time.perf_counter()
         try:
-            self._kokoro = _load(model)
+            self._kokoro = _load(model, options)
         except Exception as exc:
             raise ModelError(f"the Kokoro model {model} could not be loaded ({exc}); delete its folder "
                              f"{model.parent} and it is assembled again from the installed packages") from None
