@@ -64,7 +64,11 @@ def main() -> int:
     pieces, first_hits, rows = 0, 0, []
     hits = 0
     for turn in turns:
-        said = [persona.apology] if turn.get("error") else list(speakable_chunks([turn["reply_text"]]))
+        text = turn["reply_text"]
+        if turn.get("error"):  # what came before, then the apology, said whole
+            said = list(speakable_chunks([text.removesuffix(persona.apology)])) + [persona.apology]
+        else:
+            said = list(speakable_chunks([text]))
         cached = [cache.cached(p) for p in said]
         pieces += len(said)
         hits += sum(cached)
