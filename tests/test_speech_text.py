@@ -38,6 +38,7 @@ def test_short_pieces_cut_long_sentences_at_clauses_then_words():
     pieces = short_pieces(text, 8)
     assert pieces == ['She said "Hi."', "Then we left,", "and the long sentence goes on and on,", "with many clauses, until it ends.", "Ok!"]
     assert short_pieces("one two three four five six seven", 3) == ["one two three", "four five six", "seven"]
+    assert short_pieces("I met Dr. Smith today. Nice!", 8) == ["I met Dr. Smith today.", "Nice!"]
     assert " ".join(short_pieces(text, 8)) == text
 
 

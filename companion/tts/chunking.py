@@ -114,7 +114,6 @@ def speakable_chunks(deltas: Iterable[str], **kw) -> Iterator[str]:
     yield from chunker.flush()
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"')\]])\s+")
 _CLAUSE_SPLIT = re.compile(r"(?<=[,;:—–])\s+")
 
 
@@ -124,7 +123,7 @@ def short_pieces(text: str, max_words: int) -> list[str]:
     piece in one call: stopping takes effect between pieces, so a piece is as long as a
     barge-in may have to wait for the engine."""
     pieces: list[str] = []
-    for sentence in (s.strip() for s in _SENTENCE_SPLIT.split(text)):
+    for sentence in _sentences(text):
         if not sentence:
             continue
         if len(sentence.split()) <= max_words:
@@ -143,3 +142,13 @@ def short_pieces(text: str, max_words: int) -> list[str]:
         if current:
             pieces.append(" ".join(current))
     return pieces
+
+
+def _sentences(text: str) -> Iterator[str]:
+    """``text``'s sentences, not cut after an abbreviation ("Dr. Smith")."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if not _ABBREV.search(text[:m.end()]):
+            yield text[start:m.end()].strip()
+            start = m.end()
+    yield text[start:].strip()
