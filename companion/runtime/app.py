@@ -180,7 +180,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     # process ends through exit_now (os._exit) without tearing the server down, so nothing can
     # hang on it; waiting for it made SIGTERM take ~2 s after a turn
     conv.memory.end_session(datetime.now())
-    log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
+    log.info("stopped after %d turns (%d barge-ins); %s", conv.turns, loop.barge_ins, parts.voice.summary())
     return 0
 
 
@@ -235,7 +235,8 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
             turns.reset()
             t0 += len(stream) / SAMPLE_RATE
     conv.memory.end_session(datetime.now())
-    log.info("replayed %d files, %d turns, transcript in %s", len(files), conv.turns, out / "transcript.jsonl")
+    log.info("replayed %d files, %d turns, transcript in %s; %s", len(files), conv.turns, out / "transcript.jsonl",
+             parts.voice.summary())
     return 1 if failed else 0
 
 

@@ -68,6 +68,9 @@ class OpenerCache:
         """Whether ``text`` would be played from the cache now."""
         return text.strip() in self._store
 
+    def summary(self) -> str:
+        return f"{self.hits} of {self.hits + self.misses} pieces played from the opener cache"
+
     def missing(self) -> list[str]:
         return [p for p in self.phrases if p not in self._store]
 
