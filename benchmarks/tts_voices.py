@@ -23,6 +23,9 @@ from pathlib import Path
 FIRST = ["Oh,", "Of course.", "Oh no, I'm sorry.", "That sounds like a lovely plan,"]
 SENTENCES = ["How about Bubbles? Or, if it has a bit of attitude, maybe Captain Fin.",
              "I went to the market this morning to buy some apples and a loaf of fresh bread."]
+# a reply as the conversation speaks it (chunked the same way), to find gaps between pieces
+REPLY = ("Oh, that sounds like a wonderful idea. I think a small garden on the balcony would get lots of morning sun, "
+         "and herbs like basil and mint grow quickly there. Do you want me to remind you to buy some seeds this weekend?")
 # (label, voice, ONNX Runtime settings for Kokoro: threads, spinning, arena, optimization)
 SETTINGS = [
     ("piper joe", "joe", None),
@@ -41,6 +44,22 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def longest_gap(voice, text: str) -> float:
+    """Seconds of silence between pieces if playback started with the first block and each
+    block played as soon as it was made and the one before had finished (0 = no underrun)."""
+    from companion.tts.chunking import speakable_chunks
+
+    t0, playing_until, gap = time.perf_counter(), None, 0.0
+    for piece in speakable_chunks([text]):
+        for block in voice.synthesize(piece):
+            ready = time.perf_counter() - t0
+            start = ready if playing_until is None else max(ready, playing_until)
+            if playing_until is not None:
+                gap = max(gap, start - playing_until)
+            playing_until = start + len(block) / voice.sample_rate
+    return gap
+
+
 def one_setting(voice_name: str, options: dict | None, repeats: int, home: str) -> dict:
     from companion.ops.config import TTSConfig
     from companion.tts import load_synthesizer, speak_to_array
@@ -56,8 +75,9 @@ def one_setting(voice_name: str, options: dict | None, repeats: int, home: str) 
         voice = KokoroSynthesizer(TTSConfig(voice=voice_name), data, options=session_options(**options))
         engine = "kokoro"
     speak_to_array(voice, "Hello.")  # warm-up, as at start-up
-    first, rtf = {t: [] for t in FIRST}, {t: [] for t in SENTENCES}
+    first, rtf, gaps = {t: [] for t in FIRST}, {t: [] for t in SENTENCES}, []
     for _ in range(repeats):
+        gaps.append(longest_gap(voice, REPLY))
         for text in FIRST:
             t = time.perf_counter()
             next(iter(voice.synthesize(text)))
@@ -73,7 +93,7 @@ def one_setting(voice_name: str, options: dict | None, repeats: int, home: str) 
         t = time.perf_counter()
         next(iter(cache.synthesize("Of course.")))
         cached.append(time.perf_counter() - t)
-    return {"first_audio_s": first, "rtf": rtf, "cached_first_audio_s": cached}
+    return {"first_audio_s": first, "rtf": rtf, "cached_first_audio_s": cached, "longest_gap_s": gaps}
 
 
 def main() -> int:
@@ -100,13 +120,14 @@ def main() -> int:
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"\n{os.cpu_count()} cores, {cpu}, {platform.python_version()}; {args.repeats} repeats; ms, median / p90\n")
-    print("| setting | " + " | ".join(f"first audio {t!r}" for t in FIRST) + " | real-time factor (sentences) | from the opener cache |")
-    print("|---" * (len(FIRST) + 3) + "|")
+    print("| setting | " + " | ".join(f"first audio {t!r}" for t in FIRST) + " | real-time factor (sentences) | longest gap in a 3-sentence reply | from the opener cache |")
+    print("|---" * (len(FIRST) + 4) + "|")
     for label, r in results.items():
         cells = [f"{statistics.median(v) * 1000:.0f} / {pct(v, 0.9) * 1000:.0f}" for v in r["first_audio_s"].values()]
         rtfs = [x for v in r["rtf"].values() for x in v]
-        cached = r["cached_first_audio_s"]
+        cached, gaps = r["cached_first_audio_s"], r["longest_gap_s"]
         print(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(rtfs):.2f} / {pct(rtfs, 0.9):.2f} | "
+              f"{statistics.median(gaps) * 1000:.0f} / {pct(gaps, 0.9) * 1000:.0f} | "
               f"{statistics.median(cached) * 1000:.1f} / {pct(cached, 0.9) * 1000:.1f} |")
     if args.out:
         args.out.write_text(json.dumps({"cores": os.cpu_count(), "cpu": cpu, "repeats": args.repeats, "results": results}, indent=1))
