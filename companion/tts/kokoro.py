@@ -64,7 +64,8 @@ class KokoroSynthesizer:
             except ValueError as exc:  # nothing speakable in it ("...", a lone symbol)
                 log.debug("Kokoro skipped %r: %s", piece, exc)
                 continue
-            pause = SENTENCE_PAUSE_S if piece[-1] in ".!?…" else CLAUSE_PAUSE_S if piece[-1] in ",;:—–" else 0.0
+            mark = piece.rstrip("\"')]")[-1:]
+            pause = SENTENCE_PAUSE_S if mark in tuple(".!?…") else CLAUSE_PAUSE_S if mark in tuple(",;:—–") else 0.0
             yield with_gain(np.concatenate([audio, np.zeros(int(pause / speed * SAMPLE_RATE), np.float32)]), volume)
 
 
