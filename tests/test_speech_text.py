@@ -1,4 +1,4 @@
-from companion.tts.chunking import SpeechChunker, clean_for_speech, speakable_chunks
+from companion.tts.chunking import SpeechChunker, clean_for_speech, short_pieces, speakable_chunks
 
 
 def test_clean_removes_markdown_emoji_urls():
@@ -21,11 +21,25 @@ def test_first_clause_released_early_then_sentences():
     for d in _stream(text):
         out += chunker.push(d)
     out += chunker.flush()
-    assert out == ["Well, that sounds like a lovely plan,", "and I'd love to hear more.", "Tell me about it!", "What else?"]
+    assert out == ["Well,", "that sounds like a lovely plan,", "and I'd love to hear more.", "Tell me about it!", "What else?"]
 
 
-def test_short_opening_clause_is_not_cut():
-    assert list(speakable_chunks(_stream("Oh, hello there. Fine."))) == ["Oh, hello there.", "Fine."]
+def test_opening_interjection_is_released_alone_other_short_clauses_are_not_cut():
+    """"Oh," alone sounds at once (it is usually in the opener cache); "Dear me," is one word
+    short of a first clause and waits for the sentence."""
+    assert list(speakable_chunks(_stream("Oh, hello there. Fine."))) == ["Oh,", "hello there.", "Fine."]
+    assert list(speakable_chunks(_stream("Oh no, I'm sorry, that is sad. Yes, it is."))) == [
+        "Oh no,", "I'm sorry,", "that is sad.", "Yes, it is."]
+    assert list(speakable_chunks(_stream("Dear me, hello there. Fine."), first_clause_min=3)) == ["Dear me, hello there.", "Fine."]
+
+
+def test_short_pieces_cut_long_sentences_at_clauses_then_words():
+    text = 'She said "Hi." Then we left, and the long sentence goes on and on, with many clauses, until it ends. Ok!'
+    pieces = short_pieces(text, 8)
+    assert pieces == ['She said "Hi."', "Then we left,", "and the long sentence goes on and on,", "with many clauses, until it ends.", "Ok!"]
+    assert short_pieces("one two three four five six seven", 3) == ["one two three", "four five six", "seven"]
+    assert short_pieces("I met Dr. Smith today. Nice!", 8) == ["I met Dr. Smith today.", "Nice!"]
+    assert " ".join(short_pieces(text, 8)) == text
 
 
 def test_abbreviations_do_not_split():

@@ -1,7 +1,7 @@
 """Personas from ``prompts/``: who she is, kept in readable files so anyone can edit her.
 
 A persona is Markdown whose TOML front matter (between ``+++`` lines) holds ``name``,
-``voice`` (a Piper voice name), ``style``, ``[[examples]]`` (``user``/``assistant`` pairs),
+``voice`` (a voice name from ``voices/``), ``style``, ``[[examples]]`` (``user``/``assistant`` pairs),
 ``reminder`` (placed last in the system prompt, to keep her in character), ``greeting`` and
 ``apology``; the body is the core description. Character Card V2/V3 JSON files (the format
 SillyTavern and others share) load too, from ``prompts/NAME.json`` or a path.

@@ -42,6 +42,16 @@ PHRASES: dict[str, tuple[str, ...]] = {
 FILLERS = frozenset("please um uh er so okay ok oh hey hi samantha now just a bit little can could would you maybe "
                     "kindly".split())
 SPEED_STEP, VOLUME_STEP = 1.15, 1.25
+# Her fixed answers ("{wake}" is the wake phrase); fixed_replies() lists them for the opener cache.
+REPLIES = {"here": "I'm here.", "nothing yet": "I haven't said anything yet.", "slower": "Okay, I'll speak more slowly.",
+           "faster": "Okay, I'll speak faster.", "louder": "Okay, louder.", "softer": "Okay, softer.",
+           "sleep": "Okay, I'll be quiet. Say {wake} when you need me.",
+           "goodbye": "Goodbye! Say {wake} when you want to talk again.", "just started": "We've only just started talking."}
+
+
+def fixed_replies(wake_phrase: str) -> list[str]:
+    """Every answer of hers that does not depend on the moment, as she says it."""
+    return [r.format(wake=wake_phrase) for r in REPLIES.values()]
 
 
 def normalise(text: str) -> str:
@@ -141,7 +151,7 @@ class VoiceControl:
 
     def handle(self, text: str, now: datetime) -> str | None:
         if not text.strip():
-            return "I'm here."
+            return REPLIES["here"]
         kind = parse(text)
         if kind is None:
             return None
@@ -153,7 +163,7 @@ class VoiceControl:
 
     def _repeat(self, now):
         said = self.last_said()
-        return said if said else "I haven't said anything yet."
+        return said if said else REPLIES["nothing yet"]
 
     def _adjust(self, what: str, factor: float, lo: float, hi: float, answer: str) -> str:
         """Change the voice's ``what`` ('speed' or 'volume') by ``factor`` and keep it."""
@@ -163,27 +173,27 @@ class VoiceControl:
         return answer
 
     def _slower(self, now):
-        return self._adjust("speed", 1 / SPEED_STEP, 0.5, 2.0, "Okay, I'll speak more slowly.")
+        return self._adjust("speed", 1 / SPEED_STEP, 0.5, 2.0, REPLIES["slower"])
 
     def _faster(self, now):
-        return self._adjust("speed", SPEED_STEP, 0.5, 2.0, "Okay, I'll speak faster.")
+        return self._adjust("speed", SPEED_STEP, 0.5, 2.0, REPLIES["faster"])
 
     def _louder(self, now):
-        return self._adjust("volume", VOLUME_STEP, 0.1, 2.0, "Okay, louder.")
+        return self._adjust("volume", VOLUME_STEP, 0.1, 2.0, REPLIES["louder"])
 
     def _softer(self, now):
-        return self._adjust("volume", 1 / VOLUME_STEP, 0.1, 2.0, "Okay, softer.")
+        return self._adjust("volume", 1 / VOLUME_STEP, 0.1, 2.0, REPLIES["softer"])
 
     def _sleep(self, now):
         self.sleeping = True
         self.cue("sleep")
-        return f"Okay, I'll be quiet. Say {self.wake_phrase} when you need me."
+        return REPLIES["sleep"].format(wake=self.wake_phrase)
 
     def _goodbye(self, now):
         self.end_conversation(now)
         self.sleeping = True
         self.cue("sleep")
-        return f"Goodbye! Say {self.wake_phrase} when you want to talk again."
+        return REPLIES["goodbye"].format(wake=self.wake_phrase)
 
     def _time(self, now):
         return f"It's {now:%-I:%M} {'a.m.' if now.hour < 12 else 'p.m.'}"
@@ -191,7 +201,7 @@ class VoiceControl:
     def _duration(self, now):
         minutes = int(((now - self.started).total_seconds() if self.started else 0) // 60)
         if minutes < 1:
-            return "We've only just started talking."
+            return REPLIES["just started"]
         if minutes < 60:
             return f"We've been talking for {minutes} minute{'s' if minutes != 1 else ''}."
         hours, minutes = divmod(minutes, 60)

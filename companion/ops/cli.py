@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import ConfigError, data_dir, load_config, parse_assignments
 
-COMMANDS = ("run", "replay", "say", "devices", "doctor", "memory", "reminders", "calendar", "letters", "status", "service")
+COMMANDS = ("run", "replay", "say", "voices", "devices", "doctor", "memory", "reminders", "calendar", "letters", "status", "service")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("say", parents=[common], help="speak a sentence with the configured voice")
     sp.add_argument("text")
     sp.add_argument("--out", type=Path, metavar="FILE.wav", help="write a WAV instead of playing")
+    vp = sub.add_parser("voices", parents=[common], help="list the voices (* = the one in use); write or play a sample of each")
+    vp.add_argument("--sample", type=Path, metavar="DIR", help="write a sample WAV of every voice into DIR")
+    vp.add_argument("--play", metavar="NAME", help="play a sample of voice NAME on the speaker")
     sub.add_parser("devices", parents=[common], help="list audio devices")
     sub.add_parser("doctor", parents=[common], help="check devices, models and the LLM endpoint")
     sub.add_parser("status", parents=[common], help="is she running, on which devices and models, the last turn's latency")
@@ -173,6 +176,19 @@ def _dispatch(command: str, args, cfg) -> int:
         return replay.replay(cfg, args.inputs, args.out)
     if command == "say":
         return app.say(cfg, args.text, args.out)
+    if command == "voices":
+        from ..tts import catalog
+
+        if args.play:
+            return app.play_sample(cfg, args.play)
+        if args.sample:
+            for info, path in catalog.write_samples(cfg.tts, data_dir(), args.sample):
+                print(f"{info.name}: {path}" if path else f"{info.name}: skipped ({info.problem})")
+            return 0
+        print(f"  {'voice':<12} {'engine':<7} {'lang':<6} rate   ([tts] voice = \"NAME\", or --set tts.voice=NAME)")
+        for info in catalog.list_voices(data_dir()):
+            print(info.line(cfg.tts.voice))
+        return 0
     if command == "devices":
         from ..audio.devices import list_devices
 

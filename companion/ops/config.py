@@ -116,7 +116,7 @@ class STTConfig:
 
 @dataclass(frozen=True)
 class TTSConfig:
-    voice: str = _opt("joe", "a voice name from voices/ (or the data directory's voices/), or a path to a Piper .onnx")
+    voice: str = _opt("heart", "a voice from voices/ (or the data directory's voices/): 'heart' (Kokoro, a woman's voice, 24 kHz) or 'joe' (Piper, a man's voice, 22 kHz); or a path to a Piper .onnx or a Kokoro voice .bin ('companion voices' lists them)")
     speed: float = _opt(1.0, "speaking rate; 1.2 is 20% faster", lo=0.5, hi=2.0)
     volume: float = _opt(1.0, "output gain; 1.0 is the voice's own level", lo=0.0, hi=2.0)
 

@@ -58,11 +58,18 @@ def run_checks(cfg: Config) -> list[Check]:
         return f"{cfg.stt.model} -> {path}{rebuilt}"
 
     def voice():
-        from ..tts import load_synthesizer, speak_to_array
+        from ..model_files import kokoro_model, kokoro_model_damage
+        from ..tts import engine_of, load_synthesizer, speak_to_array
 
-        synth = load_synthesizer(cfg.tts, data)
+        engine = engine_of(cfg.tts, data)
+        damage = None
+        if engine == "kokoro":  # re-hash the assembled model (loading checks only its size); rebuilds a damaged one
+            damage = kokoro_model_damage(data / "models")
+            kokoro_model(data / "models", verify=True)
+        synth = load_synthesizer(cfg.tts, data)  # a Kokoro voice's vectors are checked against their sha256 here
         seconds = len(speak_to_array(synth, "Hello.")) / synth.sample_rate
-        return f"{synth.name} ({synth.sample_rate} Hz; 'Hello.' is {seconds:.1f} s)"
+        rebuilt = f"; the model was damaged ({damage}) and has been rebuilt from the installed packages" if damage else ""
+        return f"{synth.name} ({engine}, {synth.sample_rate} Hz; 'Hello.' is {seconds:.1f} s){rebuilt}"
 
     def persona():
         p = load_persona(cfg.persona.name)

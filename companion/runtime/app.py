@@ -42,8 +42,9 @@ from ..ops.status import LiveStatus, models_in_use, publish_each_turn
 from ..stt import SpeculativeTranscriber, load_transcriber
 from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
-from ..contracts import Synthesizer
-from ..tts import load_synthesizer, speak_into, speak_to_array
+from ..tts import engine_of, load_synthesizer, speak_into, speak_to_array
+from ..tts.opener_cache import OpenerCache
+from ..dialogue.openers import opener_phrases
 from ..dialogue.voice_control import Preferences, VoiceControl
 from ..ops.logs import Words
 
@@ -55,7 +56,7 @@ class Parts:
     """The loaded models and clients; loading them is the slow part of start-up."""
 
     transcriber: SpeculativeTranscriber
-    voice: Synthesizer
+    voice: OpenerCache
     brain: Brain
     persona: object
     keepalive: object | None  # the embedded LLM server, when used
@@ -80,7 +81,7 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     llm_thread = threading.Thread(target=load_llm, name="llm-start", daemon=True)
     llm_thread.start()
     transcriber = load_transcriber(cfg.stt, data / "models")
-    voice = load_synthesizer(cfg.tts, data)
+    voice = cached_voice(cfg, data, persona)
     preferences = Preferences(data / "preferences.json")  # "slower", "louder": said once, kept
     voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed), volume=preferences.get("tts.volume", cfg.tts.volume))
     transcriber.warm_up()
@@ -90,6 +91,13 @@ def load_parts(cfg: Config, data: Path) -> Parts:
         raise result["error"]
     log.info("models ready in %.2fs", time.perf_counter() - t)
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
+
+
+def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
+    """The configured voice behind its opener cache (which ``run`` builds in the background
+    after start; ``replay`` and the benchmarks use what is there)."""
+    return OpenerCache(load_synthesizer(cfg.tts, data), engine_of(cfg.tts, data), data / "voice-cache",
+                       opener_phrases(persona, cfg.conversation.wake_phrase))
 
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False) -> Conversation:
@@ -183,6 +191,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     publish_each_turn(conv, status)
 
     with graceful_stop(loop.stop):
+        parts.voice.build_in_background()  # the phrases she says most, made in the gaps
         mic.start()
         log.info("listening (input %r, output %r); Ctrl-C to stop", in_dev.name, out_dev.name)
         try:
@@ -195,7 +204,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     # process ends through exit_now (os._exit) without tearing the server down, so nothing can
     # hang on it; waiting for it made SIGTERM take ~2 s after a turn
     conv.memory.end_session(datetime.now())
-    log.info("stopped after %d turns (%d barge-ins)", conv.turns, loop.barge_ins)
+    log.info("stopped after %d turns (%d barge-ins); %s", conv.turns, loop.barge_ins, parts.voice.summary())
     return 0
 
 
@@ -207,6 +216,19 @@ def exit_now(code: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def play_sample(cfg: Config, name: str) -> int:
+    """``companion voices --play NAME``: the sample sentence in that voice, on the speaker."""
+    from ..tts.catalog import sample
+
+    audio, rate = sample(cfg.tts, data_dir(), name)
+    sink = SpeakerSink(find_device(cfg.audio.output_device, "output"))
+    sink.begin()
+    sink.write(audio, rate)
+    sink.finish()
+    sink.close()
+    return 0
 
 
 def say(cfg: Config, text: str, out: Path | None) -> int:

@@ -120,5 +120,5 @@ def _replay(cfg: Config, files: list[str], out: Path) -> int:
         log.warning("stopped by %s after %d of %d files and %d turns%s; %s", signal.Signals(stop.signal).name,
                     done, len(files), added, cut, where)
         return 128 + stop.signal
-    log.info("replayed %d files, %d turns, %s", len(files), added, where)
+    log.info("replayed %d files, %d turns, %s; %s", len(files), added, where, parts.voice.summary())
     return 1 if failed else 0

@@ -18,12 +18,21 @@ def _piper(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
     return PiperSynthesizer(cfg, data, varied=varied)
 
 
-ENGINES: dict[str, Callable[[TTSConfig, Path, bool], Synthesizer]] = {"piper": _piper}
+def _kokoro(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
+    from .kokoro import KokoroSynthesizer
+
+    return KokoroSynthesizer(cfg, data, varied=varied)
+
+
+ENGINES: dict[str, Callable[[TTSConfig, Path, bool], Synthesizer]] = {"piper": _piper, "kokoro": _kokoro}
 
 
 def engine_of(cfg: TTSConfig, data: Path) -> str:
-    """Which engine speaks ``[tts] voice``."""
-    return "piper"
+    """Which engine speaks ``[tts] voice``: the voice's manifest says (``engine = "kokoro"``);
+    a Kokoro ``.bin`` path is Kokoro; Piper for the rest."""
+    from ..model_files import voice_engine
+
+    return voice_engine(cfg.voice, data)
 
 
 def load_synthesizer(cfg: TTSConfig, data: Path, varied: bool = True) -> Synthesizer:

@@ -40,14 +40,20 @@ def clean_for_speech(text: str) -> str:
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+")
 _CLAUSE_END = re.compile(r"[,;:—–]\s+")
+# Words a reply often opens with. Released alone ("Oh," before "I'm sorry to hear that."), they
+# start the sound at once: short to make, and usually ready in the opener cache.
+INTERJECTIONS = ("Oh", "Oh no", "Oh dear", "Ah", "Aw", "Hmm", "Mm", "Well", "Okay", "OK", "Sure", "Yes", "Yeah", "No",
+                 "Right", "So", "Wow", "Hey", "Hi", "Hello", "Alright", "All right", "Of course", "Honestly", "Actually")
+_INTERJECTION = re.compile(r"^\s*(?:" + "|".join(sorted(map(re.escape, INTERJECTIONS), key=len, reverse=True)) + r"),\s+")
 _ABBREV = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|etc|e\.g|i\.e|No)\.\s+$", re.I)
 
 
 class SpeechChunker:
     """Accumulates text deltas and releases speakable chunks.
 
-    The first chunk may end at a clause boundary once it has ``first_clause_min`` words, so
-    the first audio starts sooner; later chunks are whole sentences (better prosody).
+    The first chunk may end at a clause boundary once it has ``first_clause_min`` words, or
+    after an opening interjection ("Oh,", and then the first clause), so the first audio starts
+    sooner; later chunks are whole sentences (better prosody).
     """
 
     def __init__(self, first_clause_min: int = 2, max_chars: int = 240):
@@ -55,6 +61,7 @@ class SpeechChunker:
         self.max_chars = max_chars
         self._buf = ""
         self._emitted = 0
+        self._interjections = 0
 
     def push(self, delta: str) -> list[str]:
         self._buf += delta
@@ -80,7 +87,11 @@ class SpeechChunker:
             if not _ABBREV.search(buf[:m.end()]):
                 cut = m.end()
                 break
-        if cut is None and self._emitted == 0:
+        opening = self._emitted == self._interjections  # nothing but interjections released yet
+        if opening and self._interjections == 0 and (m := _INTERJECTION.match(buf)):
+            cut = m.end()
+            self._interjections = 1  # the clause after it may still be cut short
+        if cut is None and opening:
             for m in _CLAUSE_END.finditer(buf):
                 if len(buf[:m.start()].split()) >= self.first_clause_min:
                     cut = m.end()
@@ -108,3 +119,43 @@ def speakable_chunks(deltas: Iterable[str], on_first_delta: Callable[[], None] |
             on_first_delta = None
         yield from chunker.push(d)
     yield from chunker.flush()
+
+
+_CLAUSE_SPLIT = re.compile(r"(?<=[,;:—–])\s+")
+
+
+def short_pieces(text: str, max_words: int) -> list[str]:
+    """``text`` cut at its sentence ends, and a sentence of more than ``max_words`` words at its
+    clauses (joined again while they fit), then between words. For an engine that makes a whole
+    piece in one call: stopping takes effect between pieces, so a piece is as long as a
+    barge-in may have to wait for the engine."""
+    pieces: list[str] = []
+    for sentence in _sentences(text):
+        if not sentence:
+            continue
+        if len(sentence.split()) <= max_words:
+            pieces.append(sentence)
+            continue
+        current: list[str] = []
+        for clause in _CLAUSE_SPLIT.split(sentence):
+            words = clause.split()
+            if current and len(current) + len(words) > max_words:
+                pieces.append(" ".join(current))
+                current = []
+            current += words
+            while len(current) > max_words:
+                pieces.append(" ".join(current[:max_words]))
+                current = current[max_words:]
+        if current:
+            pieces.append(" ".join(current))
+    return pieces
+
+
+def _sentences(text: str) -> Iterator[str]:
+    """``text``'s sentences, not cut after an abbreviation ("Dr. Smith")."""
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if not _ABBREV.search(text[:m.end()]):
+            yield text[start:m.end()].strip()
+            start = m.end()
+    yield text[start:].strip()

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ops.config import TTSConfig
 from ..model_files import resolve_voice
+from .pronounce import pronunciations
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class PiperSynthesizer:
         self.name = files.name
         self.sample_rate = int(self._piper.config.sample_rate)
         self.speed, self.volume = cfg.speed, cfg.volume
+        self._say = pronunciations(data)
         self._noise = {} if varied else {"noise_scale": 0.0, "noise_w_scale": 0.0}
         self.set_prosody()
         log.info("voice %s loaded in %.2fs (%d Hz)", files.name, time.perf_counter() - t, self.sample_rate)
@@ -46,7 +48,7 @@ class PiperSynthesizer:
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
         """Yield mono float32 audio at :attr:`sample_rate`, one block per sentence Piper finds."""
-        for chunk in self._piper.synthesize(text, syn_config=self._syn):
+        for chunk in self._piper.synthesize(self._say(text), syn_config=self._syn):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
 
