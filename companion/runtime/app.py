@@ -141,6 +141,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
     _UNTIL_EXIT.append(parts)  # returning must not free them: freeing the embedded server joins its threads (0.6 s)
+    spoken.watch(parts.transcriber.recognizer, parts.voice)  # a speech server that stops answering is said once
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
     sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)
