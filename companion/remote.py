@@ -134,3 +134,27 @@ def openai_call(url: str, request):
             raise RemoteError(f"{url} answered something we cannot use ({exc})") from None
         time.sleep(0.1)
     raise AssertionError("unreachable")
+
+
+def offered(url: str, key_env: str, connect_timeout: float, read_timeout: float) -> dict[str, list[str]] | None:
+    """What a server says it offers, for ``companion doctor``: a Wyoming server's ``{"asr":
+    models, "tts": voices}`` (Describe / Info), an OpenAI server's ``{"models": ids}``; ``None``
+    when an OpenAI-style server keeps no list (``/models`` not found)."""
+    if kind_of(url) == "wyoming":
+        from wyoming.info import Describe, Info
+
+        with WyomingSession(url, connect_timeout, read_timeout) as link:
+            link.send(Describe())
+            while True:
+                event = link.receive()
+                if Info.is_type(event.type):
+                    info = Info.from_event(event)
+                    return {"asr": [m.name for p in info.asr for m in p.models],
+                            "tts": [v.name for p in info.tts for v in p.voices]}
+    client = openai_client(url, key_env, connect_timeout, read_timeout)
+    try:
+        return {"models": [m.id for m in openai_call(url, lambda: list(client.models.list()))]}
+    except RemoteError as exc:
+        if "(404" in str(exc):
+            return None
+        raise

@@ -24,6 +24,7 @@ from ..audio.rescan import DeviceRescan
 from ..audio.sinks import SpeakerSink, WavSink
 from ..audio.sources import MicrophoneSource, array_frames
 from ..llm.client import Brain, resolve_endpoint
+from ..llm.discovery import with_llm_found
 from ..ops.config import Config, data_dir
 from ..dialogue.conversation import Conversation, TranscriptLog
 from ..database import faults_reported_to
@@ -129,6 +130,7 @@ _UNTIL_EXIT: list = []  # a live run's models and server: exit_now ends the proc
 
 def run_live(cfg: Config) -> int:
     limit_malloc_arenas()  # a loop that runs all day: see heap.py
+    cfg = with_llm_found(cfg)  # [llm] base_url = "auto": settled once, for every part
     data = data_dir()
     spoken = SpokenFaults()  # a damaged, locked or full database is said aloud once
     with single_instance(data), faults_reported_to(spoken):  # the lock first: a second start is refused at once
@@ -190,7 +192,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
     """Feed recorded user turns through the live pipeline; write reply WAVs and
     ``transcript.jsonl`` to ``out``. Returns 1 when any input file could not be used."""
     with single_instance(data_dir()):  # replay writes the same memory database as 'run'
-        return _replay(cfg, files, out)
+        return _replay(with_llm_found(cfg), files, out)
 
 
 def _replay(cfg: Config, files: list[str], out: Path) -> int:
