@@ -439,10 +439,8 @@ def speech_served(kind: str, folder: Path):
     from companion.model_files import whisper_model_dir
     from companion.testing import speech_servers as ss
 
-    model = whisper_model_dir("bundled:base", folder / "models")
-    stt_server, tts_server = ((ss.wyoming_whisper, ss.wyoming_piper) if kind == "wyoming"
-                              else (ss.openai_whisper, ss.openai_piper))
-    with stt_server(model, folder) as stt, tts_server(folder) as tts:
+    stt_server, tts_server, _ = ss.SERVED[kind]
+    with stt_server(whisper_model_dir("bundled:base", folder / "models"), folder) as stt, tts_server(folder) as tts:
         log(f"{kind}: speech servers at {stt.url} and {tts.url}")
         yield [f"stt.base_url={stt.url}", f"tts.base_url={tts.url}",
                *(["tts.remote_voice=" + ss.PIPER_VOICE] if kind == "wyoming" else [])]

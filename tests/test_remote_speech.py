@@ -45,26 +45,25 @@ def servers_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("speech-servers")
 
 
+def served(kind, folder, model_cache):
+    """Both real servers of one kind, started for the module (skipped without the dev extra)."""
+    from companion.testing.speech_servers import SERVED
+
+    stt_server, tts_server, modules = SERVED[kind]
+    for module in modules:
+        pytest.importorskip(module, reason="the remote-speech servers come with the dev extra: pip install -e '.[dev]'")
+    with stt_server(whisper_model_dir("bundled:base", model_cache), folder) as stt, tts_server(folder) as tts:
+        yield stt, tts
+
+
 @pytest.fixture(scope="module")
 def wyoming(servers_dir, model_cache):
-    pytest.importorskip("wyoming_faster_whisper", reason="pip install -e '.[dev]' (wyoming-faster-whisper)")
-    pytest.importorskip("wyoming_piper", reason="pip install -e '.[dev]' (wyoming-piper)")
-    from companion.testing.speech_servers import wyoming_piper, wyoming_whisper
-
-    with wyoming_whisper(whisper_model_dir("bundled:base", model_cache), servers_dir) as stt, \
-            wyoming_piper(servers_dir) as tts:
-        yield stt, tts
+    yield from served("wyoming", servers_dir, model_cache)
 
 
 @pytest.fixture(scope="module")
 def openai_speech(servers_dir, model_cache):
-    pytest.importorskip("faster_whisper_server", reason="pip install -e '.[dev]' (faster-whisper-server)")
-    pytest.importorskip("local_tts", reason="pip install -e '.[dev]' (local-tts-studio)")
-    from companion.testing.speech_servers import openai_piper, openai_whisper
-
-    with openai_whisper(whisper_model_dir("bundled:base", model_cache), servers_dir) as stt, \
-            openai_piper(servers_dir) as tts:
-        yield stt, tts
+    yield from served("openai", servers_dir, model_cache)
 
 
 def engines(kind, stt_url, tts_url, rate):
@@ -121,10 +120,10 @@ def test_a_turn_replayed_through_remote_speech_matches_the_local_replay(tmp_path
 @pytest.mark.parametrize("kind", ["wyoming", "openai"])
 def test_recognition_server_killed_mid_turn_falls_back_and_keeps_the_words(kind, tmp_path, speech, transcriber,
                                                                            model_cache):
-    pytest.importorskip("wyoming_faster_whisper" if kind == "wyoming" else "faster_whisper_server")
-    from companion.testing.speech_servers import openai_whisper, wyoming_whisper
+    from companion.testing.speech_servers import SERVED
 
-    start = wyoming_whisper if kind == "wyoming" else openai_whisper
+    start = SERVED[kind][0]
+    pytest.importorskip(SERVED[kind][2][0])
     turn = read_audio(speech(SENTENCES[1]))
     with start(whisper_model_dir("bundled:base", model_cache), tmp_path) as server:
         fallback = FallbackRecognizer((WyomingRecognizer if kind == "wyoming" else OpenAIRecognizer)(
@@ -150,12 +149,13 @@ def test_recognition_server_killed_mid_turn_falls_back_and_keeps_the_words(kind,
 
 @pytest.mark.parametrize("kind", ["wyoming", "openai"])
 def test_voice_server_killed_mid_sentence_falls_back_and_says_every_word(kind, tmp_path, transcriber, voice):
-    pytest.importorskip("wyoming_piper" if kind == "wyoming" else "local_tts")
-    from companion.testing.speech_servers import openai_piper, wyoming_piper
+    from companion.testing.speech_servers import SERVED
+
+    pytest.importorskip(SERVED[kind][2][1])
 
     text = ("I looked at the forecast for the whole week. Monday starts with rain in the morning, "
             "then the clouds clear away and the afternoon is warm and bright.")
-    with (wyoming_piper if kind == "wyoming" else openai_piper)(tmp_path) as server:
+    with SERVED[kind][1](tmp_path) as server:
         cfg = TTSConfig(base_url=server.url, **SLOW_MACHINE)
         remote = (WyomingSynthesizer if kind == "wyoming" else OpenAISynthesizer)(cfg, voice.sample_rate)
         fallback = FallbackSynthesizer(remote, voice)

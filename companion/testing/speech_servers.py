@@ -116,3 +116,9 @@ def openai_piper(folder: Path) -> SpeechServer:
         "-c", "import sys; from local_tts.cli import main; sys.argv[0] = 'local-tts'; main()",
         "--host", "127.0.0.1", "--port", str(port)],
         port, f"http://127.0.0.1:{port}/v1", folder / f"local-tts-{port}.log", env={"LOCAL_TTS_DATA_DIR": str(home)})
+
+
+SERVED = {  # kind of [stt]/[tts] base_url -> (recognition server, voice server, their Python modules)
+    "wyoming": (wyoming_whisper, wyoming_piper, ("wyoming_faster_whisper", "wyoming_piper")),
+    "openai": (openai_whisper, openai_piper, ("faster_whisper_server", "local_tts")),
+}
