@@ -186,3 +186,23 @@ def test_doctor_checks_each_remote_endpoint(wyoming, openai_speech, scripted_llm
           "--set", "tts.remote_model=no-such-model", "doctor"])
     out = capsys.readouterr().out
     assert "FAIL  voice: the server does not offer the model 'no-such-model'; it offers: tts-1" in out
+
+
+def test_replay_with_both_speech_servers_down_keeps_the_turn_and_speaks_it_here(tmp_path, speech, scripted_llm,
+                                                                               transcriber, caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]  # closed again: a server that is down
+    scripted_llm.answer = lambda body: "Nice to meet you, Theodore."
+    with caplog.at_level(logging.WARNING, logger="companion.fallback"):
+        assert main(["replay", str(speech(SENTENCES[0])), "--out", str(tmp_path), "--set",
+                     f"llm.base_url={scripted_llm.base_url}", "--set", f"stt.base_url=tcp://127.0.0.1:{nobody}",
+                     "--set", f"tts.base_url=http://127.0.0.1:{nobody}/v1"]) == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "transcript.jsonl").read_text().splitlines()]
+    assert overlap(SENTENCES[0], record["user_text"]) >= 0.8 and record["error"] is None
+    assert overlap("Nice to meet you, Theodore.", transcriber.recognizer.transcribe(
+        read_audio(tmp_path / "reply-001.wav")).text) >= 0.6
+    failed = [r.getMessage() for r in caplog.records if "server failed" in r.getMessage()]
+    assert len(failed) == 2 and f"cannot reach tcp://127.0.0.1:{nobody}" in failed[0]  # each logged once
