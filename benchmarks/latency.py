@@ -448,6 +448,7 @@ def speech_served(kind: str, folder: Path):
 
 def comparison(runs: dict[str, dict]) -> str:
     keys = [("voice-to-voice, measured outside", lambda s: s["voice_to_voice_outside"]),
+            ("endpointing wait", lambda s: s["stages_own"]["endpoint_wait"]),
             ("STT compute", lambda s: s["stages_own"]["stt"]),
             ("STT wait after the turn", lambda s: s["stages_own"]["stt_wait"]),
             ("TTS first audio", lambda s: s["stages_own"]["tts_first_audio"])]
