@@ -17,11 +17,18 @@ Also collected: the program's own per-stage timings (transcript JSONL), cold sta
 "listening" log line, idle CPU while listening, peak RSS (VmHWM), shutdown time on SIGTERM.
 
     .venv/bin/python benchmarks/latency.py --turns 20 --out /tmp/lat.json
+
+``--speech local,wyoming,openai`` runs the same turns once per way of recognising and speaking,
+back to back in one run: on this machine, then through real speech servers started on
+127.0.0.1 on the same models (wyoming-faster-whisper + wyoming-piper; faster-whisper-server +
+local-tts-studio; see companion/testing/speech_servers.py), so the cost of the network hop and
+the protocol is the difference between the rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -36,6 +43,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from contextlib import contextmanager  # noqa: E402
 
 from companion.testing.virtual_headset import (VirtualHeadset, _die_with_parent, available, missing_tools,  # noqa: E402
                                                read_wav, write_wav)
@@ -420,6 +429,38 @@ def markdown(results: dict) -> str:
     return "\n".join(out)
 
 
+@contextmanager
+def speech_served(kind: str, folder: Path):
+    """The ``--set`` assignments that send recognition and speech to real servers on loopback
+    (none for ``local``), with the servers running meanwhile."""
+    if kind == "local":
+        yield []
+        return
+    from companion.model_files import whisper_model_dir
+    from companion.testing import speech_servers as ss
+
+    stt_server, tts_server, _ = ss.SERVED[kind]
+    with stt_server(whisper_model_dir("bundled:base", folder / "models"), folder) as stt, tts_server(folder) as tts:
+        log(f"{kind}: speech servers at {stt.url} and {tts.url}")
+        yield [f"stt.base_url={stt.url}", f"tts.base_url={tts.url}",
+               *(["tts.remote_voice=" + ss.PIPER_VOICE] if kind == "wyoming" else [])]
+
+
+def comparison(runs: dict[str, dict]) -> str:
+    keys = [("voice-to-voice, measured outside", lambda s: s["voice_to_voice_outside"]),
+            ("endpointing wait", lambda s: s["stages_own"]["endpoint_wait"]),
+            ("STT compute", lambda s: s["stages_own"]["stt"]),
+            ("STT wait after the turn", lambda s: s["stages_own"]["stt_wait"]),
+            ("TTS first audio", lambda s: s["stages_own"]["tts_first_audio"])]
+    out = ["| speech | " + " | ".join(f"{k}: median / p90" for k, _ in keys) + " | turns with an error |",
+           "|---|" + "---|" * (len(keys) + 1)]
+    for kind, r in runs.items():
+        s = r["summary"]
+        out.append(f"| {kind} | " + " | ".join(f"{ms(get(s)['median'])} / {ms(get(s)['p90'])}" for _, get in keys)
+                   + f" | {s['replies_with_error']} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--turns", type=int, default=20)
@@ -435,7 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", help="folder to keep the recordings, stderr and transcript in")
     p.add_argument("--start-timeout", type=float, default=180.0)
     p.add_argument("--reply-timeout", type=float, default=90.0)
+    p.add_argument("--speech", default="local", help="comma-separated: local, wyoming, openai (one run each, "
+                   "back to back; the remote ones through real servers on 127.0.0.1)")
     args = p.parse_args(argv)
+    kinds = [k.strip() for k in args.speech.split(",") if k.strip()]
+    if not kinds or set(kinds) - {"local", "wyoming", "openai"}:
+        p.error("--speech takes local, wyoming and/or openai, separated by commas")
     if not available():
         print(f"benchmark needs PulseAudio: missing {', '.join(missing_tools())}", file=sys.stderr)
         return 2
@@ -446,8 +492,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_from and not args.memory_from.exists():
         print(f"no LoCoMo data at {args.memory_from}: skipped (the data lives in ../shared/data/locomo10)")
         return 0
-    results = analyse(run(args))
-    table = markdown(results)
+    if kinds == ["local"]:
+        results = analyse(run(args))
+        table = markdown(results)
+    else:
+        runs = {}
+        with tempfile.TemporaryDirectory(prefix="speech-servers-") as folder:
+            for kind in kinds:
+                with speech_served(kind, Path(folder)) as assignments:
+                    one = copy.copy(args)
+                    one.set = [*(args.set or []), *assignments]
+                    runs[kind] = analyse(run(one))
+                    log(f"{kind}:\n{markdown(runs[kind])}")
+        results = {"runs": runs}
+        table = comparison(runs) + "\n\n" + "\n\n".join(f"### {k}\n{markdown(r)}" for k, r in runs.items())
     results["markdown"] = table
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

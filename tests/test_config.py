@@ -41,7 +41,7 @@ def test_precedence_file_then_env_then_flags(tmp_path):
     ("[tts]\nspeed = \"1.2\"\n", "[tts] speed = '1.2' is not valid; expected a number"),
     ("[llm]\ntemperature = nan\n", "[llm] temperature = nan is not a number"),
     ("[vad]\nmax_turn_s = inf\n", "[vad] max_turn_s = inf is not a number"),
-    ("[llm]\nbase_url = \"localhost:11434/v1\"\n", "is not an endpoint; use 'embedded' or an http(s):// URL"),
+    ("[llm]\nbase_url = \"localhost:11434/v1\"\n", "is not an endpoint; use 'embedded', 'auto' or an http(s):// URL"),
     ("[llm]\nbase_url = \"ftp://example.com/v1\"\n", "is not an endpoint"),
     ("[llm]\nbase_url = \"http://\"\n", "is not an endpoint"),
     ("[llm]\nbase_url = \"http://host:port/v1\"\n", "is not an endpoint"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -32,14 +33,25 @@ def read_audio(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     return audio.astype(np.float32, copy=False)
 
 
-def write_wav(path: str | Path, audio: np.ndarray, rate: int) -> Path:
-    """Write mono float32 in [-1, 1] as 16-bit PCM."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(np.asarray(audio, np.float32), -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(p), "wb") as w:
+def pcm16(audio: np.ndarray) -> bytes:
+    """Mono float32 in [-1, 1] as 16-bit little-endian PCM (WAV files, speech servers)."""
+    return (np.clip(np.asarray(audio, np.float32), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def from_pcm16(data: bytes) -> np.ndarray:
+    """16-bit little-endian PCM as float32; a trailing odd byte is ignored."""
+    return np.frombuffer(data[: len(data) - len(data) % 2], "<i2").astype(np.float32) / 32768.0
+
+
+def write_wav(path: str | Path | BinaryIO, audio: np.ndarray, rate: int) -> Path | BinaryIO:
+    """Write mono float32 in [-1, 1] as 16-bit PCM, to a file or an open binary stream."""
+    target = path
+    if not hasattr(path, "write"):
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(target if hasattr(target, "write") else str(target), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(int(rate))
-        w.writeframes(pcm.tobytes())
-    return p
+        w.writeframes(pcm16(audio))
+    return target

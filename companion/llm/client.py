@@ -42,8 +42,12 @@ _DONE = object()  # closes the delta queue
 
 
 def resolve_endpoint(cfg: LLMConfig) -> tuple[Endpoint, object | None]:
-    """The endpoint to talk to, starting the embedded server when ``base_url = 'embedded'``.
-    Returns the endpoint and the object that keeps the embedded server alive (or ``None``)."""
+    """The endpoint to talk to, starting the embedded server when ``base_url = 'embedded'``
+    (or ``'auto'`` found no server on this machine, see ``discovery.py``). Returns the
+    endpoint and the object that keeps the embedded server alive (or ``None``)."""
+    from .discovery import resolved
+
+    cfg = resolved(cfg)
     if cfg.base_url == "embedded":
         from .embedded import EmbeddedLLM
 

@@ -47,6 +47,13 @@ def _terminal_key(value: str) -> str | None:
     return "is not a terminal key; use one character, or one of: space, enter, tab, any"
 
 
+def _speech_server(value: str) -> str | None:
+    if value == "" or re.fullmatch(r"tcp://[^/:\s]+:\d{1,5}", value) or re.fullmatch(r"https?://\S+/v1/?", value):
+        return None
+    return ("is not a speech server address; use '' (the model on this machine), tcp://HOST:PORT (a Wyoming "
+            "server, e.g. tcp://192.168.1.20:10300) or http(s)://HOST:PORT/v1 (the OpenAI audio API)")
+
+
 def _button_names(value: str) -> str | None:
     bad = [n for n in (n.strip() for n in value.split(",")) if n and not re.fullmatch(r"(KEY|BTN)_[A-Z0-9_]+", n)]
     if not bad:
@@ -56,14 +63,14 @@ def _button_names(value: str) -> str | None:
 
 
 def _endpoint(value: str) -> str | None:
-    if value == "embedded":
+    if value in ("embedded", "auto"):
         return None
     try:
         url = urlsplit(value)
         ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 1) > 0
     except ValueError:  # a port that is not a number
         ok = False
-    return None if ok else ("is not an endpoint; use 'embedded' or an http(s):// URL such as "
+    return None if ok else ("is not an endpoint; use 'embedded', 'auto' or an http(s):// URL such as "
                             "http://localhost:11434/v1")
 
 
@@ -89,7 +96,7 @@ def _persona(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class LLMConfig:
-    base_url: str = _opt("embedded", "OpenAI-compatible endpoint (an http:// or https:// URL), or 'embedded' for the in-process llama.cpp server", check=_endpoint)
+    base_url: str = _opt("embedded", "OpenAI-compatible endpoint (an http:// or https:// URL), 'embedded' for the in-process llama.cpp server, or 'auto': at start-up look for Ollama, LM Studio, llama.cpp or vLLM on 127.0.0.1 and use the first that answers, else the embedded server", check=_endpoint)
     model: str = _opt("", "model name sent to the endpoint (ignored by the embedded server)")
     api_key_env: str = _opt("OPENAI_API_KEY", "name of the environment variable holding the API key")
     gguf: str = _opt("smollm2", "embedded only: 'smollm2' (bundled) or a path to any .gguf file")
@@ -112,6 +119,12 @@ class STTConfig:
     beam_size: int = _opt(1, "1 is fastest; 5 is slightly more accurate", lo=1, hi=10)
     threads: int = _opt(2, "CPU threads, 0 = library default (4)", lo=0, hi=256)
     short_window: bool = _opt(True, "encode a window fitted to the turn instead of Whisper's fixed 30 s (about 4x faster on short turns; needs a set language)")
+    base_url: str = _opt("", "where speech is recognised: '' = the model above, on this machine; tcp://HOST:PORT = a Wyoming server (wyoming-faster-whisper); http(s)://HOST:PORT/v1 = the OpenAI audio API (/audio/transcriptions). The user's audio is sent there", check=_speech_server)
+    remote_model: str = _opt("", "model name sent to that server ('' = the server's default; the OpenAI API gets 'whisper-1')")
+    api_key_env: str = _opt("", "name of the environment variable holding that server's API key ('' = none)")
+    connect_timeout_s: float = _opt(2.0, "seconds to wait for the speech server to accept a connection", lo=0.1, hi=60)
+    read_timeout_s: float = _opt(5.0, "seconds to wait for its transcript (then the turn is recognised here)", lo=0.5, hi=120)
+    fallback: bool = _opt(True, "when the speech server is slow or down, recognise the turn with the model above (loaded at start-up) and say so once")
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,13 @@ class TTSConfig:
     voice: str = _opt("heart", "a voice from voices/ (or the data directory's voices/): 'heart' (Kokoro, a woman's voice, 24 kHz) or 'joe' (Piper, a man's voice, 22 kHz); or a path to a Piper .onnx or a Kokoro voice .bin ('companion voices' lists them)")
     speed: float = _opt(1.0, "speaking rate; 1.2 is 20% faster", lo=0.5, hi=2.0)
     volume: float = _opt(1.0, "output gain; 1.0 is the voice's own level", lo=0.0, hi=2.0)
+    base_url: str = _opt("", "where speech is made: '' = the voice above, on this machine; tcp://HOST:PORT = a Wyoming server (wyoming-piper); http(s)://HOST:PORT/v1 = the OpenAI audio API (/audio/speech). Her words are sent there", check=_speech_server)
+    remote_voice: str = _opt("", "the server's voice, e.g. 'en_US-joe-medium' (Wyoming) or 'alloy' (OpenAI); '' = the server's default ('alloy' for the OpenAI API). 'voice' stays the local one she falls back to")
+    remote_model: str = _opt("", "model name sent to an OpenAI speech server ('' = 'tts-1')")
+    api_key_env: str = _opt("", "name of the environment variable holding that server's API key ('' = none)")
+    connect_timeout_s: float = _opt(2.0, "seconds to wait for the speech server to accept a connection", lo=0.1, hi=60)
+    read_timeout_s: float = _opt(3.0, "seconds to wait for its first and each next piece of audio (then the clause is spoken here)", lo=0.5, hi=120)
+    fallback: bool = _opt(True, "when the speech server is slow or down, speak with the voice above (loaded at start-up) and say so once")
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,12 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 def run_checks(cfg: Config) -> list[Check]:
     from ..audio.devices import find_device
     from ..llm.client import Brain, resolve_endpoint
+    from ..llm.discovery import resolved
     from ..model_files import BUNDLED_WHISPER, assembled_whisper_damage, resolve_gguf, whisper_model_dir
     from ..dialogue.persona import load_persona
 
     data = data_dir()
+    llm_cfg = resolved(cfg.llm)  # "auto": found once, used by both LLM checks
 
     def data_ok():
         with tempfile.NamedTemporaryFile(dir=data):
@@ -46,6 +48,8 @@ def run_checks(cfg: Config) -> list[Check]:
         return check
 
     def whisper():
+        if cfg.stt.base_url:
+            return remote_recognizer(cfg, data)
         name = cfg.stt.model.removeprefix("bundled:")
         assembled = data / "models" / f"whisper-{name}"
         damage = (assembled_whisper_damage(assembled, verify=True)
@@ -61,6 +65,8 @@ def run_checks(cfg: Config) -> list[Check]:
         from ..model_files import kokoro_model, kokoro_model_damage
         from ..tts import engine_of, load_synthesizer, speak_to_array
 
+        if cfg.tts.base_url:
+            return remote_voice(cfg, data)
         engine = engine_of(cfg.tts, data)
         damage = None
         if engine == "kokoro":  # re-hash the assembled model (loading checks only its size); rebuilds a damaged one
@@ -75,20 +81,30 @@ def run_checks(cfg: Config) -> list[Check]:
         p = load_persona(cfg.persona.name)
         return f"{p.name} ({len(p.system_prompt)} characters)"
 
+    def found():
+        from ..llm.discovery import KNOWN, discover
+
+        servers = discover()
+        if not servers:
+            return ("none answered on 127.0.0.1 (" + ", ".join(f"{n} {p}" for n, p in KNOWN)
+                    + "); she will use the embedded model")
+        return "; ".join(f"{s.name} at {s.base_url} serving {', '.join(s.models[:5])}" for s in servers) + (
+            f"; she will use {servers[0].name}")
+
     def weights():
-        if cfg.llm.base_url != "embedded":
+        if llm_cfg.base_url != "embedded":
             return f"not used (the LLM is {cfg.llm.base_url})"
         return str(resolve_gguf(cfg.llm.gguf))
 
     def llm():
-        endpoint, keepalive = resolve_endpoint(cfg.llm)
-        brain = Brain(cfg.llm, endpoint)
+        endpoint, keepalive = resolve_endpoint(llm_cfg)
+        brain = Brain(llm_cfg, endpoint)
         t = time.perf_counter()
         text = "".join(brain.stream([{"role": "user", "content": "Say hello."}]))
         if not text.strip():
             raise RuntimeError(f"{endpoint.base_url} answered with an empty reply; check [llm] model")
         del keepalive
-        return f"{endpoint.base_url} answered in {time.perf_counter() - t:.2f}s"
+        return f"{endpoint.base_url} ({endpoint.model}) answered in {time.perf_counter() - t:.2f}s"
 
     def push_to_talk():
         from ..hearing.push_to_talk import check
@@ -97,10 +113,61 @@ def run_checks(cfg: Config) -> list[Check]:
 
     checks = [("data directory", data_ok), ("microphone", device("input")), ("speaker", device("output")),
               *([("push-to-talk", push_to_talk)] if cfg.audio.push_to_talk != "off" else []),
-              ("speech recognition", whisper), ("voice", voice), ("persona", persona), ("LLM weights", weights),
-              ("LLM endpoint", llm)]
+              ("speech recognition", whisper), ("voice", voice), ("persona", persona),
+              *([("LLM servers found", found)] if cfg.llm.base_url == "auto" else []),
+              ("LLM weights", weights), ("LLM endpoint", llm)]
     return ([_run(name, fn) for name, fn in checks[:1]] + database_checks(data)
             + [_run(name, fn) for name, fn in checks[1:]])
+
+
+def _listed(name: str, what: str, listing: list[str]) -> str:
+    """Whether the server offers ``name`` (``''``: the server's default)."""
+    if not name:
+        return f"its {what}s: {', '.join(listing[:6]) or 'none listed'}"
+    if name in listing:
+        return f"{what} {name!r} offered"
+    raise RuntimeError(f"the server does not offer the {what} {name!r}; it offers: {', '.join(listing[:10]) or 'none'}")
+
+
+def _fallback_line(local) -> str:
+    return f"falls back to {local.name} here" if local is not None else "no local fallback (set [stt]/[tts] fallback)"
+
+
+def remote_recognizer(cfg: Config, data: Path) -> str:
+    """The speech server: reachable, the model there, one second of audio timed."""
+    import numpy as np
+
+    from ..remote import offered
+    from ..stt import load_recognizer
+
+    s = cfg.stt
+    listing = offered(s.base_url, s.api_key_env, s.connect_timeout_s, s.read_timeout_s)
+    models = "it keeps no model list" if listing is None else _listed(
+        s.remote_model, "model", listing.get("asr", listing.get("models", [])))
+    recognizer = load_recognizer(cfg.stt, data / "models")
+    t = time.perf_counter()
+    recognizer.remote.transcribe(np.zeros(16000, np.float32))
+    return (f"{s.base_url}: reachable, {models}; 1 s of audio transcribed in {time.perf_counter() - t:.2f}s; "
+            f"{_fallback_line(recognizer.local)}")
+
+
+def remote_voice(cfg: Config, data: Path) -> str:
+    """The voice server: reachable, the voice there, 'Hello.' timed to its last sample."""
+    from ..remote import offered
+    from ..tts import load_synthesizer
+
+    s = cfg.tts
+    listing = offered(s.base_url, s.api_key_env, s.connect_timeout_s, s.read_timeout_s)
+    voices = "it keeps no voice list" if listing is None else (
+        _listed(s.remote_voice, "voice", listing["tts"]) if "tts" in listing
+        else _listed(s.remote_model, "model", listing["models"]))
+    synth = load_synthesizer(cfg.tts, data)
+    t = time.perf_counter()
+    samples = sum(len(b) for b in synth.remote.synthesize("Hello."))
+    if not samples:
+        raise RuntimeError(f"{s.base_url} answered 'Hello.' with no audio; check [tts] remote_voice")
+    return (f"{s.base_url}: reachable, {voices}; 'Hello.' ({samples / synth.sample_rate:.1f} s) made in "
+            f"{time.perf_counter() - t:.2f}s; {_fallback_line(synth.local)}")
 
 
 def database_checks(data: Path) -> list[Check]:

@@ -150,9 +150,11 @@ def _ago(stamp: str | None) -> str:
 
 
 def models_in_use(cfg, parts) -> dict[str, str]:
-    """What ``companion status`` names: the configured STT model and voice, and the LLM as
-    reached (the embedded server's weights, or a remote endpoint's model)."""
+    """What ``companion status`` names: the STT model and voice (or the servers that run them,
+    with the local ones behind), and the LLM as reached (the embedded server's weights, or a
+    remote endpoint's model)."""
     endpoint = parts.brain.endpoint
     llm = (f"embedded llama.cpp, {cfg.llm.gguf} ({endpoint.base_url})" if parts.keepalive is not None
            else f"{cfg.llm.model or endpoint.model} at {endpoint.base_url}")
-    return {"stt": cfg.stt.model, "voice": cfg.tts.voice, "llm": llm}
+    return {"stt": parts.transcriber.name if cfg.stt.base_url else cfg.stt.model,
+            "voice": parts.voice.name if cfg.tts.base_url else cfg.tts.voice, "llm": llm}

@@ -22,6 +22,7 @@ from ..audio.rescan import DeviceRescan
 from ..audio.sinks import SpeakerSink, WavSink
 from ..audio.sources import MicrophoneSource
 from ..llm.client import Brain, resolve_endpoint
+from ..llm.discovery import with_llm_found
 from ..ops.config import Config, data_dir
 from ..dialogue.conversation import Conversation, TranscriptLog
 from ..database import faults_reported_to
@@ -161,6 +162,7 @@ _UNTIL_EXIT: list = []  # a live run's models and server: exit_now ends the proc
 
 def run_live(cfg: Config) -> int:
     limit_malloc_arenas()  # a loop that runs all day: see heap.py
+    cfg = with_llm_found(cfg)  # [llm] base_url = "auto": settled once, for every part
     data = data_dir()
     spoken = SpokenFaults()  # a damaged, locked or full database is said aloud once
     with single_instance(data), faults_reported_to(spoken):  # the lock first: a second start is refused at once
@@ -173,6 +175,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     out_dev = find_device(cfg.audio.output_device, "output")
     parts = load_parts(cfg, data)
     _UNTIL_EXIT.append(parts)  # returning must not free them: freeing the embedded server joins its threads (0.6 s)
+    spoken.watch(parts.transcriber.recognizer, parts.voice)  # a speech server that stops answering is said once
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
     sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)

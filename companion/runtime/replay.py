@@ -19,6 +19,7 @@ from ..audio.files import AudioFileError, read_audio
 from ..audio.sinks import WavSink
 from ..audio.sources import array_frames
 from ..errors import UsageError
+from ..llm.discovery import with_llm_found
 from ..ops.logs import Words
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from ..hearing.turn_taking import TurnTaker
@@ -40,7 +41,7 @@ def replay(cfg: Config, files: list[str], out: Path) -> int:
     could not be written, 128 + the signal's number when stopped by one."""
     with single_instance(data_dir(), "replay"):  # replay writes the same memory database as 'run'
         _prepare(out)  # before the slow start: a bad --out is said at once
-        return _replay(cfg, files, out)
+        return _replay(with_llm_found(cfg), files, out)  # [llm] base_url = "auto": settled once
 
 
 def _prepare(out: Path) -> None:

@@ -3,6 +3,8 @@ from ``[tts]``. A new engine is one module here and one line in :data:`ENGINES`.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +12,11 @@ import numpy as np
 
 from ..contracts import Synthesizer
 from ..ops.config import TTSConfig
+from ..remote import kind_of
+
+log = logging.getLogger(__name__)
+
+REMOTE_RATE = 22050  # a server's voice without a local one behind it is played at this rate
 
 
 def _piper(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
@@ -24,12 +31,42 @@ def _kokoro(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
     return KokoroSynthesizer(cfg, data, varied=varied)
 
 
-ENGINES: dict[str, Callable[[TTSConfig, Path, bool], Synthesizer]] = {"piper": _piper, "kokoro": _kokoro}
+def _remote(engine: Callable[[TTSConfig, int], Synthesizer]) -> Callable[[TTSConfig, Path, bool], Synthesizer]:
+    """A server's voice, with the local voice behind it (``[tts] fallback``), at its rate."""
+    def load(cfg: TTSConfig, data: Path, varied: bool) -> Synthesizer:
+        from ..fallback import FallbackSynthesizer
+
+        local = None
+        if cfg.fallback:
+            try:
+                local = load_synthesizer(dataclasses.replace(cfg, base_url=""), data, varied)
+            except Exception as exc:  # not installed here: the server alone, said when it fails
+                log.warning("no local voice to fall back on (%s)", exc)
+        return FallbackSynthesizer(engine(cfg, local.sample_rate if local else REMOTE_RATE), local)
+    return load
+
+
+def _wyoming(cfg: TTSConfig, rate: int) -> Synthesizer:
+    from .wyoming import WyomingSynthesizer
+
+    return WyomingSynthesizer(cfg, rate)
+
+
+def _openai(cfg: TTSConfig, rate: int) -> Synthesizer:
+    from .openai_audio import OpenAISynthesizer
+
+    return OpenAISynthesizer(cfg, rate)
+
+
+ENGINES: dict[str, Callable[[TTSConfig, Path, bool], Synthesizer]] = {
+    "piper": _piper, "kokoro": _kokoro, "wyoming": _remote(_wyoming), "openai": _remote(_openai)}
 
 
 def engine_of(cfg: TTSConfig, data: Path) -> str:
-    """Which engine speaks ``[tts] voice``: the voice's manifest says (``engine = "kokoro"``);
-    a Kokoro ``.bin`` path is Kokoro; Piper for the rest."""
+    """Which engine speaks: a server named by ``[tts] base_url``; else ``[tts] voice`` here, whose
+    manifest says (``engine = "kokoro"``); a Kokoro ``.bin`` path is Kokoro; Piper for the rest."""
+    if kind_of(cfg.base_url) != "local":
+        return kind_of(cfg.base_url)
     from ..model_files import voice_engine
 
     return voice_engine(cfg.voice, data)

@@ -1,0 +1,208 @@
+"""Speech recognition and synthesis on real servers started on 127.0.0.1 in the test run, on
+the bundled models: wyoming-faster-whisper and wyoming-piper (Wyoming), faster-whisper-server and
+local-tts-studio (the OpenAI audio API). The words must be the same as on the local path, and a
+server killed in the middle of a turn must lose nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from companion.audio.files import read_audio
+from companion.audio.resample import resample
+from companion.fallback import FallbackRecognizer, FallbackSynthesizer
+from companion.model_files import whisper_model_dir
+from companion.ops.cli import main
+from companion.ops.config import STTConfig, TTSConfig
+from companion.remote import RemoteError
+from companion.stt import load_recognizer
+from companion.stt.openai_audio import OpenAIRecognizer
+from companion.stt.wyoming import WyomingRecognizer
+from companion.tts import load_synthesizer
+from companion.tts.openai_audio import OpenAISynthesizer
+from companion.tts.wyoming import WyomingSynthesizer
+
+from companion.testing.checks import words
+
+pytestmark = pytest.mark.slow
+
+SLOW_MACHINE = {"connect_timeout_s": 5.0, "read_timeout_s": 60.0}  # two shared cores: a real answer, not a fallback
+SENTENCES = ["Hi Samantha, my name is Theodore.", "Please remind me to call my sister at six."]
+
+
+def overlap(said: str, heard: str) -> float:
+    said, heard = words(said), set(words(heard))
+    return sum(w in heard for w in said) / max(1, len(said))
+
+
+@pytest.fixture(scope="module")
+def servers_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("speech-servers")
+
+
+def served(kind, folder, model_cache):
+    """Both real servers of one kind, started for the module (skipped without the dev extra)."""
+    from companion.testing.speech_servers import SERVED
+
+    stt_server, tts_server, modules = SERVED[kind]
+    for module in modules:
+        pytest.importorskip(module, reason="the remote-speech servers come with the dev extra: pip install -e '.[dev]'")
+    with stt_server(whisper_model_dir("bundled:base", model_cache), folder) as stt, tts_server(folder) as tts:
+        yield stt, tts
+
+
+@pytest.fixture(scope="module")
+def wyoming(servers_dir, model_cache):
+    yield from served("wyoming", servers_dir, model_cache)
+
+
+@pytest.fixture(scope="module")
+def openai_speech(servers_dir, model_cache):
+    yield from served("openai", servers_dir, model_cache)
+
+
+def engines(kind, stt_url, tts_url, rate):
+    stt, tts = STTConfig(base_url=stt_url, **SLOW_MACHINE), TTSConfig(base_url=tts_url, **SLOW_MACHINE)
+    if kind == "wyoming":
+        return WyomingRecognizer(stt), WyomingSynthesizer(TTSConfig(base_url=tts_url, remote_voice="en_US-joe-medium",
+                                                                    **SLOW_MACHINE), rate)
+    return OpenAIRecognizer(stt), OpenAISynthesizer(tts, rate)
+
+
+@pytest.mark.parametrize("kind", ["wyoming", "openai"])
+def test_same_words_as_the_local_path(kind, request, speech, transcriber, voice):
+    stt_server, tts_server = request.getfixturevalue("wyoming" if kind == "wyoming" else "openai_speech")
+    recognizer, synthesizer = engines(kind, stt_server.url, tts_server.url, voice.sample_rate)
+    recognizer.warm_up()
+    for text in SENTENCES:
+        turn = read_audio(speech(text))
+        local, remote = transcriber.recognizer.transcribe(turn).text, recognizer.transcribe(turn).text
+        assert words(remote) == words(local), (kind, remote, local)  # the same model, here and there
+        assert overlap(text, remote) >= 0.8
+
+        blocks = list(synthesizer.synthesize(text))
+        assert len(blocks) > 1 or kind == "wyoming"  # the HTTP answer arrives in pieces, played as they come
+        spoken = np.concatenate(blocks)
+        assert 0.8 < len(spoken) / voice.sample_rate / (sum(len(b) for b in voice.synthesize(text)) / voice.sample_rate) < 1.25
+        heard = transcriber.recognizer.transcribe(resample(spoken, synthesizer.sample_rate, 16000)).text
+        here = transcriber.recognizer.transcribe(resample(np.concatenate(list(voice.synthesize(text))),
+                                                          voice.sample_rate, 16000)).text
+        assert overlap(text, heard) >= min(0.8, overlap(text, here)), (kind, heard, here)
+
+
+def test_a_turn_replayed_through_remote_speech_matches_the_local_replay(tmp_path, speech, scripted_llm, wyoming,
+                                                                      openai_speech, transcriber, caplog):
+    scripted_llm.answer = lambda body: "The forecast says sunshine and a light breeze."
+    turn = speech(SENTENCES[0])
+    common = ["--set", f"llm.base_url={scripted_llm.base_url}", "--set", "stt.read_timeout_s=60",
+              "--set", "tts.read_timeout_s=60"]
+    runs = {"local": [], "wyoming": ["--set", f"stt.base_url={wyoming[0].url}", "--set", f"tts.base_url={wyoming[1].url}"],
+            "openai": ["--set", f"stt.base_url={openai_speech[0].url}", "--set", f"tts.base_url={openai_speech[1].url}"]}
+    heard = {}
+    with caplog.at_level(logging.WARNING, logger="companion.fallback"):
+        for name, extra in runs.items():
+            assert main(["replay", str(turn), "--out", str(tmp_path / name), *common, *extra]) == 0
+            (record,) = [json.loads(line) for line in (tmp_path / name / "transcript.jsonl").read_text().splitlines()]
+            reply = read_audio(tmp_path / name / "reply-001.wav")
+            heard[name] = (words(record["user_text"]), words(transcriber.recognizer.transcribe(reply).text))
+    assert not [r for r in caplog.records if "server failed" in r.getMessage()]  # the servers answered, no fallback
+    assert heard["wyoming"][0] == heard["openai"][0] == heard["local"][0]  # what she understood
+    reply = "The forecast says sunshine and a light breeze."
+    for name, (_, said) in heard.items():  # what she said, as Whisper hears it from each voice
+        assert overlap(reply, " ".join(said)) >= 0.8, (name, said)
+
+
+@pytest.mark.parametrize("kind", ["wyoming", "openai"])
+def test_recognition_server_killed_mid_turn_falls_back_and_keeps_the_words(kind, tmp_path, speech, transcriber,
+                                                                           model_cache):
+    from companion.testing.speech_servers import SERVED
+
+    start = SERVED[kind][0]
+    pytest.importorskip(SERVED[kind][2][0])
+    turn = read_audio(speech(SENTENCES[1]))
+    with start(whisper_model_dir("bundled:base", model_cache), tmp_path) as server:
+        fallback = FallbackRecognizer((WyomingRecognizer if kind == "wyoming" else OpenAIRecognizer)(
+            STTConfig(base_url=server.url, **SLOW_MACHINE)), transcriber.recognizer)
+        told = []
+        fallback.outage.on_down = lambda stage, local: told.append((stage, local))
+        fallback.remote.warm_up()
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(t=fallback.transcribe(turn)))
+        worker.start()
+        time.sleep(0.15)  # the audio is on its way or being decoded
+        server.kill()
+        worker.join(60)
+    assert words(result["t"].text) == words(transcriber.recognizer.transcribe(turn).text)
+    assert told == [("speech recognition", True)]
+    t = time.monotonic()  # the next turn goes straight to the local model: no second wait for a dead server
+    assert words(fallback.transcribe(turn).text) == words(result["t"].text)
+    assert told == [("speech recognition", True)]  # said once per outage
+    with pytest.raises(RemoteError):
+        fallback.remote.transcribe(turn)
+    assert time.monotonic() - t < 30
+
+
+@pytest.mark.parametrize("kind", ["wyoming", "openai"])
+def test_voice_server_killed_mid_sentence_falls_back_and_says_every_word(kind, tmp_path, transcriber, voice):
+    from companion.testing.speech_servers import SERVED
+
+    pytest.importorskip(SERVED[kind][2][1])
+
+    text = ("I looked at the forecast for the whole week. Monday starts with rain in the morning, "
+            "then the clouds clear away and the afternoon is warm and bright.")
+    with SERVED[kind][1](tmp_path) as server:
+        cfg = TTSConfig(base_url=server.url, **SLOW_MACHINE)
+        remote = (WyomingSynthesizer if kind == "wyoming" else OpenAISynthesizer)(cfg, voice.sample_rate)
+        fallback = FallbackSynthesizer(remote, voice)
+        told = []
+        fallback.outage.on_down = lambda stage, local: told.append((stage, local))
+        blocks = []
+        if kind == "openai":  # local-tts-studio answers only once the whole text is made: it dies while making it
+            threading.Timer(0.05, server.kill).start()
+        for block in fallback.synthesize(text):
+            if not blocks:
+                server.kill()  # wyoming-piper streams sentence by sentence: it dies while the first one plays
+            blocks.append(block)
+    assert told == [("voice", True)]
+    spoken = resample(np.concatenate(blocks), fallback.sample_rate, 16000)
+    heard = words(transcriber.recognizer.transcribe(spoken).text)
+    assert heard[-6:] == words(text)[-6:]  # the end of the sentence was said, by the local voice
+
+
+def test_doctor_checks_each_remote_endpoint(wyoming, openai_speech, scripted_llm, capsys):
+    stt, tts = wyoming
+    main(["--set", f"llm.base_url={scripted_llm.base_url}", "--set", f"stt.base_url={stt.url}",
+          "--set", f"tts.base_url={tts.url}", "--set", "tts.remote_voice=en_US-joe-medium", "--set",
+          "stt.read_timeout_s=60", "doctor"])
+    out = capsys.readouterr().out
+    assert f"ok    speech recognition: {stt.url}: reachable" in out and "transcribed in" in out
+    assert f"ok    voice: {tts.url}: reachable, voice 'en_US-joe-medium' offered" in out
+    main(["--set", f"llm.base_url={scripted_llm.base_url}", "--set", f"tts.base_url={openai_speech[1].url}",
+          "--set", "tts.remote_model=no-such-model", "doctor"])
+    out = capsys.readouterr().out
+    assert "FAIL  voice: the server does not offer the model 'no-such-model'; it offers: tts-1" in out
+
+
+def test_replay_with_both_speech_servers_down_keeps_the_turn_and_speaks_it_here(tmp_path, speech, scripted_llm,
+                                                                               transcriber, caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]  # closed again: a server that is down
+    scripted_llm.answer = lambda body: "Nice to meet you, Theodore."
+    with caplog.at_level(logging.WARNING, logger="companion.fallback"):
+        assert main(["replay", str(speech(SENTENCES[0])), "--out", str(tmp_path), "--set",
+                     f"llm.base_url={scripted_llm.base_url}", "--set", f"stt.base_url=tcp://127.0.0.1:{nobody}",
+                     "--set", f"tts.base_url=http://127.0.0.1:{nobody}/v1"]) == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "transcript.jsonl").read_text().splitlines()]
+    assert overlap(SENTENCES[0], record["user_text"]) >= 0.8 and record["error"] is None
+    assert overlap("Nice to meet you, Theodore.", transcriber.recognizer.transcribe(
+        read_audio(tmp_path / "reply-001.wav")).text) >= 0.6
+    failed = [r.getMessage() for r in caplog.records if "server failed" in r.getMessage()]
+    assert len(failed) == 2 and f"cannot reach tcp://127.0.0.1:{nobody}" in failed[0]  # each logged once
