@@ -20,6 +20,7 @@ from ..contracts import ChatClient, Memory, NoMemory, Recall, Skill, Synthesizer
 from ..llm.client import BrainError
 from ..database import Fault, report_fault
 from .persona import Persona
+from .shaping import shaped
 from ..skills.tool_loop import reply_stream
 from ..tts.chunking import SpeechChunker
 from ..stt.speculative import SpeculativeTranscriber
@@ -258,7 +259,8 @@ class Conversation:
                     timings.llm_first_token, timings.first_sentence = thought.first_token_s, thought.first_piece_s
                     timings.tts_first_audio = thought.synth_s
                 else:
-                    for delta in reply_stream(self.brain, self.skills, messages, cancel, now):  # skills as tools, if on
+                    attempt = lambda: reply_stream(self.brain, self.skills, messages, cancel, now)  # skills as tools, if on
+                    for delta in shaped(attempt, transcript.text, self.persona.fallback):
                         if timings.llm_first_token is None:
                             timings.llm_first_token = time.monotonic() - request_at
                         for piece in chunker.push(delta):

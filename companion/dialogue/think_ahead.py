@@ -23,6 +23,8 @@ import numpy as np
 from ..llm.client import BrainError
 from ..tts import speak_to_array
 from ..tts.chunking import SpeechChunker
+from .persona import Persona
+from .shaping import shaped
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,8 @@ class Thought:
     """One reply being made ahead on its own thread: the request, the speakable pieces as
     they come (the first with its audio), and how long each step took."""
 
-    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice):
-        self.text = text
+    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice, fallback: str):
+        self.text, self.fallback = text, fallback
         self.cancel = threading.Event()
         self.messages: list[dict] | None = None
         self.built = threading.Event()  # ``messages`` is final (None: nothing was asked)
@@ -60,7 +62,7 @@ class Thought:
         chunker = SpeechChunker()
         self.sent_at = time.monotonic()
         try:
-            for delta in self._brain.stream(self.messages, self.cancel):
+            for delta in shaped(lambda: self._brain.stream(self.messages, self.cancel), self.text, self.fallback):
                 if self.first_token_s is None:
                     self.first_token_s = time.monotonic() - self.sent_at
                 for piece in chunker.push(delta):
@@ -109,8 +111,9 @@ class Thought:
 class ThinkAhead:
     """At most one thought at a time; a new one, or the user going on, drops the last."""
 
-    def __init__(self, brain, voice):
-        self.brain, self.voice = brain, voice
+    def __init__(self, brain, voice, fallback: str = Persona.fallback):
+        """``fallback``: the persona's line for a reply that started badly twice (``shaping.py``)."""
+        self.brain, self.voice, self.fallback = brain, voice, fallback
         self._thought: Thought | None = None
         self.started = self.taken = 0  # for the log and the benchmarks
 
@@ -118,7 +121,7 @@ class ThinkAhead:
         """Begin replying to ``text``; ``build()`` (run on the thought's thread) returns the
         request, or ``None`` when this turn must not be answered ahead."""
         self.drop()
-        self._thought = Thought(text, build, self.brain, self.voice)
+        self._thought = Thought(text, build, self.brain, self.voice, self.fallback)
         self.started += 1
         log.debug("thinking ahead about %r", text)
 

@@ -33,7 +33,9 @@ from ..memory import open_memory
 from .heap import limit_malloc_arenas
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
+from ..dialogue.honesty import Honesty
 from ..dialogue.persona import load_persona
+from ..dialogue.shaping import stop_sequences
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
 from ..skills.announce import IdleAnnouncer
@@ -63,13 +65,14 @@ class Parts:
 
 def load_parts(cfg: Config, data: Path) -> Parts:
     t = time.perf_counter()
-    persona = load_persona(cfg.persona.name)
+    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    persona = load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
     result: dict = {}
 
     def load_llm():  # the embedded server loads (and warms up) in parallel with Whisper and Piper
         try:
             endpoint, keepalive = resolve_endpoint(cfg.llm)
-            brain = Brain(cfg.llm, endpoint)
+            brain = Brain(cfg.llm, endpoint, stop=stop_sequences(persona.name, embedded=keepalive is not None))
             if keepalive is not None:  # local: prime its prompt cache with the persona
                 brain.warm_up([{"role": "system", "content": persona.system_prompt}, {"role": "user", "content": "Hi"}])
             result["brain"], result["keepalive"] = brain, keepalive
@@ -94,11 +97,12 @@ def load_parts(cfg: Config, data: Path) -> Parts:
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None) -> Conversation:
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=open_memory(cfg, data_dir(), parts.brain), skills=[build_skills(cfg, parts.brain)])
+                        memory=open_memory(cfg, data_dir(), parts.brain),
+                        skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)])
     conv.prefill_between_turns = parts.keepalive is not None  # only our own server: a remote one bills tokens
     mode = cfg.conversation.think_ahead
     if mode == "on" or (mode == "auto" and parts.keepalive is not None):
-        conv.ahead = ThinkAhead(parts.brain, parts.voice)
+        conv.ahead = ThinkAhead(parts.brain, parts.voice, parts.persona.fallback)
     conv.control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                                 last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
                                 end_conversation=conv.memory.end_session)
