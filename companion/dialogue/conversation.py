@@ -89,6 +89,13 @@ class Conversation:
         self._keep = True
         self.log_off_record = False  # replay's transcript is the output asked for: it keeps every turn
         self.ahead: ThinkAhead | None = None  # replies started at the first pause (app.new_conversation)
+        self._hear_names()
+
+    def _hear_names(self) -> None:
+        """The recogniser listens for the names memory knows (a user just told her "Biscuit")."""
+        hint = getattr(self.transcriber, "set_hints", None)
+        if hint is not None:
+            hint(getattr(self.memory, "known_names", lambda: [])())
 
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:
@@ -313,6 +320,7 @@ class Conversation:
         self.last_turn = turn
         try:  # memory first: a transcript log that cannot be written must not cost her side of the turn
             self.memory.on_reply(turn, turn.heard_text)
+            self._hear_names()
         except Exception:  # memory must never take the conversation down
             log.exception("memory could not store the reply")
         if self.transcript is not None and (self._keep or self.log_off_record):
