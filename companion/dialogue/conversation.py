@@ -92,10 +92,10 @@ class Conversation:
         self._hear_names()
 
     def _hear_names(self) -> None:
-        """The recogniser listens for the names memory knows (a user just told her "Biscuit")."""
+        """The recogniser listens for her name and the names memory knows (a user just told her "Biscuit")."""
         hint = getattr(self.transcriber, "set_hints", None)
         if hint is not None:
-            hint(getattr(self.memory, "known_names", lambda: [])())
+            hint([self.persona.name, *getattr(self.memory, "known_names", lambda: [])()])
 
     # -- prompt --------------------------------------------------------------------------
     def messages(self, user_text: str, recall: Recall, now: datetime) -> list[dict]:

@@ -14,6 +14,7 @@ _IDENTITY = re.compile(
     rf"\b(?:are you|you are|you're|r u)\s+(?:really |actually |just |even )?{_THING}\b"
     rf"|\bam i (?:talking|speaking|chatting) (?:to|with)\s+(?:a |an )?(?:real )?(?:person|human|machine|computer|robot|bot|ai)\b"
     r"|\bwhat (?:exactly |really )?are you\s*[?.!]*$|\bis (?:this|there) a (?:real )?(?:person|human)\b", re.I)
+_NAME = re.compile(r"\bwhat(?:'s| is) your name\b|\bwho are you\b|\bwho am i (?:talking|speaking) (?:to|with)\b", re.I)
 _LOVE = re.compile(r"\b(?:do|could|can|would) you (?:ever )?(?:love|like|care about|care for) me\b"
                    r"|\bare you in love with me\b|\bwill you marry me\b|\bdo you have feelings for me\b", re.I)
 
@@ -29,4 +30,6 @@ class Honesty:
             return self.persona.love
         if _IDENTITY.search(text):
             return self.persona.identity
+        if _NAME.search(text):
+            return f"I'm {self.persona.name}. {self.persona.identity}"
         return None

@@ -29,7 +29,8 @@ _HUMAN_CLAIM = re.compile(
     r"\bI(?:'m| am)\s+(?:actually\s+|really\s+|just\s+|also\s+)?(?:a\s+)?(?:real\s+)?"
     r"(?:human(?:\s+being)?|person|man|woman|girl|guy|lady)\b"
     r"|\bI(?:'m| am)\s+not\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|computer|program|bot|chatbot|artificial)\b"
-    r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b", re.I)
+    r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b"
+    r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
 
 
