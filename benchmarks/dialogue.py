@@ -46,7 +46,7 @@ _ROLE = re.compile(r"^\s*[A-Z][\w'.-]*(?: [A-Z][\w'.-]*)?\s*:|\b(?:User|Human|As
 _FORMAT = re.compile(r"[\"“”*#`_\[\]{}<>|]|^\s*[-•]\s|\b(?:the user|user) (?:said|says|asked|told)\b"
                      r"|\b(?:January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}, \d{4}")
 _APOLOGY = re.compile(r"\b(?:sorry, I can't think|lost my train of thought|something went wrong|error)\b", re.I)
-_ATTRIBUTED = re.compile(r"\byou (?:said|told me|mentioned|say)(?: that)?\s+(.+?)(?:[.!?]|$)", re.I)
+_ATTRIBUTED = re.compile(r"\byou (?:said|told me|mentioned|say)(?: that)?\s+(.+?)(?:[.,;!?]|$)", re.I)
 _STOP = set("a an the and or but to of in on at for with is are was were be it that this i you your my me he she they "
             "we his her their our so do did have has had not no yes just about".split())
 
