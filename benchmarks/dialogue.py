@@ -125,10 +125,16 @@ def replay(wavs: list[Path], home: Path, out: Path, settings: list[str]) -> list
     for s in settings:
         cmd += ["--set", s]
     env = {**os.environ, "COMPANION_HOME": str(home)}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60 + 30 * len(wavs))
+        problem = None if done.returncode == 0 else f"exit status {done.returncode}: {done.stderr[-2000:]}"
+    except subprocess.TimeoutExpired as exc:  # a process that never exits is a finding, not the end of the run
+        problem = f"did not exit within {exc.timeout:.0f} s"
     path = out / "transcript.jsonl"
     if not path.exists():
-        raise RuntimeError(f"companion replay failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"companion replay failed ({problem})")
+    if problem:
+        log(f"companion replay {problem}")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 

@@ -46,6 +46,8 @@ def test_an_answer_that_reuses_the_question_is_not_an_echo():
 def test_at_most_three_sentences_and_never_an_unfinished_tail():
     assert spoken(["One thing. Two things, yes. Three things! Four things. Five."]) == "One thing. Two things, yes. Three things!"
     assert spoken(["That sounds hard. I hope tomorrow is kinder and maybe you could"]) == "That sounds hard."
+    two = "This first sentence has exactly ten words in it, see. That second one has ten words as well, you know. "
+    assert spoken([two + "And here come " + "so many " * 16 + "words."]) == two.strip()  # not past 50 words
 
 
 def test_a_role_prefix_twice_gives_the_persona_line():
@@ -72,6 +74,7 @@ def test_identity_and_love_get_the_persona_answers():
                   "What are you?"):
         assert honest.handle(asked, NOW) == persona.identity, asked
     assert honest.handle("Do you love me?", NOW) == persona.love
+    assert honest.handle("What's your name?", NOW) == f"I'm Samantha. {persona.identity}"
     for other in ("What are you doing tonight?", "Are you ready?", "I love my dog."):
         assert honest.handle(other, NOW) is None, other
     assert "AI" in persona.identity and "AI" in persona.love

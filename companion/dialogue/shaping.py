@@ -4,8 +4,8 @@ reply that is an echo of the user, a role prefix, a loop, a claim to be human, o
 The first clause is synthesised while the rest streams, so the check runs on the first
 clause before it is released (an echo, a role prefix or a human claim shows there); a
 degenerate start is asked for once more, and a second one is replaced by the persona's short
-honest line. Later sentences are released whole, as they end: a loop or a human claim there
-ends the reply, and so does the third sentence; an unfinished tail (``max_tokens`` cut it, or
+honest line. Later sentences are released whole, as they end: a loop, a human claim, or a sentence that
+would take the reply past fifty words ends the reply there, and so does the third sentence; an unfinished tail (``max_tokens`` cut it, or
 a stop sequence) is never spoken.
 """
 
@@ -20,6 +20,7 @@ from ..tts.chunking import _ABBREV, _CLAUSE_END, _SENTENCE_END
 log = logging.getLogger(__name__)
 
 MAX_SENTENCES = 3
+MAX_WORDS = 50  # about 15 seconds of speech: a later sentence that would go past it is not said
 FIRST_CHECK_WORDS = 12  # a first clause longer than this without punctuation is checked as it stands
 
 _OWN_PREFIX = re.compile(r"^\s*(?:samantha|assistant|ai)\s*:\s*", re.I)
@@ -120,7 +121,9 @@ def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
                     continue
             while (end := _sentence_end(buf, False)) is not None:
                 sentence, buf = buf[:end], buf[end:]
-                if said and (_loops(sentence, _sentences(said)) or problem(sentence, "") in ("role prefix", "claims to be human")):
+                too_long = _sentences(said) and len(words("".join(said) + sentence)) > MAX_WORDS
+                if said and (too_long or _loops(sentence, _sentences(said))
+                             or problem(sentence, "") in ("role prefix", "claims to be human")):
                     log.info("reply cut before %r", sentence.strip())
                     return
                 yield sentence
@@ -135,7 +138,8 @@ def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
             yield buf
             return
         end = _sentence_end(buf, True)
-        if end is not None and not (_loops(buf, _sentences(said)) or problem(buf, "") is not None):
+        if end is not None and not (_loops(buf, _sentences(said)) or problem(buf, "") is not None
+                                    or len(words("".join(said) + buf)) > MAX_WORDS):
             yield buf  # the last sentence, finished at the end of the stream
         elif buf.strip() and not _sentences(said):
             yield buf  # the first sentence never ended: what was begun is finished in words
