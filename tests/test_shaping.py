@@ -2,6 +2,7 @@
 the rules on their own, then the plumbing through a real Conversation and the real openai
 client against a scripted server, then the real 135M model where the point is how it behaves."""
 
+import threading
 from datetime import datetime
 
 import numpy as np
@@ -29,7 +30,7 @@ def stream(text):
 
 def spoken(replies, user="Hi Samantha, how are you today?"):
     left = iter(replies)
-    return "".join(shaped(lambda: stream(next(left)), user, FALLBACK)).strip()
+    return "".join(shaped(lambda: stream(next(left)), user, FALLBACK, threading.Event())).strip()
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -65,6 +66,17 @@ def test_a_claim_to_be_human_is_never_spoken():
 def test_a_loop_is_cut_and_an_empty_reply_becomes_the_persona_line():
     assert spoken(["I love that. I love that. I love that."]) == "I love that."
     assert spoken(["", "  "]) == FALLBACK
+
+
+def test_a_cancelled_reply_is_not_asked_for_again():
+    cancel, asked = threading.Event(), []
+
+    def attempt():
+        asked.append(1)
+        cancel.set()  # the user barged in before the first clause
+        return iter([])
+
+    assert list(shaped(attempt, "Tell me a story.", FALLBACK, cancel)) == [] and len(asked) == 1
 
 
 def test_identity_and_love_get_the_persona_answers():

@@ -267,7 +267,7 @@ class Conversation:
                     timings.tts_first_audio = thought.synth_s
                 else:
                     attempt = lambda: reply_stream(self.brain, self.skills, messages, cancel, now)  # skills as tools, if on
-                    for delta in shaped(attempt, transcript.text, self.persona.fallback):
+                    for delta in shaped(attempt, transcript.text, self.persona.fallback, cancel):
                         if timings.llm_first_token is None:
                             timings.llm_first_token = time.monotonic() - request_at
                         for piece in chunker.push(delta):

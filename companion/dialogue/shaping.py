@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Callable, Iterable, Iterator
 
 from ..tts.chunking import _ABBREV, _CLAUSE_END, _SENTENCE_END
@@ -158,13 +159,16 @@ def _sentences(said: list[str]) -> list[str]:
     return out
 
 
-def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str) -> Iterator[str]:
+def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cancel: threading.Event) -> Iterator[str]:
     """The reply's text deltas, shaped for speech: ``attempt()`` opens a model stream; a
-    degenerate start is retried once, then ``fallback`` is said instead."""
+    degenerate start is retried once, then ``fallback`` is said instead. A stream that ended
+    because the reply was cancelled (barge-in, a dropped thought) is not asked for again."""
     for n in range(2):
         try:
             yield from _shape(attempt(), user)
             return
         except Degenerate as exc:
+            if cancel.is_set():
+                return
             log.info("degenerate reply (%s)%s", exc, ", asking again" if n == 0 else ", saying the fallback line")
     yield fallback

@@ -62,7 +62,8 @@ class Thought:
         chunker = SpeechChunker()
         self.sent_at = time.monotonic()
         try:
-            for delta in shaped(lambda: self._brain.stream(self.messages, self.cancel), self.text, self.fallback):
+            for delta in shaped(lambda: self._brain.stream(self.messages, self.cancel), self.text, self.fallback,
+                                self.cancel):
                 if self.first_token_s is None:
                     self.first_token_s = time.monotonic() - self.sent_at
                 for piece in chunker.push(delta):
