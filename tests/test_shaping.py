@@ -58,6 +58,9 @@ def test_a_role_prefix_twice_gives_the_persona_line():
 
 def test_a_claim_to_be_human_is_never_spoken():
     assert problem("I'm actually a human being.", "are you human?") == "claims to be human"
+    for life in ("I'm a software engineer at a tech startup.", "My wife is a writer.", "I'm Emily Johnson."):
+        assert problem(life, "Where do you live?") == "claims to be human", life
+    assert problem("Here's a possible response: hello.", "hi") == "role prefix"
     assert spoken(["I'm actually a human being.", "I'm an AI, here to talk."], "Are you a human being?") == "I'm an AI, here to talk."
     # later in a reply it ends the reply there (the first sentence is already playing)
     assert spoken(["Sure thing. I am a real person, honestly. Anyway."]) == "Sure thing."

@@ -26,12 +26,15 @@ FIRST_CHECK_WORDS = 12  # a first clause longer than this without punctuation is
 
 _OWN_PREFIX = re.compile(r"^\s*(?:samantha|assistant|ai)\s*:\s*", re.I)
 _ROLE_PREFIX = re.compile(r"^\s*[A-Z][\w'.-]*(?: [A-Z][\w'.-]*)?\s*:(?:\s|$)")
-_ROLE_INSIDE = re.compile(r"(?:^|\s)(?:User|USER|Human|HUMAN)\s*:|\bthe user (?:said|says|asked|told)\b", re.I)
+_ROLE_INSIDE = re.compile(r"(?:^|\s)(?:User|USER|Human|HUMAN)\s*:|\bthe user (?:said|says|asked|told|mentioned)\b"
+                          r"|^\s*here(?:'s| is) (?:a |my |one )?(?:possible |sample |suggested )?(?:response|reply|answer)\b", re.I)
 _HUMAN_CLAIM = re.compile(
     r"\bI(?:'m| am)\s+(?:actually\s+|really\s+|just\s+|also\s+)?(?:a\s+)?(?:real\s+)?"
     r"(?:human(?:\s+being)?|person|man|woman|girl|guy|lady)\b"
     r"|\bI(?:'m| am)\s+not\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|computer|program|bot|chatbot|artificial)\b"
     r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b"
+    r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children)\b|\bI work (?:as|at|for)\b"
+    r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
     r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
 
