@@ -31,6 +31,10 @@ class Recognizer(Protocol):
     def warm_up(self) -> None:
         """One throw-away pass, so the first real turn does not pay for lazy initialisation."""
 
+    def set_hints(self, names: list[str]) -> None:
+        """Names the user may say (people, pets, places memory knows), to be heard as spelled;
+        an engine that cannot take hints ignores them."""
+
 
 @runtime_checkable
 class Synthesizer(Protocol):

@@ -67,6 +67,11 @@ class FallbackRecognizer:
         except RemoteError as exc:
             self.outage.failed(exc)
 
+    def set_hints(self, names: list[str]) -> None:
+        for engine in (self.remote, self.local):
+            if engine is not None:
+                engine.set_hints(names)
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         if self.outage.skip_remote():
             return self.local.transcribe(audio)

@@ -58,3 +58,24 @@ def test_silence_is_not_taken_for_a_turn(transcriber):
     from companion.dialogue.conversation import is_meaningful
 
     assert not is_meaningful(transcriber.transcribe(np.zeros(32000, np.float32)).text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("short", [True, False], ids=["fitted window", "30 s window"])
+def test_names_memory_knows_are_heard_as_said(short, speech, transcriber, full_window):
+    """Without hints Whisper base hears "Niamh" and "Siobhan" as other words (see
+    benchmarks/stt_hints.py); with the names as hints it spells them, and a turn without
+    them is heard the same as before."""
+    stt = transcriber if short else full_window
+    named = {"Niamh called me about the wedding.": "Niamh", "I had coffee with Siobhan this morning.": "Siobhan"}
+    plain = read_audio(speech("What should I cook for dinner tonight?"))
+    try:
+        stt.set_hints([])
+        unhinted = {s: stt.transcribe(read_audio(speech(s))).text for s in named}
+        stt.set_hints(["Susan", "Niamh", "Biscuit", "Siobhan", "Zoë"])
+        hinted = {s: stt.transcribe(read_audio(speech(s))).text for s in named}
+        assert words(stt.transcribe(plain).text) == words("What should I cook for dinner tonight?")
+    finally:
+        stt.set_hints([])
+    assert not any(name in unhinted[s] for s, name in named.items()), unhinted  # the point of hints
+    assert all(name in hinted[s] for s, name in named.items()), hinted

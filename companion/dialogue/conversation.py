@@ -23,6 +23,7 @@ import numpy as np
 from ..contracts import ChatClient, Memory, NoMemory, Recall, Skill, Synthesizer
 from ..database import Fault, report_fault
 from ..llm.client import BrainError
+from .shaping import shaped
 from ..records import Timings, Transcript, Turn, Utterance
 from ..ops.logs import Words
 from ..skills.tool_loop import reply_stream
@@ -91,6 +92,13 @@ class Conversation:
         self.turns = 0
         self.last_turn: Turn | None = None
         self._keep = True
+        self._hear_names()
+
+    def _hear_names(self) -> None:
+        """The recogniser listens for her name and the names memory knows (a user just told her "Biscuit")."""
+        hint = getattr(self.transcriber, "set_hints", None)
+        if hint is not None:
+            hint([self.persona.name, *getattr(self.memory, "known_names", lambda: [])()])
 
     @property
     def history(self) -> list[dict]:
@@ -244,7 +252,8 @@ class Conversation:
             timings.llm_first_token, timings.first_sentence = thought.first_token_s, thought.first_piece_s
             timings.tts_first_audio = thought.synth_s
             return
-        deltas = reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
+        attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
+        deltas = shaped(attempt, text, self.persona.fallback, reply)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
         yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token))
 
@@ -263,6 +272,8 @@ class Conversation:
         self.last_turn = turn
         try:  # memory first: a transcript log that cannot be written must not cost her side of the turn
             self.memory.on_reply(turn, turn.heard_text)
+            self._hear_names()
+            self._hear_names()
         except Exception:  # memory must never take the conversation down
             log.exception("memory could not store the reply")
         if self.transcript is not None and (self._keep or self.log_off_record):

@@ -2,8 +2,11 @@
 
 A persona is Markdown whose TOML front matter (between ``+++`` lines) holds ``name``,
 ``voice`` (a voice name from ``voices/``), ``style``, ``[[examples]]`` (``user``/``assistant`` pairs),
-``reminder`` (placed last in the system prompt, to keep her in character), ``greeting`` and
-``apology``; the body is the core description. Character Card V2/V3 JSON files (the format
+``reminder`` (placed last in the system prompt, to keep her in character), ``greeting``,
+``apology``, ``fallback`` (said instead of a degenerate reply), and the honest answers
+``identity`` ("are you human?") and ``love`` ("do you love me?"), which are said as written
+because a small model gets them wrong; the body is the core description. ``NAME.small.md`` beside
+it is the same persona written for a small model (short, one or two examples). Character Card V2/V3 JSON files (the format
 SillyTavern and others share) load too, from ``prompts/NAME.json`` or a path.
 """
 
@@ -18,7 +21,9 @@ from pathlib import Path
 from ..ops.config import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
-_KEYS = {"name", "voice", "description", "style", "examples", "reminder", "greeting", "apology"}
+_KEYS = {"name", "voice", "description", "style", "examples", "reminder", "greeting", "apology", "fallback",
+         "identity", "love"}
+SMALL = ".small"  # prompts/NAME.small.md: the persona for a small model
 
 
 class PersonaError(RuntimeError):
@@ -41,6 +46,11 @@ class Persona:
     reminder: str = ""
     greeting: str | None = None
     apology: str = "Sorry, I lost my train of thought for a moment. Could you say that again?"
+    fallback: str = "Hmm, I'm not sure what to say to that. Could you tell me a bit more?"
+    identity: str = ("I'm an AI, a voice on your computer, not a person. But I'm really here to listen "
+                     "and talk with you.")
+    love: str = ("I'm an AI, so I can't love you the way a person can. But I care about our talks, "
+                 "and I'm always glad to hear from you.")
 
     @property
     def system_prompt(self) -> str:
@@ -54,16 +64,19 @@ class Persona:
 
 
 def available(prompts_dir: Path = PROMPTS_DIR) -> list[str]:
-    return sorted({p.stem for p in prompts_dir.glob("*.md")} | {p.stem for p in prompts_dir.glob("*.json")})
+    names = {p.stem for p in prompts_dir.glob("*.md")} | {p.stem for p in prompts_dir.glob("*.json")}
+    return sorted(n for n in names if not n.endswith(SMALL))
 
 
-def load_persona(name: str, prompts_dir: Path = PROMPTS_DIR) -> Persona:
-    """``name`` is a persona in ``prompts_dir`` (``samantha``) or a path to a .md or .json file."""
+def load_persona(name: str, prompts_dir: Path = PROMPTS_DIR, small: bool = False) -> Persona:
+    """``name`` is a persona in ``prompts_dir`` (``samantha``) or a path to a .md or .json file.
+    ``small``: its version for a small model (``NAME.small.md``), when there is one."""
     if name.endswith((".md", ".json")):
         path = Path(name)
     else:
-        path = next((p for p in (prompts_dir / f"{name}.md", prompts_dir / f"{name}.json") if p.is_file()),
-                    prompts_dir / f"{name}.md")
+        candidates = [prompts_dir / f"{name}.md", prompts_dir / f"{name}.json"]
+        path = next((p for p in ([prompts_dir / f"{name}{SMALL}.md"] if small else []) + candidates if p.is_file()),
+                    candidates[0])
     if not path.is_file():
         raise PersonaError(f"persona {name!r} not found at {path}; available: {', '.join(available(prompts_dir)) or 'none'}")
     text = path.read_text(encoding="utf-8")
@@ -93,7 +106,8 @@ def _from_markdown(text: str, path: Path) -> Persona:
         raise PersonaError(f"{path}: each [[examples]] entry needs 'user' and 'assistant' strings") from None
     return Persona(name=meta.get("name", path.stem.capitalize()), description=description, voice=meta.get("voice"),
                    style=meta.get("style", "").strip(), examples=examples, reminder=meta.get("reminder", "").strip(),
-                   greeting=meta.get("greeting"), apology=meta.get("apology", Persona.apology))
+                   greeting=meta.get("greeting"), apology=meta.get("apology", Persona.apology),
+                   **{k: meta[k].strip() for k in ("fallback", "identity", "love") if k in meta})
 
 
 def from_card(text: str, path: Path | str = "card") -> Persona:

@@ -25,6 +25,8 @@ from ..llm.client import BrainError
 from ..tts import speak_to_array
 from ..tts.chunking import speakable_chunks
 from ..ops.logs import Words
+from .persona import Persona
+from .shaping import shaped
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,8 @@ class Thought:
     """One reply being made ahead on its own thread: the request, the speakable pieces as
     they come (the first with its audio), and how long each step took."""
 
-    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice):
-        self.text = text
+    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice, fallback: str):
+        self.text, self.fallback = text, fallback
         self.cancel = Cancel()  # dropped: the user went on, the request changed, or the reply was stopped
         self.messages: list[dict] | None = None
         self.built = threading.Event()  # ``messages`` is final (None: nothing was asked)
@@ -61,7 +63,8 @@ class Thought:
             return
         self.sent_at = time.monotonic()
         try:
-            for piece in speakable_chunks(self._brain.stream(self.messages, self.cancel), self._first_token):
+            deltas = shaped(lambda: self._brain.stream(self.messages, self.cancel), self.text, self.fallback, self.cancel)
+            for piece in speakable_chunks(deltas, self._first_token):
                 self._emit(piece)
         except BrainError as exc:
             self._pieces.put(exc)
@@ -97,8 +100,9 @@ class ThinkAhead:
     microphone's thread starts and drops thoughts while the reply's thread takes one: the
     current thought is swapped under a lock."""
 
-    def __init__(self, brain, voice):
-        self.brain, self.voice = brain, voice
+    def __init__(self, brain, voice, fallback: str = Persona.fallback):
+        """``fallback``: the persona's line for a reply that started badly twice (``shaping.py``)."""
+        self.brain, self.voice, self.fallback = brain, voice, fallback
         self._thought: Thought | None = None
         self._lock = threading.Lock()
         self.started = self.taken = 0  # for the log and the benchmarks
@@ -112,7 +116,7 @@ class ThinkAhead:
         """Begin replying to ``text``; ``build()`` (run on the thought's thread) returns the
         request, or ``None`` when this turn must not be answered ahead."""
         self.drop()
-        old = self._swap(Thought(text, build, self.brain, self.voice))
+        old = self._swap(Thought(text, build, self.brain, self.voice, self.fallback))
         if old is not None:  # another thread started one meanwhile
             old.drop()
         self.started += 1

@@ -58,11 +58,13 @@ def resolve_endpoint(cfg: LLMConfig) -> tuple[Endpoint, object | None]:
 
 
 class Brain:
-    def __init__(self, cfg: LLMConfig, endpoint: Endpoint):
+    def __init__(self, cfg: LLMConfig, endpoint: Endpoint, stop: list[str] | None = None):
+        """``stop``: where every streamed reply ends (``dialogue.shaping.stop_sequences``)."""
         import openai
 
         self.cfg = cfg
         self.endpoint = endpoint
+        self.stop = list(stop or [])
         self._openai = openai
         self.client = self._new_client()
 
@@ -77,11 +79,16 @@ class Brain:
         errors (not on timeouts: each of those already cost the user seconds of silence)."""
         o = self._openai
         extra = {"tools": tools} if tools else {}
+        if self.stop:
+            extra["stop"] = self.stop
+        if self.cfg.base_url == "embedded":  # llama.cpp's own sampler setting; the OpenAI API has none
+            extra["extra_body"] = {"repeat_penalty": self.cfg.repeat_penalty}
         for attempt in range(self.cfg.max_retries + 1):
             try:
                 return self.client.chat.completions.create(
                     model=self.cfg.model or self.endpoint.model, messages=messages, stream=True,
-                    max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, **extra)
+                    max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                    frequency_penalty=self.cfg.frequency_penalty, **extra)
             except (o.APITimeoutError, o.APIStatusError) as exc:
                 retryable = isinstance(exc, o.APIStatusError) and (exc.status_code >= 500 or exc.status_code == 429)
                 retryable = retryable and not (tools and _refuses_tools(exc))  # asking again changes nothing

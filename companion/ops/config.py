@@ -107,6 +107,9 @@ class LLMConfig:
     max_retries: int = _opt(1, "retries on connection errors before apologising (each retry is silence)", lo=0, hi=5)
     max_tokens: int = _opt(100, "longest reply in tokens (100 is about 30 seconds of speech); spoken replies should be short", lo=8, hi=4096)
     temperature: float = _opt(0.7, "sampling temperature", lo=0.0, hi=2.0)
+    top_p: float = _opt(0.9, "nucleus sampling: only the most likely tokens whose probabilities add up to this", lo=0.05, hi=1.0)
+    frequency_penalty: float = _opt(0.0, "OpenAI frequency penalty: above 0 a word is less likely each time it was already written", lo=-2.0, hi=2.0)
+    repeat_penalty: float = _opt(1.1, "embedded only: llama.cpp's repetition penalty over the last 64 tokens (1.0 = off); keeps a small model out of loops", lo=1.0, hi=2.0)
     history_turns: int = _opt(6, "recent exchanges sent with each request (between this and twice this many; a small local model re-reads them all when the window moves)", lo=0, hi=200)
 
 
@@ -181,6 +184,7 @@ class ConversationConfig:
 @dataclass(frozen=True)
 class PersonaConfig:
     name: str = _opt("samantha", "persona file in prompts/ (without extension)", check=_persona)
+    compact: str = _opt("auto", "use the persona's short prompt for small models (prompts/NAME.small.md, when there is one): 'on', 'off', 'auto' = on for the embedded LLM, the full persona for any other endpoint", choices=("auto", "on", "off"))
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ from ..memory import open_memory
 from .heap import limit_malloc_arenas
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
+from ..dialogue.honesty import Honesty
 from ..dialogue.persona import load_persona
 from ..cancel import Cancel
 from ..dialogue.reply import Reply
+from ..dialogue.shaping import stop_sequences
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
 from ..skills.announce import IdleAnnouncer
@@ -66,13 +68,14 @@ class Parts:
 
 def load_parts(cfg: Config, data: Path) -> Parts:
     t = time.perf_counter()
-    persona = load_persona(cfg.persona.name)
+    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    persona = load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
     result: dict = {}
 
     def load_llm():  # the embedded server loads (and warms up) in parallel with Whisper and Piper
         try:
             endpoint, keepalive = resolve_endpoint(cfg.llm)
-            brain = Brain(cfg.llm, endpoint)
+            brain = Brain(cfg.llm, endpoint, stop=stop_sequences(persona.name, embedded=keepalive is not None))
             if keepalive is not None:  # local: prime its prompt cache with the persona
                 brain.warm_up([{"role": "system", "content": persona.system_prompt}, {"role": "user", "content": "Hi"}])
             result["brain"], result["keepalive"] = brain, keepalive
@@ -106,13 +109,15 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
     (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
     memory = open_memory(cfg, data_dir(), parts.brain)
     mode = cfg.conversation.think_ahead
-    ahead = ThinkAhead(parts.brain, parts.voice) if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None
+    ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback)
+             if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None)
     control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                            last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
                            end_conversation=memory.end_session)
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=memory, skills=[build_skills(cfg, parts.brain)], control=control, ahead=ahead,
+                        memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)], control=control,
+                        ahead=ahead,
                         # only our own server: a remote one bills tokens
                         prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay)
     return conv

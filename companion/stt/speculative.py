@@ -34,6 +34,10 @@ class SpeculativeTranscriber:
     def warm_up(self) -> None:
         self._worker.submit(self.recognizer.warm_up).result()
 
+    def set_hints(self, names: list[str]) -> None:
+        """Names to listen for, from the next transcription on (on the worker: never mid-decode)."""
+        self._worker.submit(self.recognizer.set_hints, list(names))
+
     def prefetch(self, audio: np.ndarray) -> None:
         """Start transcribing a tentative turn in the background."""
         if self._speculative is not None:

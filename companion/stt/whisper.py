@@ -8,6 +8,10 @@ Whisper always encodes a 30 s window, which is most of the cost for a 3 s turn. 
 the speech), about four times faster on this hardware with the same words on short turns.
 A short window can make Whisper repeat itself; a decode that looks like a loop is redone
 with the full window.
+
+Names the user's memory knows ("Susan", "Biscuit", "Zoë") are given to the decoder as hint
+words before the transcript (faster-whisper's ``hotwords``: the previous-text prompt), so a
+name it has no reason to expect is still heard as said.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 FRAMES_PER_S = 100  # Whisper mel frames per second
 FULL_WINDOW = 3000
 MIN_WINDOW = 1000
+MAX_HINTS = 30  # names; Whisper's prompt holds at most 223 tokens
 _LOOP = re.compile(r"(\b.{6,}?)(?:\s*\1){2,}", re.S)
 
 
@@ -45,7 +50,12 @@ class WhisperRecognizer:
                                   cpu_threads=cfg.threads)
         self.name = f"whisper {cfg.model}"
         self._tokenizer = None
+        self.hints = ""  # names to listen for, as Whisper's previous-text prompt
         log.info("whisper %s loaded in %.2fs", cfg.model, time.perf_counter() - t)
+
+    def set_hints(self, names: list[str]) -> None:
+        """Listen for these names from the next turn on (at most ``MAX_HINTS``, the first kept)."""
+        self.hints = ", ".join(list(dict.fromkeys(n.strip() for n in names if n.strip()))[:MAX_HINTS])
 
     def warm_up(self) -> None:
         self.transcribe(np.zeros(16000, np.float32))
@@ -62,7 +72,7 @@ class WhisperRecognizer:
             return Transcript(text, self.cfg.language, time.perf_counter() - t)
         segments, info = self.model.transcribe(
             audio, language=self.cfg.language or None, beam_size=self.cfg.beam_size,
-            condition_on_previous_text=False, vad_filter=False, without_timestamps=True)
+            condition_on_previous_text=False, vad_filter=False, without_timestamps=True, hotwords=self.hints or None)
         text = " ".join(s.text.strip() for s in segments if s.no_speech_prob < 0.8).strip()
         return Transcript(text, info.language, time.perf_counter() - t)
 
@@ -81,9 +91,11 @@ class WhisperRecognizer:
         padded[0, :, :min(frames, window)] = features[:, :window]
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
         seconds = len(audio) / 16000
+        hint = [tok.sot_prev, *tok.encode(" " + self.hints)] if self.hints else []  # as faster-whisper's hotwords
         result = self.model.model.generate(
-            encoded, [[tok.sot, tok.language, tok.transcribe, tok.no_timestamps]], beam_size=self.cfg.beam_size,
-            max_length=int(16 + 8 * seconds), suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
+            encoded, [[*hint, tok.sot, tok.language, tok.transcribe, tok.no_timestamps]], beam_size=self.cfg.beam_size,
+            max_length=len(hint) + int(16 + 8 * seconds),  # the length counts the prompt
+            suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= 0.8:
             return ""
         return tok.decode([t for t in result.sequences_ids[0] if t < tok.eot]).strip()

@@ -29,6 +29,9 @@ class WyomingRecognizer:
         """One second of silence: the server loads its model now, not on the first turn."""
         self.transcribe(np.zeros(SAMPLE_RATE, np.float32))
 
+    def set_hints(self, names: list[str]) -> None:
+        """Wyoming's Transcribe event carries no vocabulary: the server hears without hints."""
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         from wyoming.asr import Transcribe
         from wyoming.asr import Transcript as Heard

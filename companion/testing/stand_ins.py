@@ -22,6 +22,9 @@ class Heard:
     def transcribe(self, audio):
         return Transcript(next(self.texts), "en", 0.0)
 
+    def set_hints(self, names) -> None:
+        self.hints = list(names)
+
 
 class Silent:
     """A voice that speaks a few samples of silence per piece of text."""
@@ -46,6 +49,9 @@ class Said:
 
     def warm_up(self) -> None:
         pass
+
+    def set_hints(self, names) -> None:
+        self.hints = list(names)
 
 
 class Tone:
