@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class LongTermMemory:
-    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None):
+    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None, recall_tokens: int = 0):
         self.store, self.cfg, self.writer = store, cfg, writer
+        self.recall_tokens = recall_tokens  # most tokens for what the words recall; 0 = what the budget leaves
         self.session_id: int | None = None
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
@@ -88,7 +89,7 @@ class LongTermMemory:
     def _recalled(self, text: str, now: datetime) -> str:
         """What ``text`` recalls beyond the standing part the request carries, in the budget it leaves."""
         return recalled_context(self.store, text, self.session_id, self.cfg.context_tokens, self.cfg.snippets,
-                                self._ahead or self._standing(now))
+                                self._ahead or self._standing(now), self.recall_tokens)
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:

@@ -131,6 +131,7 @@ class MemoryConfig:
     enabled: bool = _opt(True, "keep a long-term memory (memory.sqlite3 in the data directory); false stores nothing")
     context_tokens: int = _opt(400, "hard budget for remembered facts and snippets in each prompt", lo=0, hi=8000)
     snippets: int = _opt(3, "how many past turns found by search may be added to each prompt", lo=0, hi=20)
+    recall_tokens: int = _opt(0, "most tokens of what the user's words recall (read after they stop: a few ms a token on a small CPU model); 0 = 80 with the embedded model, else only context_tokens bounds it", lo=0, hi=8000)
     extraction: str = _opt("auto", "how facts are written: 'rules' (any model), 'llm' (rules plus JSON extraction "
                            "and session summaries by a capable model), 'auto' = 'llm' when [llm] names a model on a "
                            "non-embedded endpoint", choices=("auto", "rules", "llm"))
