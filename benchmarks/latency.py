@@ -447,7 +447,7 @@ def markdown(results: dict) -> str:
            f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
            f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology, "
            f"{s['turns_with_cue_before_reply']} with an earcon before the reply)",
-           f"Memory: {'seeded from ' + results['memory_from'] + ' ' + str(results['memory_seeded']) if results.get('memory_from') else 'empty (a fresh data directory)'}", "",
+           f"Memory: {_memory_label(results)}", "",
            "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
     for label, st in rows:
         out.append(f"| {label} | {ms(st['median'])} | {ms(st['p90'])} | {ms(st['min'])} | {ms(st['max'])} | {st['n']} |")
@@ -461,6 +461,14 @@ def markdown(results: dict) -> str:
             f"| shutdown on SIGTERM | {results.get('shutdown_s', float('nan')):.2f} s, exit code "
             f"{results.get('exit_code')}, traceback: {results.get('traceback_in_stderr')} |"]
     return "\n".join(out)
+
+
+def _memory_label(results: dict) -> str:
+    if results.get("memory_from"):
+        return f"seeded from {results['memory_from']} {results['memory_seeded']}"
+    if results.get("facts_imported"):
+        return f"{results['facts_imported']} made-up facts imported {results['memory_seeded']}"
+    return "empty (a fresh data directory)"
 
 
 def main(argv: list[str] | None = None) -> int:

