@@ -89,19 +89,27 @@ def whisper_model_dir(spec: str, cache: Path, verify: bool = False) -> str:
 def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
     """What is wrong with an assembled Whisper folder (naming the file), or ``None`` when it
     matches its manifest; ``verify`` re-hashes model.bin (slow: 145 MB for base)."""
-    manifest = target / "companion-manifest.json"
-    model = target / "model.bin"
+    def required(recorded: dict) -> list[Path]:
+        return [target / f for f in ("model.bin", "config.json", "tokenizer.json", *recorded.get("files", ()))]
+
+    return _manifest_damage(target / "companion-manifest.json", target / "model.bin", verify,
+                            "the assembly never finished", required)
+
+
+def _manifest_damage(manifest: Path, model: Path, verify: bool, unfinished: str, required=None) -> str | None:
+    """Whether ``model`` (and the files ``required(recorded manifest)`` lists) match the size
+    and, with ``verify``, the sha256 recorded in ``manifest``; what is wrong, or ``None``."""
     try:
         recorded = json.loads(manifest.read_text())
-        missing = [f for f in ("model.bin", "config.json", "tokenizer.json", *recorded.get("files", ())) if not (target / f).is_file()]
+        missing = [p for p in (required(recorded) if required else [model]) if not p.is_file()]
         if missing:
-            return f"{target / missing[0]} is missing"
+            return f"{missing[0]} is missing"
         if model.stat().st_size != recorded["size"]:
-            return f"{model} is {model.stat().st_size} bytes, not {recorded['size']} (truncated or half-assembled)"
+            return f"{model} is {model.stat().st_size} bytes, not {recorded['size']} (truncated or half-written)"
         if verify and _sha256(model) != recorded["sha256"]:
             return f"{model} does not match its recorded sha256 (damaged)"
     except FileNotFoundError:
-        return f"{manifest} is missing (the assembly never finished)"
+        return f"{manifest} is missing ({unfinished})"
     except (OSError, ValueError, KeyError) as exc:
         return f"{manifest} is unreadable ({exc})"
     return None
@@ -240,20 +248,7 @@ def resolve_gguf(spec: str, cache: Path, verify: bool = False) -> Path:
 
 def rewritten_gguf_damage(target: Path, verify: bool) -> str | None:
     """What is wrong with a rewritten GGUF in the cache (naming the file), or ``None``."""
-    manifest = target.with_name(target.name + ".json")
-    try:
-        recorded = json.loads(manifest.read_text())
-        if not target.is_file():
-            return f"{target} is missing"
-        if target.stat().st_size != recorded["size"]:
-            return f"{target} is {target.stat().st_size} bytes, not {recorded['size']} (truncated)"
-        if verify and _sha256(target) != recorded["sha256"]:
-            return f"{target} does not match its recorded sha256 (damaged)"
-    except FileNotFoundError:
-        return f"{manifest} is missing (the rewrite never finished)"
-    except (OSError, ValueError, KeyError) as exc:
-        return f"{manifest} is unreadable ({exc})"
-    return None
+    return _manifest_damage(target.with_name(target.name + ".json"), target, verify, "the rewrite never finished")
 
 
 def _rewritten(spec: str, source: Path, cache: Path, verify: bool) -> Path:
