@@ -169,11 +169,13 @@ def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     the user turns as 16 kHz WAVs with known speech end."""
     from companion.audio.resample import resample
     from companion.ops.config import load_config
-    from companion.model_files import whisper_model_dir
+    from companion.model_files import resolve_gguf, whisper_model_dir
     from companion.tts import load_synthesizer, speak_to_array
 
     cfg = load_config(None, {})
     whisper_model_dir(cfg.stt.model, home / "models")
+    if cfg.llm.base_url == "embedded":
+        resolve_gguf(cfg.llm.gguf, home / "models")  # rewritten once, as scripts/setup.sh does
     voice = load_synthesizer(cfg.tts, home)
     turns = []
     for i, text in enumerate(sentences):

