@@ -178,11 +178,13 @@ def prepare(home: Path, folder: Path, sentences: list[str]) -> list[dict]:
     the user turns as 16 kHz WAVs with known speech end."""
     from companion.audio.resample import resample
     from companion.ops.config import load_config
-    from companion.model_files import whisper_model_dir
+    from companion.model_files import resolve_gguf, whisper_model_dir
     from companion.tts import load_synthesizer, speak_to_array
 
     cfg = load_config(None, {})
     whisper_model_dir(cfg.stt.model, home / "models")
+    if cfg.llm.base_url == "embedded":
+        resolve_gguf(cfg.llm.gguf, home / "models")  # rewritten once, as scripts/setup.sh does
     voice = load_synthesizer(cfg.tts, home)
     turns = []
     for i, text in enumerate(sentences):
@@ -207,6 +209,44 @@ def seed_memory(home: Path, conversation: Path) -> dict:
 
     store = MemoryStore(home / DB_NAME)
     ingest(LongTermMemory(store, MemoryConfig()), next(iter(load(conversation).values())))
+    counts = store.counts()
+    store.close()
+    return counts
+
+
+def import_facts(home: Path, work: Path, n: int) -> dict:
+    """``n`` made-up facts (likes, plans, notes about people and places, a fixed seed) written as
+    a memory export and added with ``companion memory import``, as a user with a large memory
+    would have them."""
+    import random
+    from datetime import datetime, timedelta
+
+    from companion.memory.store import MemoryStore
+
+    rng = random.Random(14)
+    things = ("the ocean", "jazz", "tennis", "hiking", "Paris", "gardening", "the piano", "dogs", "old films",
+              "sushi", "chess", "poetry", "baking bread", "cycling", "yoga", "photography", "the harbor", "letters")
+    people = ("Anna", "Paul", "my sister", "my mother", "Amy", "Charles", "the neighbour", "my boss", "Olivia")
+    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+    kinds = [("likes", lambda: rng.choice(things)), ("dislikes", lambda: rng.choice(things)),
+             ("plan", lambda: f"visit {rng.choice(people)} in {rng.choice(months)}"),
+             ("note", lambda: f"{rng.choice(people)} said something about {rng.choice(things)} on {rng.choice(months)} "
+                              f"{rng.randint(1, 28)}")]
+    store = MemoryStore(work / "facts-source.db")
+    t0 = datetime(2026, 1, 1)
+    with store.transaction():
+        for i in range(n):
+            attribute, value = rng.choice(kinds)
+            store.add_fact(attribute, f"{value()} (#{i})", t0 + timedelta(minutes=i), single=False, origin="import")
+    export = work / "facts.json"
+    export.write_text(json.dumps(store.export()))
+    store.close()
+    env = {**os.environ, "COMPANION_HOME": str(home)}
+    subprocess.run([sys.executable, "-m", "companion", "memory", "import", str(export)], env=env, cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    from companion.memory.store import DB_NAME
+
+    store = MemoryStore(home / DB_NAME)
     counts = store.counts()
     store.close()
     return counts
@@ -237,6 +277,8 @@ def run(args) -> dict:
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
     seeded = seed_memory(home, args.memory_from) if args.memory_from else None
+    if args.facts:
+        seeded = import_facts(home, work, args.facts)
     if seeded:
         log(f"memory seeded from {args.memory_from}: {seeded}")
 
@@ -246,9 +288,12 @@ def run(args) -> dict:
            "run", "--input-device", args.device, "--output-device", args.device]
     for assignment in args.set or []:
         cmd += ["--set", assignment]
+    if args.verbose:
+        cmd.append("--verbose")  # debug lines in the kept stderr (e.g. why a reply made ahead was dropped)
 
     results: dict = {"machine": machine(), "command": cmd, "turns_requested": args.turns, "turns": [],
-                     "memory_from": str(args.memory_from) if args.memory_from else None, "memory_seeded": seeded}
+                     "memory_from": str(args.memory_from) if args.memory_from else None, "facts_imported": args.facts,
+                     "memory_seeded": seeded}
     stderr_path = work / "companion.stderr"
     with VirtualHeadset() as hs:
         mic = hs.record(work / "mic.wav", source="mic.monitor").wait_started()
@@ -413,7 +458,7 @@ def markdown(results: dict) -> str:
            f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
            f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology, "
            f"{s['turns_with_cue_before_reply']} with an earcon before the reply)",
-           f"Memory: {'seeded from ' + results['memory_from'] + ' ' + str(results['memory_seeded']) if results.get('memory_from') else 'empty (a fresh data directory)'}", "",
+           f"Memory: {_memory_label(results)}", "",
            "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
     for label, st in rows:
         out.append(f"| {label} | {ms(st['median'])} | {ms(st['p90'])} | {ms(st['min'])} | {ms(st['max'])} | {st['n']} |")
@@ -459,6 +504,12 @@ def comparison(runs: dict[str, dict]) -> str:
         out.append(f"| {kind} | " + " | ".join(f"{ms(get(s)['median'])} / {ms(get(s)['p90'])}" for _, get in keys)
                    + f" | {s['replies_with_error']} |")
     return "\n".join(out)
+def _memory_label(results: dict) -> str:
+    if results.get("memory_from"):
+        return f"seeded from {results['memory_from']} {results['memory_seeded']}"
+    if results.get("facts_imported"):
+        return f"{results['facts_imported']} made-up facts imported {results['memory_seeded']}"
+    return "empty (a fresh data directory)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-from", type=Path, metavar="LOCOMO_JSON",
                    help="first tell this LoCoMo conversation to the memory (e.g. ../shared/data/locomo10/26.json), "
                         "to measure with a lived-in memory; skipped when the file is absent")
+    p.add_argument("--facts", type=int, default=0, metavar="N",
+                   help="first import N made-up facts with `companion memory import` (a user with a large memory)")
+    p.add_argument("--verbose", action="store_true", help="run companion with debug logging (see --keep)")
     p.add_argument("--keep", help="folder to keep the recordings, stderr and transcript in")
     p.add_argument("--start-timeout", type=float, default=180.0)
     p.add_argument("--reply-timeout", type=float, default=90.0)

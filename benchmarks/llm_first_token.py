@@ -4,9 +4,12 @@ prompt, which breaks llama.cpp's prefix cache every turn; all of it just before 
 words, with persona and history read between turns; ours (``Prompt.messages`` and
 ``Prompt.ready``), where the time and reminder are read ahead as well and only the memories and
 the words are new; and, as a bound, the whole request read before it is sent.
-Prints median, p90 and the last turn per layout and thread count.
+Prints median, p90 and the last turn per layout and thread count. ``--gguf`` compares weights
+(e.g. the bundled Q4_0 rewrite against the Q4_1 as shipped) in one run, and also prints the
+server's own prompt-reading and writing speed (tokens/s) on a ~1,000-token prompt read cold.
 
     .venv/bin/python benchmarks/llm_first_token.py [--turns 8] [--threads 1 2]
+    .venv/bin/python benchmarks/llm_first_token.py --threads 2 --layouts ours --gguf smollm2-q4_1 smollm2
 """
 
 from __future__ import annotations
@@ -72,26 +75,60 @@ def conversation(brain: Brain, persona: Persona, turns: int, layout: str) -> lis
     return firsts
 
 
+def throughput(endpoint, rounds: int) -> tuple[list[float], list[float]]:
+    """Prompt-reading and writing speed (tokens/s) as llama-server times them, on a long
+    prompt it has not seen (a new first line each round, so nothing comes from its cache)."""
+    import json
+    import urllib.request
+
+    text = " ".join(USER * 12)
+    read, write = [], []
+    for i in range(rounds):
+        body = {"messages": [{"role": "system", "content": f"Round {i}: {time.time()}"},
+                             {"role": "user", "content": f"{text}\n\nSay something kind about this, in a few sentences."}],
+                "max_tokens": 64, "temperature": 0.0}
+        req = urllib.request.Request(f"{endpoint.base_url}/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json", "Authorization": f"Bearer {endpoint.api_key}"})
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            timings = json.load(resp)["timings"]
+        read.append(timings["prompt_per_second"])
+        write.append(timings["predicted_per_second"])
+    return read, write
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--turns", type=int, default=8)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
+    ap.add_argument("--gguf", nargs="+", default=[LLMConfig().gguf], help="[llm] gguf values to compare")
+    ap.add_argument("--speed-rounds", type=int, default=5, help="long prompts read cold per model, for tokens/s")
     args = ap.parse_args()
     p = load_persona("samantha")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.turns} turns, max_tokens 60")
-    print("| threads | prompt layout | first token median ms | p90 ms | last turn ms |")
-    print("|---|---|---|---|---|")
-    for threads in args.threads:
-        cfg = dataclasses.replace(LLMConfig(), threads=threads, max_tokens=60, temperature=0.0, read_timeout_s=120)
-        llm = EmbeddedLLM(cfg)
-        brain = Brain(cfg, llm.endpoint)
-        for layout in args.layouts:
-            firsts = conversation(brain, p, args.turns, layout)
-            q = statistics.quantiles(firsts, n=10)
-            print(f"| {threads} | {LAYOUTS[layout]} | {statistics.median(firsts) * 1000:.0f} | {q[-1] * 1000:.0f} | "
-                  f"{firsts[-1] * 1000:.0f} |", flush=True)
-        llm.close()
+    print("| weights | threads | prompt layout | first token median ms | p90 ms | last turn ms |")
+    print("|---|---|---|---|---|---|")
+    speeds = []
+    for gguf in args.gguf:
+        for threads in args.threads:
+            cfg = dataclasses.replace(LLMConfig(), gguf=gguf, threads=threads, max_tokens=60, temperature=0.0,
+                                      read_timeout_s=120)
+            llm = EmbeddedLLM(cfg)
+            brain = Brain(cfg, llm.endpoint)
+            for layout in args.layouts:
+                firsts = conversation(brain, p, args.turns, layout)
+                q = statistics.quantiles(firsts, n=10)
+                print(f"| {gguf} | {threads} | {LAYOUTS[layout]} | {statistics.median(firsts) * 1000:.0f} | "
+                      f"{q[-1] * 1000:.0f} | {firsts[-1] * 1000:.0f} |", flush=True)
+            if args.speed_rounds:
+                speeds.append((gguf, threads, *throughput(llm.endpoint, args.speed_rounds)))
+            llm.close()
+    if speeds:
+        print("\n| weights | threads | prompt read tokens/s median (min-max) | write tokens/s median (min-max) |")
+        print("|---|---|---|---|")
+        for gguf, threads, read, write in speeds:
+            print(f"| {gguf} | {threads} | {statistics.median(read):.0f} ({min(read):.0f}-{max(read):.0f}) | "
+                  f"{statistics.median(write):.0f} ({min(write):.0f}-{max(write):.0f}) |")
 
 
 if __name__ == "__main__":

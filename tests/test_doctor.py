@@ -14,6 +14,7 @@ from companion.database import open_database
 from companion.memory import DB_NAME, MemoryStore
 from companion.model_files import BUNDLED_WHISPER, _sha256
 from companion.testing.checks import doctor
+from companion.ops.config import STTConfig
 
 pytestmark = pytest.mark.slow  # doctor verifies (and first assembles) the real Whisper model files
 
@@ -23,7 +24,8 @@ def test_a_truncated_whisper_model_is_named_reverified_and_rebuilt(companion_hom
     (companion_home / "models").mkdir()
     main(["--set", f"llm.base_url={scripted_llm.base_url}", "doctor"])  # assembles it once
     capsys.readouterr()
-    model = companion_home / "models" / "whisper-base" / "model.bin"
+    name = STTConfig().model.removeprefix("bundled:")
+    model = companion_home / "models" / f"whisper-{name}" / "model.bin"
     size = model.stat().st_size
     with model.open("r+b") as fh:
         fh.truncate(size // 2)  # as if the copy had been cut off half way
@@ -31,14 +33,14 @@ def test_a_truncated_whisper_model_is_named_reverified_and_rebuilt(companion_hom
     _, checks = doctor(capsys, scripted_llm)
     line = checks["speech recognition"]
     assert line.startswith("ok") and str(model) in line and "truncated" in line and "rebuilt" in line
-    assert model.stat().st_size == size and _sha256(model) == BUNDLED_WHISPER["base"]["sha256"]
+    assert model.stat().st_size == size and _sha256(model) == BUNDLED_WHISPER[name]["sha256"]
 
     with model.open("r+b") as fh:  # same size, different bytes: only the sha256 finds it
         fh.seek(size // 3)
         fh.write(b"\0" * 4096)
     _, checks = doctor(capsys, scripted_llm)
     assert "does not match its recorded sha256" in checks["speech recognition"]
-    assert _sha256(model) == BUNDLED_WHISPER["base"]["sha256"]
+    assert _sha256(model) == BUNDLED_WHISPER[name]["sha256"]
     _, checks = doctor(capsys, scripted_llm)
     assert "rebuilt" not in checks["speech recognition"]  # sound now: nothing to say
 

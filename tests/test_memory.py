@@ -259,6 +259,63 @@ def test_retrieval_stays_under_20ms_at_100k_turns(store):
     assert timings[len(timings) // 2] < 0.020, f"median {timings[len(timings) // 2] * 1000:.1f} ms"
 
 
+def _many_facts(store, n: int) -> None:
+    """``n`` current facts as a years-long memory (or an import) leaves them: likes, plans, notes."""
+    things = "ocean jazz tennis hiking paris garden piano dogs films sushi chess poetry bread cycling yoga".split()
+    with store.transaction() as db:
+        db.executemany("INSERT INTO facts (user_id, subject, attribute, value, origin, valid_from) VALUES (?, ?, ?, ?, ?, ?)",
+                       [(store.user_id, "user", ("likes", "dislikes", "plan", "note")[i % 4],
+                         f"{things[i % 15]} and {things[(i * 7) % 15]} number {i}", "import", MONDAY.isoformat())
+                        for i in range(n)])
+
+
+def test_the_profile_read_from_the_newest_facts_is_the_one_read_from_all(store, monkeypatch):
+    _many_facts(store, 3000)
+    memory = LongTermMemory(store, MemoryConfig())
+    session(memory, ["My name is Theodore.", "I live in Boston.", "I'm allergic to peanuts."], MONDAY)
+    from companion.memory.retrieval import standing_context
+
+    bounded = standing_context(store, MONDAY, None, 400)
+    everything = lambda core, newest: [f for f in store.facts() if f.attribute in core] + [  # noqa: E731
+        f for f in reversed(store.facts()) if f.attribute not in core]
+    monkeypatch.setattr(store, "profile_facts", everything)
+    assert standing_context(store, MONDAY, None, 400) == bounded
+    assert "name: Theodore" in bounded.text and "number 2999" in bounded.text
+
+
+def test_memory_for_the_prompt_stays_fast_at_100k_facts(store):
+    """The profile reads only the newest facts that can fit; before, every fact was read for
+    every turn and every read ahead (~0.4 s at 100,000 facts on two cores)."""
+    _many_facts(store, 100_000)
+    memory = LongTermMemory(store, MemoryConfig(), recall_tokens=80)
+    memory.on_user_turn("My name is Theodore.", MONDAY)
+    timings = []
+    for query in ["Do you remember the jazz and the ocean?", "What about chess and poetry number 5?"] * 5:
+        t = time.perf_counter()
+        memory.standing(MONDAY, read_ahead=True)
+        memory.preview(query, MONDAY)
+        timings.append(time.perf_counter() - t)
+    timings.sort()
+    assert timings[len(timings) // 2] < 0.050, f"median {timings[len(timings) // 2] * 1000:.1f} ms"
+
+
+def test_what_the_words_recall_is_bounded_for_the_embedded_model(store, companion_home):
+    _many_facts(store, 2000)
+    memory = LongTermMemory(store, MemoryConfig())
+    session(memory, [f"I went hiking with Anna near the lake on trip number {i}." for i in range(20)], MONDAY)
+    later = MONDAY + timedelta(days=1)
+    unbounded = memory.on_user_turn("Tell me about hiking, jazz and the ocean.", later).context
+    embedded = open_memory(Config(), companion_home)  # [llm] base_url = 'embedded' by default
+    assert embedded.recall_tokens == 80
+    embedded.standing(later, read_ahead=True)
+    text = "Tell me about hiking, jazz and the ocean with Anna."
+    bounded = embedded.preview(text, later)
+    assert tokens(unbounded) > 80 >= tokens(bounded) > 0
+    assert embedded.on_user_turn(text, later).context == bounded  # what was read ahead is what the turn sends
+    remote = load_config(None, {"llm": {"base_url": "http://localhost:1/v1"}}, environ={})
+    assert open_memory(remote, companion_home).recall_tokens == 0  # a large model reads fast: only the budget
+
+
 def test_export_import_round_trips(store, tmp_path, capsys):
     memory = LongTermMemory(store, MemoryConfig())
     session(memory, ["I live in LA.", "My name is Theodore."], MONDAY)

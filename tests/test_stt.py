@@ -1,5 +1,5 @@
-"""Whisper on real speech: the fitted short window hears the same words as the full one,
-and a transcription started at the first pause is reused when the turn is confirmed."""
+"""Whisper on real speech: the fitted short window hears the same words as the full one
+(also with the English-only tiny.en), and a transcription started at the first pause is reused when the turn is confirmed."""
 
 import dataclasses
 
@@ -11,6 +11,8 @@ from companion.ops.config import STTConfig
 from companion.stt import load_transcriber
 
 from companion.testing.checks import words
+
+pytestmark = pytest.mark.slow  # real Whisper models and Piper speech
 
 SENTENCES = [
     "Hi.",
@@ -32,6 +34,19 @@ def test_short_window_hears_what_the_full_window_hears(sentence, speech, transcr
     short = transcriber.transcribe(audio)
     full = full_window.transcribe(audio)
     assert words(short.text) == words(full.text) == words(sentence)
+
+
+@pytest.fixture(scope="module")
+def tiny_en(model_cache):
+    return load_transcriber(STTConfig(model="bundled:tiny.en"), model_cache)
+
+
+@pytest.mark.parametrize("sentence", SENTENCES[1:4])
+def test_english_only_tiny_hears_the_words_in_the_short_window(sentence, speech, tiny_en):
+    """tiny.en has no language or task token: the short window's prompt must still fit it."""
+    audio = read_audio(speech(sentence))
+    assert words(tiny_en.recognizer._short_window(audio)) == words(sentence)
+    assert words(tiny_en.transcribe(audio).text) == words(sentence)
 
 
 def test_long_turn_uses_the_full_window(speech, transcriber):

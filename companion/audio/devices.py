@@ -113,3 +113,8 @@ def pick_rate(device: Device, kind: str, preferred: tuple[int, ...]) -> int:
         except Exception:
             continue
     return int(device.default_rate)
+
+
+def portaudio_latency(ms: int) -> str | float:
+    """``[audio] *_latency_ms`` as sounddevice takes it: 0 is PortAudio's own 'high' setting."""
+    return "high" if ms <= 0 else ms / 1000

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate
+from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate, portaudio_latency
 from .files import write_wav
 from .resample import resample
 
@@ -119,9 +119,10 @@ class SpeakerSink(NullSink):
     included, can be handed to ``on_output(block, time)``: the echo canceller's reference.
     """
 
-    def __init__(self, device: Device, blocksize: int = 512, on_output=None, spec: str = ""):
+    def __init__(self, device: Device, blocksize: int = 512, on_output=None, spec: str = "", latency_ms: int = 0):
         super().__init__()
         self.device, self.spec, self.blocksize = device, spec, blocksize
+        self.latency = portaudio_latency(latency_ms)
         self.rate = pick_rate(device, "output", (22050, 48000, 44100))
         self.on_output = on_output
         self.reopened = 0
@@ -142,11 +143,11 @@ class SpeakerSink(NullSink):
         log.info("speaking on %r at %d Hz", device.name, self.rate)
 
     def _open(self) -> None:
-        # 'high' latency (~0.1 s of buffer): the CPU is shared with Whisper, Piper and the LLM, and
-        # a starved low-latency stream underruns, which is an audible gap in her voice
+        # 'high' latency by default: the CPU is shared with Whisper, Piper and the LLM, and a
+        # starved low-latency stream underruns, which is an audible gap in her voice
         self._stream = _sd().OutputStream(device=self.device.index, samplerate=self.rate, channels=1,
                                           dtype="float32", blocksize=self.blocksize, callback=self._callback,
-                                          latency="high")
+                                          latency=self.latency)
         self._stream.start()
 
     @property

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..records import SAMPLE_RATE, Frame
-from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate
+from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate, portaudio_latency
 from .resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ class MicrophoneSource:
     """
 
     def __init__(self, device: Device, block_ms: int = 32, spec: str = "", stall_s: float = 2.0,
-                 retry_s: float = 2.0):
+                 retry_s: float = 2.0, latency_ms: int = 0):
         self.device, self.spec, self.block_ms = device, spec, block_ms
+        self.latency = portaudio_latency(latency_ms)
         self.stall_s, self.retry_s = stall_s, retry_s
         self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=2000)
         self._stop = threading.Event()
@@ -74,7 +75,8 @@ class MicrophoneSource:
     def _open(self) -> None:
         sd = _sd()
         self._stream = sd.InputStream(device=self.device.index, samplerate=self.rate, channels=1,
-                                      dtype="float32", blocksize=self.blocksize, callback=self._callback)
+                                      dtype="float32", blocksize=self.blocksize, callback=self._callback,
+                                      latency=self.latency)
         self._stream.start()
         self._last_audio = time.monotonic()
         self._flowing = False

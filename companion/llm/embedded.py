@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..ops.config import LLMConfig
+from ..ops.config import LLMConfig, data_dir
 from ..model_files import resolve_gguf
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class EmbeddedLLM:
     def __init__(self, cfg: LLMConfig):
         import xllamacpp
 
-        gguf = resolve_gguf(cfg.gguf)
+        gguf = resolve_gguf(cfg.gguf, data_dir() / "models")
         params = xllamacpp.CommonParams()
         params.model.path = str(gguf)
         params.hostnames = ["127.0.0.1"]

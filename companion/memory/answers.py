@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from . import phrasing
 from .people import FEMALE, MALE, NAME, PETS, RELATIONS, People, fits
@@ -71,9 +72,10 @@ class Answer:
     about: str | None = None
 
 
-def answer(text: str, facts: list[Fact], people: People) -> Answer | None:
-    """The reply to a personal question in ``text`` from ``facts`` (current ones), or ``None``
-    when ``text`` is not one (the model answers it)."""
+def answer(text: str, facts: Callable[[], list[Fact]] | list[Fact], people: People) -> Answer | None:
+    """The reply to a personal question in ``text`` from ``facts`` (current ones; a callable is
+    called only when ``text`` is such a question), or ``None`` when it is not one (the model
+    answers it)."""
     core = _LEAD.sub("", text.strip(), count=1)
     core = re.sub(r"[\s,]*(?:please|again)?[.!?]*$", "", core)
     if core[:1].isupper() and core[1:2].islower():
@@ -81,7 +83,7 @@ def answer(text: str, facts: list[Fact], people: People) -> Answer | None:
     for topic, rx in _TOPICS:
         m = rx.fullmatch(core)
         if m:
-            return _reply(topic, m.groupdict(), facts, people)
+            return _reply(topic, m.groupdict(), facts() if callable(facts) else facts, people)
     return None
 
 

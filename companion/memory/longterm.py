@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class LongTermMemory:
-    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None):
+    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None, recall_tokens: int = 0):
         self.store, self.cfg, self.writer = store, cfg, writer
+        self.recall_tokens = recall_tokens  # most tokens for what the words recall; 0 = what the budget leaves
         self.session_id: int | None = None
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
         self._unsaid = False  # the last command named what to forget: keep neither it nor the reply
@@ -100,7 +101,7 @@ class LongTermMemory:
     def _recalled(self, text: str, now: datetime) -> str:
         """What ``text`` recalls beyond the standing part the request carries, in the budget it leaves."""
         return recalled_context(self.store, text, self.session_id, self.cfg.context_tokens, self.cfg.snippets,
-                                self._ahead or self._standing(now))
+                                self._ahead or self._standing(now), self.recall_tokens)
 
     def known_names(self, most: int = 30) -> list[str]:
         """The people, pets and places the user has named (and their own name), most recently
@@ -112,13 +113,12 @@ class LongTermMemory:
             return []
 
     def _people(self) -> People:
-        return People.from_facts(self.store.facts(), self._focus)
+        return People.from_facts(self.store.relation_facts(RELATIONS), self._focus)
 
     def _answer(self, text: str, keep_focus: bool = False) -> str | None:
         """A personal question ("where does my sister live?") answered from the facts; the
         person asked about is whom "she" means next."""
-        facts = self.store.facts()
-        found = answer(text, facts, People.from_facts(facts, self._focus))
+        found = answer(text, self.store.facts, self._people())  # every fact is read only for a personal question
         if found is None:
             return None
         if not keep_focus and found.about:

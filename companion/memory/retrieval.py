@@ -54,20 +54,34 @@ def match_query(text: str) -> str:
 
 def related_turns(store: MemoryStore, text: str, k: int, exclude_session: int | None = None,
                   postings: int = POSTINGS, role: str | None = None) -> list[Snippet]:
-    """Past turns for ``text`` by BM25 (only ``role``'s when given), at a bounded cost: ranking costs about 3 µs per matching
-    turn, so the rarest terms are kept while their turns add up to ``postings``; words said in
-    thousands of turns carry almost no BM25 weight anyway. When every term is that common,
-    only the latest ``postings`` turns are ranked."""
-    counted = sorted((store.turns_with(t, postings), t) for t in query_terms(text))
+    """Past turns for ``text`` by BM25 (only ``role``'s when given), at a bounded cost (see
+    :func:`_bounded_match`)."""
+    match, after = _bounded_match(store.turns_with, store.last_turn_id, text, postings)
+    return store.search_turns(match, k, exclude_session, after_id=after, role=role) if match else []
+
+
+def related_facts(store: MemoryStore, text: str, k: int, postings: int = POSTINGS) -> list[Fact]:
+    """Current facts for ``text`` by BM25, at a bounded cost (see :func:`_bounded_match`)."""
+    match, after = _bounded_match(store.facts_with, store.last_fact_id, text, postings)
+    return store.search_facts(match, k, after_id=after) if match else []
+
+
+def _bounded_match(count, last_id, text: str, postings: int) -> tuple[str, int]:
+    """An FTS5 query for ``text`` whose ranking stays cheap however large the memory: ranking
+    costs about 3 µs per matching row, so the rarest terms are kept while their rows add up to
+    ``postings``; words found in thousands of rows carry almost no BM25 weight anyway. When
+    every term is that common, only the latest ``postings`` rows are ranked (the second value:
+    rows with an id above it)."""
+    counted = sorted((count(t, postings), t) for t in query_terms(text))
     kept, total = [], 0
-    for count, term in counted:
-        if count and total + count <= postings:
+    for n, term in counted:
+        if n and total + n <= postings:
             kept.append(term)
-            total += count
+            total += n
     if kept:
-        return store.search_turns(" OR ".join(kept), k, exclude_session, role=role)
-    common = [t for count, t in counted if count][:3]
-    return store.search_turns(" OR ".join(common), k, exclude_session, after_id=store.last_turn_id() - postings, role=role)
+        return " OR ".join(kept), 0
+    common = [t for n, t in counted if n][:3]
+    return " OR ".join(common), max(0, last_id() - postings)
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,9 @@ def standing_context(store: MemoryStore, now: datetime, session_id: int | None, 
     picked = _Budget(budget - budget // RECALL_SHARE - tokens(HEADER) - 1)
     previous = store.previous_session(session_id)
     since = picked.add("since", _since(previous[1], now)) if previous else None
-    chosen = [f for f in _profile_order(store.facts()) if picked.add("facts", _fact_line(f))]
+    # a fact's line costs at least 3 tokens, so no more than left // 3 of the newest can fit
+    candidates = store.profile_facts(phrasing.ORDER, newest=max(1, picked.left // 3))
+    chosen = [f for f in _profile_order(candidates) if picked.add("facts", _fact_line(f))]
     summary = None
     if previous:
         summary = picked.add("summary", "Last conversation: " + (store.summary(previous[0]) or _extract(store, previous[0])))
@@ -105,13 +121,17 @@ def standing_context(store: MemoryStore, now: datetime, session_id: int | None, 
 
 
 def recalled_context(store: MemoryStore, text: str, session_id: int | None, budget: int, snippets: int,
-                     standing: Standing) -> str:
-    """What the user's words bring back, in what ``standing`` left of ``budget``: facts related to
-    them that the profile had no room for, then past turns of the user's found by search. Her
-    own past replies are not offered: a small model quotes them back as "you said: …", putting
-    her words in the user's mouth, and they only restate the user's words or her guesses."""
-    picked = _Budget(budget - (standing.cost + 1 if standing.text else tokens(HEADER) + 1))
-    related = [f for f in store.search_facts(match_query(text), limit=10) if f.id not in standing.shown]
+                     standing: Standing, most: int = 0) -> str:
+    """What the user's words bring back, in what ``standing`` left of ``budget`` and, with
+    ``most``, in at most that many tokens (the model reads this part after the user stops:
+    every token is a few ms on a small CPU model): facts related to the words that the profile
+    had no room for, then past turns of the user's found by search. Her own past replies are
+    not offered: a small model quotes them back as "you said: …", putting her words in the
+    user's mouth, and they only restate the user's words or her guesses."""
+    header = 0 if standing.text else tokens(HEADER) + 1
+    left = budget - (standing.cost + 1 if standing.text else header)
+    picked = _Budget(min(left, most - header) if most else left)
+    related = [f for f in related_facts(store, text, 10) if f.id not in standing.shown]
     chosen = [f for f in related if picked.add("related", _fact_line(f))]
     found = [s for s in related_turns(store, text, snippets, session_id, role="user") if picked.add("snippets", _snippet(s))]
     if not (chosen or found):

@@ -149,8 +149,18 @@ class MemoryStore:
 
     def turns_with(self, term: str, cap: int) -> int:
         """How many turns contain ``term`` (an FTS5 phrase), counting no further than ``cap``."""
-        return self._rows("SELECT COUNT(*) FROM (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ? LIMIT ?)",
+        return self._count_matches("turns_fts", term, cap)
+
+    def facts_with(self, term: str, cap: int) -> int:
+        """How many facts (current or not) contain ``term``, counting no further than ``cap``."""
+        return self._count_matches("facts_fts", term, cap)
+
+    def _count_matches(self, index: str, term: str, cap: int) -> int:
+        return self._rows(f"SELECT COUNT(*) FROM (SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?)",
                           (term, cap + 1))[0][0]
+
+    def last_fact_id(self) -> int:
+        return self._rows("SELECT COALESCE(MAX(id), 0) FROM facts")[0][0]
 
     def last_turn_id(self) -> int:
         return self._rows("SELECT COALESCE(MAX(id), 0) FROM turns")[0][0]
@@ -180,12 +190,33 @@ class MemoryStore:
         where = "AND valid_to IS NULL" if current else ""
         return [_fact(r) for r in self._rows(f"SELECT * FROM facts WHERE user_id = ? {where} ORDER BY id", (self.user_id,))]
 
-    def search_facts(self, match: str, limit: int) -> list[Fact]:
+    def relation_facts(self, relations: tuple[str, ...]) -> list[Fact]:
+        """The user's current relations ("sister: Susan"), by the index on attributes: whom "she"
+        and "my sister" mean, at a cost that does not grow with the rest of the memory."""
+        marks = ",".join("?" * len(relations))
+        return [_fact(r) for r in self._rows(
+            f"SELECT * FROM facts WHERE user_id = ? AND valid_to IS NULL AND attribute IN ({marks}) "
+            "AND subject = 'user' ORDER BY id", (self.user_id, *relations))]
+
+    def profile_facts(self, core: tuple[str, ...], newest: int) -> list[Fact]:
+        """Current facts for the profile at a cost that does not grow with the memory: every
+        one whose attribute is in ``core``, then the ``newest`` others (newest first)."""
+        marks = ",".join("?" * len(core))
+        rows = self._rows(f"SELECT * FROM facts WHERE user_id = ? AND valid_to IS NULL AND attribute IN ({marks}) "
+                          "ORDER BY id", (self.user_id, *core))
+        # NOT INDEXED: walk the table from its newest row and stop at the limit (the attribute index
+        # would sort every current fact first)
+        rows += self._rows(f"SELECT * FROM facts NOT INDEXED WHERE user_id = ? AND valid_to IS NULL AND attribute NOT IN ({marks}) "
+                           "ORDER BY id DESC LIMIT ?", (self.user_id, *core, newest))
+        return [_fact(r) for r in rows]
+
+    def search_facts(self, match: str, limit: int, after_id: int = 0) -> list[Fact]:
+        """Current facts matching an FTS5 expression (and newer than ``after_id``), best first."""
         if not match:
             return []
         return [_fact(r) for r in self._rows(
             "SELECT facts.* FROM facts_fts JOIN facts ON facts.id = facts_fts.rowid WHERE facts_fts MATCH ? "
-            "AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, limit))]
+            "AND facts_fts.rowid > ? AND facts.valid_to IS NULL ORDER BY facts_fts.rank LIMIT ?", (match, after_id, limit))]
 
     def add_facts(self, facts, now: datetime, source_turn_id: int | None, origin: str) -> None:
         """Record the facts read from one turn (``rules.FactCandidate``s) in one transaction. A

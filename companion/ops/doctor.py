@@ -94,7 +94,7 @@ def run_checks(cfg: Config) -> list[Check]:
     def weights():
         if llm_cfg.base_url != "embedded":
             return f"not used (the LLM is {cfg.llm.base_url})"
-        return str(resolve_gguf(cfg.llm.gguf))
+        return str(resolve_gguf(cfg.llm.gguf, data / "models", verify=True))
 
     def llm():
         endpoint, keepalive = resolve_endpoint(llm_cfg)

@@ -183,14 +183,14 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     spoken.watch(parts.transcriber.recognizer, parts.voice)  # a speech server that stops answering is said once
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
-    sink = SpeakerSink(out_dev, spec=cfg.audio.output_device)
+    sink = SpeakerSink(out_dev, cfg.audio.output_block, spec=cfg.audio.output_device, latency_ms=cfg.audio.output_latency_ms)
     echo = None
     if cfg.conversation.echo_gate:
         from ..audio.echo import EchoCanceller
 
         echo = EchoCanceller(sink.rate)
         sink.on_output = echo.on_output  # every block played becomes the echo reference
-    mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device)
+    mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device, latency_ms=cfg.audio.input_latency_ms)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,

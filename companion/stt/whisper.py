@@ -81,6 +81,7 @@ class WhisperRecognizer:
         from faster_whisper.tokenizer import Tokenizer
 
         if self._tokenizer is None:
+            # an English-only model (tiny.en) takes neither a language nor a task token
             self._tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual,
                                         task="transcribe", language=self.cfg.language)
         tok = self._tokenizer
@@ -93,7 +94,7 @@ class WhisperRecognizer:
         seconds = len(audio) / 16000
         hint = [tok.sot_prev, *tok.encode(" " + self.hints)] if self.hints else []  # as faster-whisper's hotwords
         result = self.model.model.generate(
-            encoded, [[*hint, tok.sot, tok.language, tok.transcribe, tok.no_timestamps]], beam_size=self.cfg.beam_size,
+            encoded, [[*hint, *tok.sot_sequence, tok.no_timestamps]], beam_size=self.cfg.beam_size,
             max_length=len(hint) + int(16 + 8 * seconds),  # the length counts the prompt
             suppress_blank=True, suppress_tokens=[-1], return_no_speech_prob=True)[0]
         if result.no_speech_prob >= 0.8:
