@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
 from companion.testing.checks import Session, voiced, wait_for, words

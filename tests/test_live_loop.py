@@ -118,7 +118,7 @@ def test_talking_over_her_stops_her_and_history_keeps_what_was_heard(scripted_ll
         when_she_has_spoken(s.sink, 0.5, lambda: (started.append(time.monotonic()), s.mic.say(noise(1.0, WORDS, 1))))
         run_until(s, lambda: s.conv.last_turn is not None and s.conv.last_turn.index == 2)
     assert s.loop.barge_ins == 1
-    assert s.sink.stopped_at is not None and s.sink.stopped_at - started[0] < 0.6  # 0.3 s of speech, then the words
+    assert s.sink.stopped_at is not None and s.sink.stopped_at - started[0] < 0.8  # 0.3 s of speech, then its words (not the 1.3 s fallback)
     first = s.conv.history[1]["content"]
     assert first.endswith("(interrupted by the user)") and first.startswith("The sea is")
     assert len(first.split()) < len(STORY.split())  # cut where playback stopped
