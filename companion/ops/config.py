@@ -149,7 +149,7 @@ class AudioConfig:
     input_device: str = _opt("", "microphone: name substring or index; '' = system default")
     output_device: str = _opt("", "speaker/headset: name substring or index; '' = system default")
     block_ms: int = _opt(32, "microphone block size in milliseconds", lo=10, hi=200)
-    input_latency_ms: int = _opt(0, "microphone buffer asked of PortAudio, in ms; 0 = PortAudio's 'high' setting (see README: device latency)", lo=0, hi=1000)
+    input_latency_ms: int = _opt(0, "microphone buffer asked of PortAudio, in ms; 0 = PortAudio's 'high' setting (see README: Benchmarks, Devices)", lo=0, hi=1000)
     output_latency_ms: int = _opt(0, "speaker buffer asked of PortAudio, in ms; 0 = PortAudio's 'high' setting, safe on a busy CPU (smaller can gap her voice)", lo=0, hi=1000)
     output_block: int = _opt(512, "speaker callback size in samples (0 = PortAudio picks)", lo=0, hi=8192)
     device_rescan_s: float = _opt(5.0, "while a named device is missing (running on the default one, or waiting), re-read the list of devices this often to find it again (a headset that comes back gets a new entry); 0 = never", lo=0.0, hi=600.0)
