@@ -109,12 +109,14 @@ def test_a_turn_replayed_through_remote_speech_matches_the_local_replay(tmp_path
             assert main(["replay", str(turn), "--out", str(tmp_path / name), *common, *extra]) == 0
             (record,) = [json.loads(line) for line in (tmp_path / name / "transcript.jsonl").read_text().splitlines()]
             reply = read_audio(tmp_path / name / "reply-001.wav")
-            heard[name] = (words(record["user_text"]), words(transcriber.recognizer.transcribe(reply).text))
+            heard[name] = (words(record["user_text"]), words(record["reply_text"]),
+                           words(transcriber.recognizer.transcribe(reply).text))
     assert not [r for r in caplog.records if "server failed" in r.getMessage()]  # the servers answered, no fallback
-    assert heard["wyoming"][0] == heard["openai"][0] == heard["local"][0]  # what she understood
+    understood = {name: h[:2] for name, h in heard.items()}  # what she heard, and what she answered
+    assert understood["wyoming"] == understood["openai"] == understood["local"], heard
     reply = "The forecast says sunshine and a light breeze."
-    for name, (_, said) in heard.items():  # what she said, as Whisper hears it from each voice
-        assert overlap(reply, " ".join(said)) >= 0.8, (name, said)
+    for name, (_, _, said) in heard.items():  # what she said, as Whisper hears it from each voice
+        assert overlap(reply, " ".join(said)) >= 0.75, heard
 
 
 @pytest.mark.parametrize("kind", ["wyoming", "openai"])
