@@ -29,7 +29,7 @@ CARD_V2 = {
 
 def test_samantha_is_the_default_and_has_every_part():
     p = load_persona("samantha")
-    assert (p.name, p.voice) == ("Samantha", "joe")
+    assert (p.name, p.voice) == ("Samantha", "heart")
     assert p.style.startswith("Everything you write is spoken aloud")
     assert p.examples[0] == Example("I had a rough day at work.", p.examples[0].assistant)
     assert "User: I had a rough day at work.\nSamantha: Oh no" in p.system_prompt
