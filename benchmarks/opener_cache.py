@@ -32,6 +32,7 @@ TURNS = ["Hi Samantha.", "I had a rough day at work.", "My boss yelled at me in 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--turns", type=int, default=len(TURNS), help="use the first N turns")
     args = ap.parse_args()
 
     from companion.audio.files import write_wav
@@ -47,7 +48,7 @@ def main() -> int:
     os.environ["COMPANION_HOME"] = str(home)
     joe = load_synthesizer(TTSConfig(voice="joe"), home, varied=False)
     files = [str(write_wav(work / f"turn-{i:02d}.wav", speak_to_array(joe, text), joe.sample_rate))
-             for i, text in enumerate(TURNS)]
+             for i, text in enumerate(TURNS[:args.turns])]
 
     cfg = load_config()
     persona = load_persona(cfg.persona.name)

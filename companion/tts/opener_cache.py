@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 VERSION = 1  # bump when the way pieces are synthesised changes, so old audio is not played
 IDLE_S = 1.5  # the voice must have been quiet this long before a phrase is built
+REST = 1.0  # after each phrase, rest this many times as long as it took: at most half the CPU,
+# so the user's next turn (Whisper, the LLM) is not starved while the cache fills
 
 
 def cache_name(engine: str, voice: str, speed: float) -> str:
@@ -104,9 +106,10 @@ class OpenerCache:
                 self._quiet_since = time.monotonic()
                 self._state.notify_all()
 
-    def build(self, idle_s: float = 0.0) -> int:
-        """Synthesise every missing phrase (each only once the voice has been idle ``idle_s``),
-        save the cache and return how many were made. Stops early when :meth:`close` is called."""
+    def build(self, idle_s: float = 0.0, rest: float = 0.0) -> int:
+        """Synthesise every missing phrase (each only once the voice has been idle ``idle_s``,
+        resting ``rest`` times the phrase's cost after it), save the cache and return how many
+        were made. Stops early when :meth:`close` is called."""
         made = 0
         while not self._stop.is_set():
             todo = self.missing()
@@ -123,6 +126,7 @@ class OpenerCache:
                 self._building = True
                 key, volume = self.path, self.voice.volume
                 self.voice.set_prosody(volume=1.0)
+            started = time.monotonic()
             try:
                 audio = np.concatenate([np.zeros(0, np.float32), *self.voice.synthesize(todo[0])])
             finally:
@@ -133,6 +137,7 @@ class OpenerCache:
             if key == self.path:  # the speed did not change meanwhile
                 self._store = {**self._store, todo[0]: audio}
                 made += 1
+            self._stop.wait(rest * (time.monotonic() - started))
         if made:
             self._write()
         return made
@@ -156,7 +161,7 @@ class OpenerCache:
     def _build_logged(self) -> None:
         t = time.perf_counter()
         try:
-            made = self.build(IDLE_S)
+            made = self.build(IDLE_S, REST)
         except Exception:  # the cache is an optimisation: the conversation goes on without it
             log.exception("the opener cache could not be built")
             return
