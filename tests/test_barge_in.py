@@ -12,10 +12,10 @@ from companion.testing.checks import Session, voiced, wait_for, words
 
 pytestmark = pytest.mark.slow
 
+# three sentences, under 50 words: the longest reply she speaks (dialogue/shaping.py)
 LONG_REPLY = ("The ocean covers most of our planet and holds more life than we can imagine. "
-              "Near the surface, sunlight feeds tiny plants that make much of the air we breathe. "
-              "Deeper down, it gets dark and cold, and strange creatures make their own light. "
-              "Whales sing to each other across hundreds of miles. Isn't that wonderful?")
+              "Near the surface, sunlight feeds plants that make the air we breathe, and whales sing across miles. "
+              "Deeper down, it gets dark and cold, and strange creatures make their own light.")
 
 
 def talked_on_for(audio, ear, since: float) -> float:

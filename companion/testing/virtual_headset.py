@@ -313,9 +313,14 @@ class VirtualHeadset:
         return dict(self._env)
 
     def environ(self, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
-        """A full environment for a subprocess (``base`` defaults to ``os.environ``)."""
+        """A full environment for a subprocess (``base`` defaults to ``os.environ``). The process
+        speaks with Piper's ``joe`` unless ``extra`` says otherwise: these tests are about turn
+        taking, barge-in and devices, and on two shared cores the default Kokoro voice's first
+        clause can take seconds while a test suite runs beside it (the voice has tests of its own,
+        and the latency benchmark measures the default voice)."""
         env = dict(os.environ if base is None else base)
         env.update(self._env)
+        env.setdefault("COMPANION_TTS_VOICE", "joe")
         env.update(extra)
         return env
 
