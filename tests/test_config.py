@@ -10,7 +10,7 @@ from companion.ops.config import PROJECT_ROOT, SECTIONS, Config, ConfigError, lo
 def test_defaults_when_no_file(tmp_path):
     cfg = load_config(None, environ={})
     assert cfg.llm.base_url == "embedded"
-    assert cfg.stt.model == "bundled:tiny.en"
+    assert cfg.stt.model == "bundled:base"
     assert cfg.tts.voice == "heart"
 
 

@@ -97,7 +97,7 @@ def test_models_in_use_names_the_embedded_weights_or_the_remote_model():
     cfg = load_config(None, {"llm": {"model": "llama3.2:3b"}}, environ={})
     remote = SimpleNamespace(brain=SimpleNamespace(endpoint=Endpoint("http://localhost:11434/v1", "k", "default")),
                              keepalive=None)
-    assert models_in_use(cfg, remote) == {"stt": "bundled:tiny.en", "voice": "heart",
+    assert models_in_use(cfg, remote) == {"stt": "bundled:base", "voice": "heart",
                                           "llm": "llama3.2:3b at http://localhost:11434/v1"}
     local = SimpleNamespace(brain=remote.brain, keepalive=object())
     assert models_in_use(cfg, local)["llm"].startswith("embedded llama.cpp, smollm2")

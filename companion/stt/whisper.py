@@ -37,6 +37,15 @@ MAX_HINTS = 30  # names; Whisper's prompt holds at most 223 tokens
 _LOOP = re.compile(r"(\b.{6,}?)(?:\s*\1){2,}", re.S)
 
 
+def _started_over(text: str) -> bool:
+    """The decode wrote the turn and began it again ("Good morning. How did you sleep? Good
+    morning. How did you"): tiny.en does this in a fitted window when the speech ends the
+    audio; the full window then decodes it properly."""
+    words = re.findall(r"[\w']+", text.lower())
+    head = words[:3]
+    return len(head) == 3 and any(words[i:i + 3] == head for i in range(3, len(words) - 2))
+
+
 class WhisperRecognizer:
     """faster-whisper on the CPU (or GPU): blocking; call it from one thread at a time."""
 
@@ -54,7 +63,11 @@ class WhisperRecognizer:
         log.info("whisper %s loaded in %.2fs", cfg.model, time.perf_counter() - t)
 
     def set_hints(self, names: list[str]) -> None:
-        """Listen for these names from the next turn on (at most ``MAX_HINTS``, the first kept)."""
+        """Listen for these names from the next turn on (at most ``MAX_HINTS``, the first kept).
+        An English-only model (tiny.en) takes none: given the prompt it wrote the turn twice
+        ("Can you hear me now? Can you hear me now?") and heard no more names than without it."""
+        if not self.model.model.is_multilingual:
+            return
         self.hints = ", ".join(list(dict.fromkeys(n.strip() for n in names if n.strip()))[:MAX_HINTS])
 
     def warm_up(self) -> None:
@@ -65,7 +78,7 @@ class WhisperRecognizer:
         text = None
         if self.cfg.short_window and self.cfg.language and len(audio) < 0.45 * FULL_WINDOW * 160:
             text = self._short_window(audio)
-            if text is not None and _LOOP.search(text):
+            if text is not None and (_LOOP.search(text) or _started_over(text)):
                 log.debug("short-window decode looped (%r); using the full window", Words(text))
                 text = None
         if text is not None:
