@@ -47,7 +47,7 @@ class FakeStream:
 
     opened: list = []
 
-    def __init__(self, device, samplerate, channels, dtype, blocksize, callback):
+    def __init__(self, device, samplerate, channels, dtype, blocksize, callback, latency=None):
         import threading
 
         self.device, self.callback, self.blocksize, self.active = device, callback, blocksize, False

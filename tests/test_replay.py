@@ -146,7 +146,7 @@ def test_sigterm_mid_reply_exits_143_and_the_transcript_holds_only_what_was_writ
         deadline = time.monotonic() + 60
         while not scripted_llm.requests and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(2.0)  # a few clauses in: some audio made, most of the reply not yet
+        time.sleep(3.5)  # a sentence in (shaping releases whole sentences): some audio made, not all
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_when_replying, daemon=True).start()
