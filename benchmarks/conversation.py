@@ -55,7 +55,7 @@ class Run:
         for s in settings:
             cmd += ["--set", s]
         self.err = open(self.err_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=hs.environ(dict(os.environ)), stdout=subprocess.DEVNULL, stderr=self.err,
+        self.proc = subprocess.Popen(cmd, env=hs.environ(dict(os.environ), voice=None), stdout=subprocess.DEVNULL, stderr=self.err,
                                      start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 120
         while "listening (" not in self.stderr():

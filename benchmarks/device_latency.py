@@ -94,7 +94,7 @@ def measure(hs: VirtualHeadset, work: Path, kind: str, latency_ms: int, block: i
            "--bursts", str(bursts), "--period", str(period)]
     source = "spk.monitor" if kind == "output" else "mic.monitor"
     rec = hs.record(work / f"{kind}-{latency_ms}.wav", source=source).wait_started()
-    env = hs.environ({**os.environ, "PYTHONPATH": str(ROOT)})
+    env = hs.environ({**os.environ, "PYTHONPATH": str(ROOT)}, voice=None)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info = {}
     if kind == "input":

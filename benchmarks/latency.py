@@ -300,7 +300,7 @@ def run(args) -> dict:
         spk = hs.record(work / "spk.wav", source="spk.monitor").wait_started()
         err = open(stderr_path, "wb")
         launched = time.monotonic()
-        proc = subprocess.Popen(cmd, env=hs.environ(env_clean), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+        proc = subprocess.Popen(cmd, env=hs.environ(env_clean, voice=None), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=True, preexec_fn=_die_with_parent)
         try:
             deadline = launched + args.start_timeout

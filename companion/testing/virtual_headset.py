@@ -312,15 +312,17 @@ class VirtualHeadset:
         """The variables that point a PulseAudio/PortAudio client at this headset."""
         return dict(self._env)
 
-    def environ(self, base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    def environ(self, base: dict[str, str] | None = None, voice: str | None = "joe", **extra: str) -> dict[str, str]:
         """A full environment for a subprocess (``base`` defaults to ``os.environ``). The process
-        speaks with Piper's ``joe`` unless ``extra`` says otherwise: these tests are about turn
-        taking, barge-in and devices, and on two shared cores the default Kokoro voice's first
-        clause can take seconds while a test suite runs beside it (the voice has tests of its own,
-        and the latency benchmark measures the default voice)."""
+        speaks with ``voice`` (``None``: the configured one) unless ``base`` or ``extra`` say
+        otherwise. Piper's ``joe`` by default: the tests are about turn taking, barge-in and
+        devices, and on two shared cores the default Kokoro voice's first clause can take seconds
+        while a test suite runs beside it (the voice has tests of its own; the benchmarks pass
+        ``voice=None`` and measure the default voice)."""
         env = dict(os.environ if base is None else base)
         env.update(self._env)
-        env.setdefault("COMPANION_TTS_VOICE", "joe")
+        if voice:
+            env.setdefault("COMPANION_TTS_VOICE", voice)
         env.update(extra)
         return env
 
