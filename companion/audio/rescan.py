@@ -78,9 +78,4 @@ class DeviceRescan:
                         *after)
 
     def _where(self) -> tuple[str, str]:
-        def name(part):
-            if not part.is_open:
-                return "nothing (no device opens)"
-            return repr(part.device.name) + (" (the default device, until yours is back)" if part.on_fallback else "")
-
-        return name(self.mic), name(self.sink)
+        return self.mic.where, self.sink.where

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate, portaudio_latency
+from .devices import AudioDeviceError, Device, _sd, pick_rate, portaudio_latency
 from .files import write_wav
+from .reopen import ReopeningStream
 from .resample import resample
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class WavSink(NullSink):
                 self.path.unlink(missing_ok=True)  # no half-written file for anyone to trust
 
 
-class SpeakerSink(NullSink):
+class SpeakerSink(ReopeningStream, NullSink):
     """A sounddevice output stream fed from a queue of blocks by its callback.
 
     The stream stays open between replies (silence when idle) so the first sample of a reply
@@ -119,16 +120,15 @@ class SpeakerSink(NullSink):
     included, can be handed to ``on_output(block, time)``: the echo canceller's reference.
     """
 
+    kind, part, doing, log = "output", "speaker", "speaking", log
+
     def __init__(self, device: Device, blocksize: int = 512, on_output=None, spec: str = "", latency_ms: int = 0):
         super().__init__()
-        self.device, self.spec, self.blocksize = device, spec, blocksize
+        self._init_stream(spec)
+        self.blocksize = blocksize
         self.latency = portaudio_latency(latency_ms)
-        self.rate = pick_rate(device, "output", (22050, 48000, 44100))
+        self._configure(device)
         self.on_output = on_output
-        self.reopened = 0
-        self.on_fallback = False  # on the default device because the named one is missing
-        self._stream = None
-        self._stream_lock = threading.RLock()  # opening, closing, and re-initialising PortAudio
         self._blocks: collections.deque[np.ndarray] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
@@ -142,6 +142,9 @@ class SpeakerSink(NullSink):
                                    "Pick another with --output-device (see 'companion devices').") from None
         log.info("speaking on %r at %d Hz", device.name, self.rate)
 
+    def _configure(self, device: Device) -> None:
+        self.device, self.rate = device, pick_rate(device, "output", (22050, 48000, 44100))
+
     def _open(self) -> None:
         # 'high' latency by default: the CPU is shared with Whisper, Piper and the LLM, and a
         # starved low-latency stream underruns, which is an audible gap in her voice
@@ -149,32 +152,6 @@ class SpeakerSink(NullSink):
                                           dtype="float32", blocksize=self.blocksize, callback=self._callback,
                                           latency=self.latency)
         self._stream.start()
-
-    @property
-    def is_open(self) -> bool:
-        return self._stream is not None and self._stream.active
-
-    def close_stream(self) -> None:
-        with self._stream_lock:
-            close_quietly(self._stream)
-            self._stream = None
-
-    def reopen(self) -> bool:
-        """Open the named device if it is there, else the default one."""
-        with self._stream_lock:
-            self.close_stream()
-            fallback = open_named_else_default(self.spec, "output", self._open_on)
-            if fallback is not None:
-                self.on_fallback = fallback
-            return fallback is not None
-
-    def _open_on(self, device: Device) -> None:
-        self.device, self.rate = device, pick_rate(device, "output", (22050, 48000, 44100))
-        try:
-            self._open()
-        except Exception:
-            self.close_stream()
-            raise
 
     @contextmanager
     def suspended(self):
@@ -193,12 +170,8 @@ class SpeakerSink(NullSink):
         with self._stream_lock:
             if self.is_open:
                 return
-            log.warning("speaker %r stopped (disconnected?); reopening it", self.device.name)
-            if self.reopen():
-                self.reopened += 1
-                log.warning("speaking again on %r at %d Hz%s", self.device.name, self.rate,
-                            " (the default device, until yours is back)" if self.on_fallback else "")
-            else:
+            self._lost("stopped (disconnected?)")
+            if not self._reopen_lost():
                 log.error("no speaker can be opened; will retry with the next sentence")
 
     def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: copy only

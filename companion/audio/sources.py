@@ -15,7 +15,8 @@ from typing import Iterator
 import numpy as np
 
 from ..records import SAMPLE_RATE, Frame
-from .devices import AudioDeviceError, Device, _sd, close_quietly, open_named_else_default, pick_rate, portaudio_latency
+from .devices import AudioDeviceError, Device, _sd, pick_rate, portaudio_latency
+from .reopen import ReopeningStream
 from .resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def array_frames(audio: np.ndarray, block: int = 512, t0: float = 0.0) -> Iterat
         yield Frame(audio[i:i + block], t0 + i / SAMPLE_RATE)
 
 
-class MicrophoneSource:
+class MicrophoneSource(ReopeningStream):
     """A sounddevice input stream. The callback only copies, stamps and enqueues; resampling
     and VAD happen on the consuming thread.
 
@@ -38,18 +39,18 @@ class MicrophoneSource:
     the device list between tries.
     """
 
+    kind, part, doing, log = "input", "microphone", "listening", log
+
     def __init__(self, device: Device, block_ms: int = 32, spec: str = "", stall_s: float = 2.0,
                  retry_s: float = 2.0, latency_ms: int = 0):
-        self.device, self.spec, self.block_ms = device, spec, block_ms
+        self._init_stream(spec)
+        self.block_ms = block_ms
         self.latency = portaudio_latency(latency_ms)
         self.stall_s, self.retry_s = stall_s, retry_s
         self._queue: queue.Queue[tuple[np.ndarray, float]] = queue.Queue(maxsize=2000)
         self._stop = threading.Event()
         self.overflows = 0
-        self.reopened = 0
-        self.on_fallback = False  # on the default device because the named one is missing
         self.rescan = None
-        self._stream = None
         self._last_audio = 0.0
         self._flowing = False  # a fresh stream may take seconds to deliver its first block
         self._anchor, self._counted = 0.0, 0  # the frame clock (see _clock)
@@ -91,38 +92,11 @@ class MicrophoneSource:
         log.info("listening on %r at %d Hz", self.device.name, self.rate)
         return self
 
-    def close_stream(self) -> None:
-        close_quietly(self._stream)
-        self._stream = None
-
-    @property
-    def is_open(self) -> bool:
-        return self._stream is not None and self._stream.active
-
-    def reopen(self) -> bool:
-        """Open the named device if it is there, else the default one."""
-        self.close_stream()
-        fallback = open_named_else_default(self.spec, "input", self._open_on)
-        if fallback is not None:
-            self.on_fallback = fallback
-        return fallback is not None
-
-    def _open_on(self, device: Device) -> None:
-        try:
-            self._configure(device)
-            self._open()
-        except Exception:
-            self.close_stream()
-            raise
-
     def _reopen(self, why: str) -> None:
         """Keep trying the named device, then the default one, until one opens or we stop."""
-        log.warning("microphone %r %s; reopening it", self.device.name, why)
+        self._lost(why)
         while not self._stop.is_set():
-            if self.reopen():
-                self.reopened += 1
-                log.warning("listening again on %r at %d Hz%s", self.device.name, self.rate,
-                            " (the default device, until yours is back)" if self.on_fallback else "")
+            if self._reopen_lost():
                 return
             self._stop.wait(self.retry_s)
             if self.rescan is not None and not self._stop.is_set():
