@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
+from companion.contracts import NoMemory
 from companion.dialogue.conversation import Conversation
 from companion.dialogue.persona import load_persona
 from companion.hearing.endpointer import EndpointSettings, Endpointer
@@ -55,12 +56,12 @@ class Live:
 
 
 @contextmanager
-def live(llm: ScriptedLLM, sink: PacedSink | None = None):
+def live(llm: ScriptedLLM, sink: PacedSink | None = None, memory=None):
     """A live loop over one spoken question (0.8 s of loud noise), answered with a long reply."""
     mic = PacedMic(np.concatenate([np.zeros(int(0.3 * SAMPLE_RATE), np.float32), noise(0.8, WORDS)]))
     sink = sink or PacedSink()
     conv = Conversation(SpeculativeTranscriber(Said(heard)), Brain(LLMConfig(), Endpoint(llm.base_url, "k", "m")),
-                        Tone(word_s=0.08), load_persona("samantha"))
+                        Tone(word_s=0.08), load_persona("samantha"), memory=memory)
     cfg = Config()
     cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, barge_in="on", earcons=False))
     turns = TurnTaker(Endpointer(EndpointSettings(), vad=LoudnessVAD()), conv, VADConfig())
@@ -123,6 +124,22 @@ def test_talking_over_her_stops_her_and_history_keeps_what_was_heard(scripted_ll
     assert first.endswith("(interrupted by the user)") and first.startswith("The sea is")
     assert len(first.split()) < len(STORY.split())  # cut where playback stopped
     assert len(scripted_llm.requests) == 2 and scripted_llm.requests[1]["messages"][-3]["content"] == first
+
+
+def test_speech_while_she_stores_a_finished_reply_does_not_hold_the_next_one(scripted_llm):
+    """The user speaks as soon as she has finished, while her turn is still being stored: the
+    pause that speech causes has nothing left to hold, and must not hold the next reply."""
+    class SlowToStore(NoMemory):
+        def on_reply(self, turn, spoken):
+            if turn.index == 1:
+                s.mic.say(noise(1.0, WORDS, 1))
+                time.sleep(0.6)
+
+    scripted_llm.enqueue("Okay.", "Yes?")
+    with live(scripted_llm, memory=SlowToStore()) as s:
+        run_until(s, lambda: s.conv.last_turn is not None and s.conv.last_turn.index == 2, timeout=8)
+    assert s.conv.last_turn.index == 2 and not s.conv.last_turn.interrupted
+    assert s.sink.played == s.sink.queued > 0  # all of "Yes?" played
 
 
 def test_stop_during_a_reply_ends_the_loop_and_the_reply_at_once(scripted_llm):

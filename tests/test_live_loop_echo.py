@@ -30,6 +30,9 @@ class Speaker:
     def resume(self):
         self.paused = False
 
+    def stop(self):
+        self.paused = False
+
 
 class LeakyRoom:
     """An echo gate that hears her voice and removes only 3 dB of it."""
@@ -44,15 +47,15 @@ def test_switching_barge_in_off_resumes_a_reply_her_own_echo_had_paused():
     speaker = Speaker()
     loop = LiveLoop(cfg, SimpleNamespace(control=None), mic=None, sink=speaker, turn_taker=None, echo=LeakyRoom())
     done = threading.Event()
-    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply())
+    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply(speaker))
     reply.thread.start()
     try:
         loop._reply = reply
-        speaker.pause()  # as _watch_barge_in does at the first sign of speech: here, her own echo
-        reply.paused_at = 1.0
+        reply.handle.pause()  # as _watch_barge_in does at the first sign of speech: here, her own echo
+        assert speaker.paused
         loop._check_echo()
         assert loop.barge_in is False  # she listens only between replies now...
-        assert speaker.paused is False and reply.paused_at is None  # ...and goes on speaking
+        assert speaker.paused is False and not reply.handle.paused  # ...and goes on speaking
         assert reply.interrupted is False and not reply.handle.cancelled
     finally:
         done.set()

@@ -78,3 +78,41 @@ def test_a_cancelled_reply_stays_cancelled():
     assert reply.cancel() and reply.state is ReplyState.CANCELLED
     reply.speaking()
     assert not reply.finish() and reply.state is ReplyState.CANCELLED
+
+
+class Output:
+    """A sink as the reply handle uses it: it records what it was told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def pause(self):
+        self.calls.append("pause")
+
+    def resume(self):
+        self.calls.append("resume")
+
+    def stop(self):
+        self.calls.append("stop")
+
+
+def test_a_reply_holds_and_lets_go_of_its_output_and_cancelling_stops_it():
+    out = Output()
+    reply = Reply(out)
+    assert reply.pause() and not reply.pause()  # held once, however often the loop asks
+    assert reply.paused and reply.resume() and not reply.resume()
+    reply.pause()
+    reply.cancel()
+    assert out.calls == ["pause", "resume", "pause", "stop"]
+    assert not reply.paused and not reply.resume()  # stopping ended the pause
+
+
+def test_a_pause_never_outlives_its_reply():
+    """Speech that starts as she finishes must not hold the next reply: a reply that is over
+    holds nothing, and one that ends while held lets its output go."""
+    out = Output()
+    reply = Reply(out)
+    reply.speaking()
+    reply.pause()
+    assert reply.finish() and out.calls == ["pause", "resume"] and not reply.paused
+    assert not reply.pause() and out.calls == ["pause", "resume"]

@@ -55,7 +55,7 @@ class NullSink:
         """Block until everything written has been played."""
 
     def stop(self) -> None:
-        """Drop whatever has not been played yet."""
+        """Drop whatever has not been played yet (and end a :meth:`pause`)."""
 
     def cue(self, audio: np.ndarray, rate: int) -> None:
         """Play a short sound outside the reply (an earcon): not counted, never waited for."""

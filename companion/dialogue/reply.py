@@ -19,30 +19,67 @@ class ReplyState(enum.Enum):
 
 class Reply(Cancel):
     """A :class:`Cancel` with a state: THINKING -> SPEAKING -> DONE, or CANCELLED from either
-    of the first two. Cancelling a DONE reply does nothing."""
+    of the first two. Cancelling a DONE reply does nothing.
 
-    def __init__(self):
+    ``output`` (the sink the reply plays into) is stopped when the reply is cancelled, and
+    held and let go by :meth:`pause` and :meth:`resume` (the user may be starting to talk):
+    the one way the live loop stops or holds a reply. A reply that is over holds nothing, and
+    one that ends while held lets its output go, so a pause never outlives its reply."""
+
+    def __init__(self, output=None):
         super().__init__()
         self._state = ReplyState.THINKING
+        self._output = output
+        self._paused = False
+        if output is not None:
+            self.on_cancel(output.stop)  # queued audio dropped at once, whatever the reply is doing
 
     @property
     def state(self) -> ReplyState:
         return self._state
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def speaking(self) -> None:
         with self._lock:
             if self._state is ReplyState.THINKING:
                 self._state = ReplyState.SPEAKING
 
+    def pause(self) -> bool:
+        """Hold the output where it is (before the first sample, too); False when the reply is
+        over or already held."""
+        with self._lock:  # the output's own lock is taken inside this one, never the other way
+            if self._output is None or self._paused or self._state in (ReplyState.DONE, ReplyState.CANCELLED):
+                return False
+            self._paused = True
+            self._output.pause()
+            return True
+
+    def resume(self) -> bool:
+        """Go on from where :meth:`pause` held it; False when it was not held."""
+        with self._lock:
+            return self._let_go()
+
     def finish(self) -> bool:
         """The reply has ended: DONE unless it was cancelled first. True when DONE."""
         with self._lock:
             if self._state is not ReplyState.CANCELLED:
                 self._state = ReplyState.DONE
+            self._let_go()
             return self._state is ReplyState.DONE
+
+    def _let_go(self) -> bool:
+        if not self._paused:
+            return False
+        self._paused = False
+        self._output.resume()
+        return True
 
     def _may_cancel(self) -> bool:
         if self._state in (ReplyState.DONE, ReplyState.CANCELLED):
             return False
         self._state = ReplyState.CANCELLED
+        self._paused = False  # stopping the output ends its pause
         return True

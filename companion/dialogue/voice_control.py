@@ -123,7 +123,7 @@ class VoiceControl:
     wake_phrase: str = "Hey Samantha"
     last_said: Callable[[], str] = lambda: ""
     end_conversation: Callable[[datetime], None] = lambda now: None
-    cue: Callable[[str], None] = lambda kind: None
+    cue: Callable[[str], None] = lambda kind: None  # an earcon: "listening" on waking, "sleep" (runtime.app)
     sleeping: bool = False
     started: datetime | None = None
 

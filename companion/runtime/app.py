@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Callable
 
 from ..audio.devices import find_device
+from ..audio.earcons import Earcons
 from ..audio.rescan import DeviceRescan
 from ..audio.sinks import SpeakerSink, WavSink
 from ..audio.sources import MicrophoneSource
@@ -104,16 +106,18 @@ def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
                        opener_phrases(persona, cfg.conversation.wake_phrase))
 
 
-def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False) -> Conversation:
+def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False,
+                     cue: Callable[[str], None] = lambda kind: None) -> Conversation:
     """A conversation on the loaded parts. ``replay``: recordings follow each other at once
-    (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
+    (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn.
+    ``cue(kind)`` plays an earcon when voice control wakes her or puts her to sleep."""
     memory = open_memory(cfg, data_dir(), parts.brain)
     mode = cfg.conversation.think_ahead
     ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback)
              if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None)
     control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                            last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
-                           end_conversation=memory.end_session)
+                           end_conversation=memory.end_session, cue=cue)
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
                         memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)], control=control,
@@ -182,8 +186,10 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     _UNTIL_EXIT.append(parts)  # returning must not free them: freeing the embedded server joins its threads (0.6 s)
     spoken.watch(parts.transcriber.recognizer, parts.voice)  # a speech server that stops answering is said once
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl")
     sink = SpeakerSink(out_dev, cfg.audio.output_block, spec=cfg.audio.output_device, latency_ms=cfg.audio.output_latency_ms)
+    earcons = Earcons(cfg.conversation.earcon_volume) if cfg.conversation.earcons else None
+    cue = (lambda kind: earcons.play(kind, sink)) if earcons else (lambda kind: None)
+    conv = new_conversation(cfg, parts, data / "transcripts" / f"{stamp}.jsonl", cue=cue)
     echo = None
     if cfg.conversation.echo_gate:
         from ..audio.echo import EchoCanceller
@@ -194,7 +200,7 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
     loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,
-                    push_to_talk=ptt, devices=DeviceRescan(mic, sink, cfg.audio.device_rescan_s))
+                    push_to_talk=ptt, devices=DeviceRescan(mic, sink, cfg.audio.device_rescan_s), earcons=earcons)
     status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
     publish_each_turn(conv, status)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 
 from ..audio.earcons import Earcons
@@ -39,7 +38,6 @@ class _Reply:
 
     thread: threading.Thread
     handle: Reply
-    paused_at: float | None = None  # playback held because the user may be talking
     interrupted: bool = False  # the loop stopped it (it may have been DONE already, still storing)
     check: object | None = None  # transcription of the sound that paused her (a Future)
     tolerated: bool = False  # that sound was a backchannel: let it be
@@ -52,21 +50,19 @@ class _Reply:
 
 class LiveLoop:
     def __init__(self, cfg, conversation, mic, sink, turn_taker: TurnTaker, echo=None, announcer=None,
-                 output_name: str = "", push_to_talk=None, devices=None):
+                 output_name: str = "", push_to_talk=None, devices=None, earcons: Earcons | None = None):
         self.cfg = cfg.conversation
         self.conv, self.mic, self.sink, self.turns, self.echo = conversation, mic, sink, turn_taker, echo
         self.announcer = announcer
         self.ptt = push_to_talk  # a push_to_talk.TalkGate: only what is said while talking is heard
         self.devices = devices  # an audio.rescan.DeviceRescan: finds a missing named device again
-        self.earcons = Earcons(cfg.conversation.earcon_volume) if cfg.conversation.earcons else None
+        self.earcons = earcons  # "listening" at the start, "thinking" when a reply is slow to start
         mode = self.cfg.barge_in
         self.barge_in = mode in ("on", "auto") or (mode == "headset" and looks_like_headset(output_name))
         self._stop = threading.Event()
         self._reply: _Reply | None = None
         self.barge_ins = 0
         self.resumed = 0
-        if self.earcons and getattr(conversation, "control", None) is not None:
-            conversation.control.cue = lambda kind: self.earcons.play(kind, self.sink)
         log.info("barge-in %s (mode %s, output %r)", "on" if self.barge_in else "off", mode, output_name)
 
     # -- control -----------------------------------------------------------------------------
@@ -78,7 +74,7 @@ class LiveLoop:
         if reply is not None:
             reply.handle.cancel()
         self.mic.stop()
-        self.sink.stop()
+        self.sink.stop()  # and whatever else is playing (a reminder said between turns)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -117,8 +113,7 @@ class LiveLoop:
         reply = self._reply
         if reply is not None and reply.active and not reply.interrupted:
             log.info("ignored %.2fs of sound while speaking (too short to interrupt)", utt.duration)
-            if reply.paused_at is not None:
-                self._resume(reply)
+            self._resume(reply)
             return
         if reply is not None:
             reply.thread.join()
@@ -127,8 +122,7 @@ class LiveLoop:
         self._start_reply(utt)
 
     def _start_reply(self, utt: Utterance) -> None:
-        handle = Reply()
-        handle.on_cancel(self.sink.stop)  # queued audio dropped at once, whatever the reply is doing
+        handle = Reply(self.sink)  # cancelling drops its queued audio at once, whatever the reply is doing
 
         def work():
             try:
@@ -183,17 +177,14 @@ class LiveLoop:
         if not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:  # quiet (again)
             if not ep.in_speech:
                 reply.tolerated, reply.check = False, None
-            if reply.paused_at is not None:
-                self._resume(reply)
+            self._resume(reply)
             return
         voiced_ms = ep.voiced_s * 1000
         if reply.tolerated:
             if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
                 self._interrupt(reply, "speech went on")
             return
-        if reply.paused_at is None:
-            self.sink.pause()
-            reply.paused_at = time.monotonic()
+        if reply.handle.pause():  # (False when held already, or over)
             log.debug("paused: the user may be talking")
         if voiced_ms < self.cfg.barge_in_min_ms:
             return
@@ -217,10 +208,10 @@ class LiveLoop:
         log.info("barge-in (%s): stopped speaking", why)
 
     def _resume(self, reply: _Reply) -> None:
-        reply.paused_at = None
-        self.sink.resume()
-        self.resumed += 1
-        log.info("resumed: the sound was too short to be an interruption")
+        """Let go of a pause, if the reply is held."""
+        if reply.handle.resume():
+            self.resumed += 1
+            log.info("resumed: the sound was too short to be an interruption")
 
     def _check_echo(self) -> None:
         """``auto``: when her voice reaches the mic and the gate cannot remove it well
@@ -231,7 +222,7 @@ class LiveLoop:
         if self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1):
             self.barge_in = False
             reply = self._reply
-            if reply is not None and reply.paused_at is not None:  # paused by her own echo: nothing will resume it now
+            if reply is not None:  # paused by her own echo? nothing would resume it now
                 self._resume(reply)
             log.warning("her own voice reaches the microphone and cannot be removed (%.1f dB): barge-in is off; "
                         "use a headset to interrupt her", db)

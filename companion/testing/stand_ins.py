@@ -157,9 +157,10 @@ class PacedSink(NullSink):
         pass
 
     def begin(self):
+        """A new reply; like the speaker's sink, a pause still in force holds it too."""
         with self._lock:
             super().begin()
-            self._start, self._played_at_cut, self._paused_since, self._held = None, None, None, 0.0
+            self._start, self._played_at_cut, self._held = None, None, 0.0
             self._cut.clear()
 
     def write(self, audio, rate):
@@ -169,6 +170,8 @@ class PacedSink(NullSink):
             self.rate = self.rate or rate
             if self._start is None:
                 self._start = self.first_sample_at = time.monotonic()
+                if self._paused_since is not None:  # held from its first sample
+                    self._paused_since = self._start
             self.queued += len(audio)
 
     def finish(self):
@@ -190,12 +193,14 @@ class PacedSink(NullSink):
                 self._paused_since = None
 
     def stop(self):
+        """Cut the reply short; like the speaker's sink, a pause ends with it."""
         with self._lock:
             if self._start is not None and not self._cut.is_set():
                 self._played_at_cut = self.played
                 if self._played_at_cut < self.queued:  # cut short, not stopped after the end
                     self.stopped_at = time.monotonic()
             self._cut.set()
+            self._paused_since = None
 
     @property
     def playing(self):
