@@ -273,7 +273,6 @@ class Conversation:
         try:  # memory first: a transcript log that cannot be written must not cost her side of the turn
             self.memory.on_reply(turn, turn.heard_text)
             self._hear_names()
-            self._hear_names()
         except Exception:  # memory must never take the conversation down
             log.exception("memory could not store the reply")
         if self.transcript is not None and (self._keep or self.log_off_record):

@@ -37,8 +37,6 @@ from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
 from ..dialogue.honesty import Honesty
 from ..dialogue.persona import load_persona
-from ..cancel import Cancel
-from ..dialogue.reply import Reply
 from ..dialogue.shaping import stop_sequences
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
@@ -51,7 +49,6 @@ from ..tts import engine_of, load_synthesizer, speak_into, speak_to_array
 from ..tts.opener_cache import OpenerCache
 from ..dialogue.openers import opener_phrases
 from ..dialogue.voice_control import Preferences, VoiceControl
-from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
 
