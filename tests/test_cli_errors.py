@@ -212,11 +212,14 @@ def test_a_data_directory_made_readable_by_others_is_tightened(tmp_path, monkeyp
 
 def test_say_into_a_full_disk_names_the_file(tmp_path, capsys, monkeypatch):
     from companion.audio import sinks
+    from companion.runtime import app
+    from companion.testing.stand_ins import Silent
 
     def full(path, audio, rate):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as the wave module raises it: no file name
 
     monkeypatch.setattr(sinks, "write_wav", full)
+    monkeypatch.setattr(app, "load_synthesizer", lambda cfg, data: Silent())  # the message, not the voice, is tested
     out = tmp_path / "hello.wav"
     assert main(["say", "Hello.", "--out", str(out)]) == 1
     assert f"{out} cannot be written: the disk is full" in one_line(capsys)

@@ -144,7 +144,10 @@ def test_a_damaged_memory_is_moved_aside_never_overwritten(companion_home, scrip
 
     from companion.ops.cli import main
 
-    main(["--set", f"llm.base_url={scripted_llm.base_url}", "doctor"])
+    # speech "on a server" that is not there: the model checks fail at once instead of loading
+    # Whisper and the voice; the database lines are what this reads
+    main(["--set", f"llm.base_url={scripted_llm.base_url}", "--set", "stt.base_url=tcp://127.0.0.1:9",
+          "--set", "tts.base_url=tcp://127.0.0.1:9", "doctor"])
     out = capsys.readouterr().out
     assert moved[0].name in out and ".recover" in out
 

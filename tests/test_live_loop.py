@@ -57,11 +57,11 @@ class Live:
 
 @contextmanager
 def live(llm: ScriptedLLM, sink: PacedSink | None = None, memory=None):
-    """A live loop over one spoken question (0.8 s of loud noise), answered with a long reply."""
-    mic = PacedMic(np.concatenate([np.zeros(int(0.3 * SAMPLE_RATE), np.float32), noise(0.8, WORDS)]))
+    """A live loop over one spoken question (0.5 s of loud noise), answered with a long reply."""
+    mic = PacedMic(np.concatenate([np.zeros(int(0.1 * SAMPLE_RATE), np.float32), noise(0.5, WORDS)]))
     sink = sink or PacedSink()
     conv = Conversation(SpeculativeTranscriber(Said(heard)), Brain(LLMConfig(), Endpoint(llm.base_url, "k", "m")),
-                        Tone(word_s=0.08), load_persona("samantha"), memory=memory)
+                        Tone(word_s=0.05), load_persona("samantha"), memory=memory)
     cfg = Config()
     cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, barge_in="on", earcons=False))
     turns = TurnTaker(Endpointer(EndpointSettings(), vad=LoudnessVAD()), conv, VADConfig())

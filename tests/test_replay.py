@@ -75,6 +75,7 @@ def test_unusable_files_are_named_and_others_still_processed(tmp_path, speech, s
     assert [t["reply_text"] for t in read_turns(out)] == ["Of course."]
 
 
+@pytest.mark.slow  # the real replay command: loads Whisper and the voice
 def test_silence_and_noise_send_no_turn(tmp_path, scripted_llm):
     rng = np.random.default_rng(1)
     quiet = write_wav(tmp_path / "quiet.wav", np.zeros(32000, np.float32), 16000)
@@ -186,6 +187,7 @@ def test_a_reply_that_cannot_be_written_is_reported_and_the_run_goes_on(tmp_path
     assert f"could not write {out / 'reply-001.wav'} (No space left on device)" in caplog.text
 
 
+@pytest.mark.slow  # the real replay command: loads Whisper and the voice
 def test_silence_claims_no_transcript(tmp_path, scripted_llm, caplog):
     quiet = write_wav(tmp_path / "quiet.wav", np.zeros(32000, np.float32), 16000)
     out = tmp_path / "out"
