@@ -53,6 +53,7 @@ class Live:
     conv: Conversation
     mic: PacedMic
     sink: PacedSink
+    after_turn: list  # the turn count each time the loop's after_turn ran
 
 
 @contextmanager
@@ -60,12 +61,14 @@ def live(llm: ScriptedLLM, sink: PacedSink | None = None, memory=None):
     """A live loop over one spoken question (0.5 s of loud noise), answered with a long reply."""
     mic = PacedMic(np.concatenate([np.zeros(int(0.1 * SAMPLE_RATE), np.float32), noise(0.5, WORDS)]))
     sink = sink or PacedSink()
+    after: list[int] = []
     conv = Conversation(SpeculativeTranscriber(Said(heard)), Brain(LLMConfig(), Endpoint(llm.base_url, "k", "m")),
                         Tone(word_s=0.05), load_persona("samantha"), memory=memory)
     cfg = Config()
     cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, barge_in="on", earcons=False))
     turns = TurnTaker(Endpointer(EndpointSettings(), vad=LoudnessVAD()), conv, VADConfig())
-    yield Live(LiveLoop(cfg, conv, mic, sink, turns), conv, mic, sink)
+    yield Live(LiveLoop(cfg, conv, mic, sink, turns, after_turn=lambda: after.append(conv.turns)), conv, mic, sink,
+               after)
 
 
 def when_she_has_spoken(sink: PacedSink, seconds: float, then, timeout: float = 10.0) -> threading.Thread:
@@ -140,6 +143,7 @@ def test_speech_while_she_stores_a_finished_reply_does_not_hold_the_next_one(scr
         run_until(s, lambda: s.conv.last_turn is not None and s.conv.last_turn.index == 2, timeout=8)
     assert s.conv.last_turn.index == 2 and not s.conv.last_turn.interrupted
     assert s.sink.played == s.sink.queued > 0  # all of "Yes?" played
+    assert s.after_turn == [1, 2]  # the status file is written after each turn
 
 
 def test_stop_during_a_reply_ends_the_loop_and_the_reply_at_once(scripted_llm):

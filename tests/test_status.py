@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from companion.ops.cli import main
-from companion.ops.status import STATUS_NAME, LiveStatus, describe, publish_each_turn, read_status
+from companion.ops.status import STATUS_NAME, LiveStatus, describe, read_status
 from companion.records import Timings, Turn
 
 MODELS = {"stt": "bundled:base", "voice": "joe", "llm": "embedded smollm2"}
@@ -34,9 +34,9 @@ class FakeConversation:
 def test_running_status_lists_devices_models_turns_and_latency(companion_home, capsys):
     status = _status(companion_home)
     conv = FakeConversation()
-    publish_each_turn(conv, status)
-    conv.respond("hello", None)
-    assert conv.respond("how are you", None, reply=None).index == 2
+    for said in ("hello", "how are you"):
+        conv.respond(said, None)
+        status.turn(conv.turns, conv.last_turn)  # as the live loop's after_turn does (runtime/app.py)
 
     path = companion_home / STATUS_NAME
     assert path.stat().st_mode & 0o777 == 0o600

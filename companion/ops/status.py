@@ -63,20 +63,6 @@ class LiveStatus:
             log.warning("could not update %s (%s); 'companion status' may be out of date", self.path, exc)
 
 
-def publish_each_turn(conversation, status: LiveStatus) -> None:
-    """Update ``status`` after every reply. The live loop (live.py) calls
-    ``conversation.respond`` on its own thread; wrapping that one method is the narrowest seam
-    that sees every turn, in ``run`` and in tests alike."""
-    respond = conversation.respond
-
-    def respond_and_publish(*args, **kwargs):
-        turn = respond(*args, **kwargs)
-        status.turn(conversation.turns, conversation.last_turn)
-        return turn
-
-    conversation.respond = respond_and_publish
-
-
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

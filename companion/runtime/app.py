@@ -41,7 +41,7 @@ from ..dialogue.shaping import stop_sequences
 from ..hearing.push_to_talk import push_to_talk
 from ..skills import build_skills, router_of
 from ..skills.announce import IdleAnnouncer
-from ..ops.status import LiveStatus, models_in_use, publish_each_turn
+from ..ops.status import LiveStatus, models_in_use
 from ..stt import SpeculativeTranscriber, load_transcriber
 from ..dialogue.think_ahead import ThinkAhead
 from ..hearing.turn_taking import TurnTaker
@@ -196,10 +196,10 @@ def _run_live(cfg: Config, data: Path, spoken: SpokenFaults, ptt=None) -> int:
     mic = MicrophoneSource(in_dev, cfg.audio.block_ms, spec=cfg.audio.input_device, latency_ms=cfg.audio.input_latency_ms)
     turns = TurnTaker(Endpointer(EndpointSettings.from_config(cfg.vad)), conv, cfg.vad)
     announcer = IdleAnnouncer(spoken.around(router_of(conv)), parts.voice, sink)  # due reminders and faults, said in gaps
-    loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,
-                    push_to_talk=ptt, devices=DeviceRescan(mic, sink, cfg.audio.device_rescan_s), earcons=earcons)
     status = LiveStatus(data, input_device=in_dev.name, output_device=out_dev.name, models=models_in_use(cfg, parts))
-    publish_each_turn(conv, status)
+    loop = LiveLoop(cfg, conv, mic, sink, turns, echo=echo, announcer=announcer, output_name=out_dev.name,
+                    push_to_talk=ptt, devices=DeviceRescan(mic, sink, cfg.audio.device_rescan_s), earcons=earcons,
+                    after_turn=lambda: status.turn(conv.turns, conv.last_turn))
 
     with graceful_stop(loop.stop):
         parts.voice.build_in_background()  # the phrases she says most, made in the gaps

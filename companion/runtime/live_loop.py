@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 from ..audio.earcons import Earcons
 from ..dialogue.reply import Reply
@@ -50,13 +51,15 @@ class _Reply:
 
 class LiveLoop:
     def __init__(self, cfg, conversation, mic, sink, turn_taker: TurnTaker, echo=None, announcer=None,
-                 output_name: str = "", push_to_talk=None, devices=None, earcons: Earcons | None = None):
+                 output_name: str = "", push_to_talk=None, devices=None, earcons: Earcons | None = None,
+                 after_turn: Callable[[], None] | None = None):
         self.cfg = cfg.conversation
         self.conv, self.mic, self.sink, self.turns, self.echo = conversation, mic, sink, turn_taker, echo
         self.announcer = announcer
         self.ptt = push_to_talk  # a push_to_talk.TalkGate: only what is said while talking is heard
         self.devices = devices  # an audio.rescan.DeviceRescan: finds a missing named device again
         self.earcons = earcons  # "listening" at the start, "thinking" when a reply is slow to start
+        self.after_turn = after_turn  # called on the reply's thread after each turn (the status file)
         mode = self.cfg.barge_in
         self.barge_in = mode in ("on", "auto") or (mode == "headset" and looks_like_headset(output_name))
         self._stop = threading.Event()
@@ -127,6 +130,8 @@ class LiveLoop:
         def work():
             try:
                 self.conv.respond(utt, self.sink, reply=handle)
+                if self.after_turn is not None:
+                    self.after_turn()
             except Exception:  # a failed turn must never end the conversation
                 log.exception("the reply failed")
 
