@@ -7,7 +7,6 @@ import pytest
 
 from companion.testing.checks import Session, wait_for, words
 
-pytestmark = pytest.mark.slow
 
 
 def reload_sink(hs, name: str, rate: int) -> None:
@@ -18,6 +17,7 @@ def reload_sink(hs, name: str, rate: int) -> None:
     hs.pactl("load-module", "module-null-sink", f"sink_name={name}", f"rate={rate}", "channels=1")
 
 
+@pytest.mark.slow  # the real process on the virtual headset
 def test_devices_unplugged_and_back(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
     hs = pulse_ok
     scripted_llm.enqueue("Here is the first answer.", "And here is the second answer.")
