@@ -24,6 +24,7 @@ class Reply(Cancel):
     def __init__(self):
         super().__init__()
         self._state = ReplyState.THINKING
+        self.text = ""  # what she has been given to say so far (the live loop knows her echo by it)
 
     @property
     def state(self) -> ReplyState:
@@ -33,6 +34,10 @@ class Reply(Cancel):
         with self._lock:
             if self._state is ReplyState.THINKING:
                 self._state = ReplyState.SPEAKING
+
+    def said(self, piece: str) -> None:
+        """A piece of the reply went to the voice."""
+        self.text = f"{self.text} {piece}".strip()
 
     def finish(self) -> bool:
         """The reply has ended: DONE unless it was cancelled first. True when DONE."""
