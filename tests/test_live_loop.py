@@ -159,10 +159,11 @@ def leaky(llm: ScriptedLLM, mode: str = "on"):
             said.append(QUESTION if not said else INTERRUPTION)
             return said[-1]
         reply = box[0].loop._reply
-        words = reply.handle.text.split() if reply is not None else []
+        playing = reply is not None and reply.handle.text
+        words = (reply.handle.text if playing else box[0].loop._said_before[0]).split()  # or the tail of the last
         if not words:
             return "Mm-hm."
-        at = min(len(words) - 5, int(len(words) * sink.played / max(sink.queued, 1)))
+        at = min(len(words) - 5, int(len(words) * sink.played / max(sink.queued, 1))) if playing else len(words)
         echo = words[max(0, at - 4):max(0, at - 4) + 6]  # the words just played, as Whisper spells them
         return " ".join(w.replace("sea", "see") for i, w in enumerate(echo) if i != 2)
 
@@ -179,11 +180,12 @@ def leaky(llm: ScriptedLLM, mode: str = "on"):
 def test_her_own_words_coming_back_do_not_interrupt_her(scripted_llm, mode):
     scripted_llm.enqueue(STORY)
     with leaky(scripted_llm, mode) as s:
-        run_until(s, lambda: s.conv.last_turn is not None, timeout=30)
-        time.sleep(0.5)  # no echo of her last words becomes a turn
+        ended: list[float] = []  # her last words come back too: no turn may be made of them in the next 2.5 s
+        run_until(s, lambda: s.conv.last_turn is not None and (ended or ended.append(time.monotonic()) or ended)[0]
+                  + 2.5 < time.monotonic(), timeout=35)
     turn = s.conv.last_turn
     assert s.loop.barge_ins == 0 and not turn.interrupted and turn.heard_text == turn.reply_text == STORY
-    assert s.loop.echo_words >= 1 and len(scripted_llm.requests) == 1
+    assert s.loop.echo_words >= 1 and len(scripted_llm.requests) == 1 and s.conv.turns == 1
     assert s.loop.barge_in is (mode == "on")  # auto: her words heard back are open speakers: listen between replies
 
 

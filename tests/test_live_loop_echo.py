@@ -30,6 +30,9 @@ class Speaker:
     def resume(self):
         self.paused = False
 
+    def stop(self):
+        pass
+
 
 class LeakyRoom:
     """An echo gate that hears her voice and removes only 3 dB of it."""
@@ -167,3 +170,53 @@ def test_auto_takes_her_own_words_heard_back_as_open_speakers():
         assert loop.barge_in is False and reply.interrupted is False
     finally:
         done.set()
+
+
+class Answers:
+    """A conversation that hears ``text`` in any turn and notes the turns it answers."""
+
+    control = None
+
+    def __init__(self, text: str):
+        from companion.records import Transcript
+        self.heard, self.answered = Transcript(text, "en", 0.1), []
+
+    def listen_ahead(self, utt):
+        pass
+
+    def guess(self, wait=False):
+        return self.heard
+
+    def respond(self, utt, sink, reply=None):
+        self.answered.append(self.heard.text)
+
+
+def answered_after_her_reply(text: str, began_after_end_s: float) -> list[str]:
+    """A turn heard ``began_after_end_s`` after her last reply ended (negative: before)."""
+    import time
+
+    import numpy as np
+
+    from companion.records import Utterance
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in="on",
+                                                                          earcons=False))
+    conv = Answers(text)
+    loop = LiveLoop(cfg, conv, mic=None, sink=Speaker(), turn_taker=Hears())
+    ended = time.monotonic()
+    loop._said_before = (HER, ended)
+    start = ended + began_after_end_s
+    loop._on_turn(Utterance(np.zeros(8000, np.float32), start, start + 0.5, start + 1.0))
+    loop._reply.thread.join(5)
+    return conv.answered
+
+
+def test_the_echo_of_her_last_words_is_not_answered_as_a_turn():
+    assert answered_after_her_reply("from the first small boats to the great ships", -0.4) == []
+
+
+def test_a_turn_that_overlaps_her_last_words_is_answered_when_it_is_the_users():
+    assert answered_after_her_reply("What about the mountains?", -0.4) == ["What about the mountains?"]
+
+
+def test_her_words_said_back_well_after_her_reply_are_the_users():
+    assert answered_after_her_reply("the great ships of today", 5.0) == ["the great ships of today"]
