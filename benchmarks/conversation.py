@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             leak_scenario(run, wavs, args, results)
         finally:
             run.close()
+            if args.out:  # her own account of the open-speakers run: what she heard, why she stopped
+                args.out.with_suffix(".leak.log").write_text(run.stderr())
     tmp.cleanup()
     report = {
         "machine": results["machine"],
@@ -258,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=2))
     v, b = report["voice_to_voice_s"], report["barge_in_stop_s"]
+    ms = lambda s: "-" if s is None else f"{s * 1000:.0f}"  # noqa: E731  (a scenario run 0 times has no figures)
     print(f"\n| measure | value |\n|---|---|\n"
-          f"| voice-to-voice median / p90 ({v['n']} turns) | {v['median'] * 1000:.0f} / {v['p90'] * 1000:.0f} ms |\n"
-          f"| barge-in stop median / p90 ({b['n']}) | {b['median'] * 1000:.0f} / {b['p90'] * 1000:.0f} ms |\n"
+          f"| voice-to-voice median / p90 ({v['n']} turns) | {ms(v['median'])} / {ms(v['p90'])} ms |\n"
+          f"| barge-in stop median / p90 ({b['n']}) | {ms(b['median'])} / {ms(b['p90'])} ms |\n"
           f"| false barge-ins per minute of her speech (open speakers, {report['her_speech_on_open_speakers_s']:.0f} s) "
           f"| {report['false_barge_ins_per_minute_of_her_speech']:.2f} |\n"
           f"| turns answered that nobody said (open speakers) | {report['turns_answered_that_nobody_said']} |\n"

@@ -89,6 +89,55 @@ def test_her_own_voice_leaking_into_the_mic_does_not_interrupt_her(tmp_path, com
     assert len(scripted_llm.requests) == 1
 
 
+def open_speakers(hs, volume: str = "60%") -> None:
+    """Her voice reaches the microphone, delayed and quieter (benchmarks/conversation.py --leak)."""
+    module = hs.pactl("load-module", "module-loopback", "source=spk.monitor", "sink=mic", "latency_msec=80").strip()
+    for line in hs.pactl("list", "short", "sink-inputs").splitlines():
+        if line.split("\t")[1:2] == [module]:
+            hs.pactl("set-sink-input-volume", line.split("\t")[0], volume)
+
+
+FOREST = ("Forests are full of quiet life, from mosses on the ground to birds high in the branches. "
+          "Old trees talk to each other through their roots and share food with young ones. "
+          "Walking there slows the heart and clears the mind.")
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "issue 15, left open: with no echo gate her raw echo pauses her after ~0.3 s, and Whisper turns that "
+    "fragment into other words ('The old house' for 'The oce-', '4', 'Delo'), so she still stops herself; "
+    "her words heard back in longer sound are recognised ('Mountain'; 'They're lovely too.' after her reply)"))
+def test_her_own_words_leaking_back_are_not_an_interruption_but_the_users_are(tmp_path, companion_home, pulse_ok,
+                                                                             speech, scripted_llm):
+    """Open speakers where the echo gate does nothing (off here; on laptops it can fail):
+    her real voice comes back into the microphone at -13 dB and Whisper hears her words in it.
+    Those words do not stop her; the user's own words still do."""
+    open_speakers(pulse_ok)
+    scripted_llm.enqueue(LONG_REPLY, FOREST, "Mountains are lovely too.")
+    s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on",
+                "conversation.echo_gate=false")
+    try:
+        asked = s.say(speech("Tell me about the ocean."))
+        s.her_voice_after(asked, 10.0, timeout=90)
+        wait_for(lambda: len(s.turns()) >= 1, 90, "the first turn", s.proc, s.log)
+        time.sleep(2.0)  # long enough for any echo of her reply to become a turn
+        first = s.turns()
+        asked = s.say(speech("Tell me about the forest."))
+        s.her_voice_after(asked, 3.0, timeout=60)
+        interrupted_at = s.say(speech("Wait, stop. Tell me about the mountains."), wait=False)
+        turns = wait_for(lambda: len(s.turns()) >= 3 and s.turns(), 90, "the third turn", s.proc, s.log)
+        audio = s.ear.audio()
+    finally:
+        err = s.close()
+    assert len(first) == 1, first  # her echo was not answered...
+    assert first[0]["interrupted"] is False and first[0]["heard_text"] == LONG_REPLY, err[-3000:]  # ...nor did it stop her
+    assert "heard her own words" in err
+    second, third = turns[1:3]
+    assert second["interrupted"] is True, err[-3000:]
+    assert "mountains" in third["user_text"].lower()
+    stop_s = talked_on_for(audio, s.ear, interrupted_at)
+    assert stop_s < 3.0, f"she kept talking {stop_s:.2f}s after the user started"
+
+
 def test_mm_hm_while_she_speaks_does_not_stop_her(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
     scripted_llm.enqueue(LONG_REPLY)
     s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on")

@@ -32,7 +32,7 @@ from companion.records import SAMPLE_RATE
 from companion.runtime.live_loop import LiveLoop
 from companion.stt.speculative import SpeculativeTranscriber
 from companion.testing.scripted_llm import ScriptedLLM
-from companion.testing.stand_ins import LoudnessVAD, PacedMic, PacedSink, Said, Tone, noise
+from companion.testing.stand_ins import LeakyMic, LoudnessVAD, PacedMic, PacedSink, Said, Tone, noise
 
 QUESTION = "Tell me about the sea?"
 STORY = ("The sea is wide and deep and old, and it has carried ships and stories for longer than anyone "
@@ -158,6 +158,70 @@ def test_stop_during_a_reply_ends_the_loop_and_the_reply_at_once(scripted_llm):
         took = time.monotonic() - asked
     assert not runner.is_alive() and took < 0.5, f"took {took:.2f}s"
     assert s.sink.stopped_at - asked < 0.2
+
+
+# -- open speakers: her own voice comes back into the microphone ------------------------------
+INTERRUPTION = "Wait, stop. Tell me about the mountains instead."
+
+
+@contextmanager
+def leaky(llm: ScriptedLLM, mode: str = "on"):
+    """The live loop on open speakers with no echo gate: the microphone hears her reply (a
+    tone, :class:`LeakyMic`), and the recogniser hears in it the words she is playing, as
+    Whisper would, with its mistakes ("see" for "sea", a word dropped); loud noise is the user."""
+    sink = PacedSink()
+    mic = LeakyMic(np.concatenate([np.zeros(int(0.3 * SAMPLE_RATE), np.float32), noise(0.8, WORDS)]), sink, gain=0.5)
+    said: list[str] = []
+    box: list[Live] = []
+
+    def heard(audio) -> str:
+        sound = audio[np.abs(audio) > 0.01]
+        if len(sound) and np.sqrt(np.mean(np.square(sound))) > 0.4:
+            said.append(QUESTION if not said else INTERRUPTION)
+            return said[-1]
+        reply = box[0].loop._reply
+        playing = reply is not None and reply.handle.text
+        words = (reply.handle.text if playing else box[0].loop._said_before[0]).split()  # or the tail of the last
+        if not words:
+            return "Mm-hm."
+        at = min(len(words) - 5, int(len(words) * sink.played / max(sink.queued, 1))) if playing else len(words)
+        echo = words[max(0, at - 4):max(0, at - 4) + 6]  # the words just played, as Whisper spells them
+        return " ".join(w.replace("sea", "see") for i, w in enumerate(echo) if i != 2)
+
+    conv = Conversation(SpeculativeTranscriber(Said(heard)), Brain(LLMConfig(), Endpoint(llm.base_url, "k", "m")),
+                        Tone(word_s=0.2), load_persona("samantha"))
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, conversation=dataclasses.replace(cfg.conversation, barge_in=mode, earcons=False))
+    turns = TurnTaker(Endpointer(EndpointSettings(), vad=LoudnessVAD()), conv, VADConfig())
+    box.append(Live(LiveLoop(cfg, conv, mic, sink, turns), conv, mic, sink, []))
+    yield box[0]
+
+
+@pytest.mark.parametrize("mode", ["on", "auto"])
+def test_her_own_words_coming_back_do_not_interrupt_her(scripted_llm, mode):
+    scripted_llm.enqueue(STORY)
+    with leaky(scripted_llm, mode) as s:
+        ended: list[float] = []  # her last words come back too: no turn may be made of them in the next 2.5 s
+        run_until(s, lambda: s.conv.last_turn is not None and (ended or ended.append(time.monotonic()) or ended)[0]
+                  + 2.5 < time.monotonic(), timeout=35)
+    turn = s.conv.last_turn
+    assert s.loop.barge_ins == 0 and not turn.interrupted and turn.heard_text == turn.reply_text == STORY
+    assert s.loop.echo_words >= 1 and len(scripted_llm.requests) == 1 and s.conv.turns == 1
+    assert s.loop.barge_in is (mode == "on")  # auto: her words heard back are open speakers: listen between replies
+
+
+def test_on_open_speakers_other_words_still_stop_her(scripted_llm):
+    scripted_llm.enqueue(STORY, "Mountains are tall.")
+    with leaky(scripted_llm) as s:
+        started = []
+        when_she_has_spoken(s.sink, 3.0, lambda: (started.append(time.monotonic()), s.mic.say(noise(1.0, WORDS, 1))))
+        run_until(s, lambda: s.conv.last_turn is not None and s.conv.last_turn.index == 2, timeout=30)
+    assert s.loop.barge_ins == 1
+    # her echo was heard before: no pause at the first sound, so 0.3 s of speech and its words (an
+    # echo check may be in flight), not the 1.3 s "speech went on"
+    assert s.sink.stopped_at is not None and s.sink.stopped_at - started[0] < 1.0
+    assert s.conv.history[1]["content"].endswith("(interrupted by the user)")
+    assert scripted_llm.requests[1]["messages"][-1]["content"] == INTERRUPTION
 
 
 # -- Ctrl-C at the moment of a pause, in a process of its own ----------------------------------

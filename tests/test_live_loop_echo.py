@@ -87,3 +87,136 @@ def test_a_reply_the_speaker_gave_up_on_records_only_what_was_heard(scripted_llm
     turn = conv.respond(Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7), GivesUp())
     assert turn.interrupted is False
     assert turn.heard_text == "Whales sing to each other."
+
+
+# -- her own words heard back: the decision the loop makes on the words that paused her -------
+class Hears:
+    """A turn taker that hears ``voiced_s`` of speech going on, and can be reset."""
+
+    def __init__(self, voiced_s: float = 0.4):
+        from companion.hearing.turn_taking import Hearing
+        self.now = Hearing(True, voiced_s, 0.0)
+        self.resets = 0
+
+    def hearing(self):
+        return self.now
+
+    def current_audio(self):
+        import numpy as np
+        return np.zeros(6400, np.float32)
+
+    def reset(self):
+        self.resets += 1
+
+
+def words_heard(text: str):
+    from concurrent.futures import Future
+
+    from companion.records import Transcript
+    done = Future()
+    done.set_result(Transcript(text, "en", 0.1))
+    return SimpleNamespace(control=None, check_words=lambda audio: done)
+
+
+HER = ("The sea is wide and deep and old, and it has carried ships and stories for longer than anyone "
+       "remembers, from the first small boats to the great ships of today.")
+
+
+def loop_hearing(text: str, mode: str = "on", echo=None):
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in=mode,
+                                                                          earcons=False))
+    speaker, ears = Speaker(), Hears()
+    loop = LiveLoop(cfg, words_heard(text), mic=None, sink=speaker, turn_taker=ears, echo=echo)
+    done = threading.Event()
+    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply())
+    reply.handle.said(HER)
+    reply.thread.start()
+    loop._reply = reply
+    return loop, reply, speaker, ears, done
+
+
+def test_her_own_words_heard_while_she_speaks_do_not_interrupt_her():
+    loop, reply, speaker, ears, done = loop_hearing("the see is wide and deep and old")  # as Whisper heard her
+    try:
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is False and not reply.handle.cancelled and loop.barge_ins == 0
+        assert loop.echo_words == 1 and ears.resets == 1  # the echo is dropped, not left to add up to a turn
+        assert speaker.paused is False and not reply.handle.held  # she goes on
+    finally:
+        done.set()
+
+
+def test_other_words_heard_while_she_speaks_stop_her():
+    loop, reply, speaker, ears, done = loop_hearing("Wait, what about the mountains?")
+    try:
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is True and reply.handle.cancelled and loop.barge_ins == 1
+        assert loop.echo_words == 0
+    finally:
+        done.set()
+
+
+def test_auto_takes_her_own_words_heard_back_as_open_speakers():
+    """Her words came back twice: the speakers leak, even where the gate's figures look fine
+    (or there is no gate): ``auto`` listens only between replies from then on."""
+    loop, reply, speaker, ears, done = loop_hearing("carried ships and stories", mode="auto")
+    try:
+        loop._watch_barge_in(reply)
+        loop._check_echo()
+        assert loop.barge_in is True  # once may be a fluke
+        reply.check = None
+        loop._watch_barge_in(reply)
+        loop._check_echo()
+        assert loop.barge_in is False and reply.interrupted is False
+    finally:
+        done.set()
+
+
+class Answers:
+    """A conversation that hears ``text`` in any turn and notes the turns it answers."""
+
+    control = None
+
+    def __init__(self, text: str):
+        from companion.records import Transcript
+        self.heard, self.answered = Transcript(text, "en", 0.1), []
+
+    def listen_ahead(self, utt):
+        pass
+
+    def guess(self, wait=False):
+        return self.heard
+
+    def respond(self, utt, sink, reply=None):
+        self.answered.append(self.heard.text)
+
+
+def answered_after_her_reply(text: str, began_after_end_s: float) -> list[str]:
+    """A turn heard ``began_after_end_s`` after her last reply ended (negative: before)."""
+    import time
+
+    import numpy as np
+
+    from companion.records import Utterance
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in="on",
+                                                                          earcons=False))
+    conv = Answers(text)
+    loop = LiveLoop(cfg, conv, mic=None, sink=Speaker(), turn_taker=Hears())
+    ended = time.monotonic()
+    loop._said_before = (HER, ended)
+    start = ended + began_after_end_s
+    loop._on_turn(Utterance(np.zeros(8000, np.float32), start, start + 0.5, start + 1.0))
+    loop._reply.thread.join(5)
+    return conv.answered
+
+
+def test_the_echo_of_her_last_words_is_not_answered_as_a_turn():
+    assert answered_after_her_reply("from the first small boats to the great ships", -0.4) == []
+
+
+def test_a_turn_that_overlaps_her_last_words_is_answered_when_it_is_the_users():
+    assert answered_after_her_reply("What about the mountains?", -0.4) == ["What about the mountains?"]
+
+
+def test_her_words_said_back_well_after_her_reply_are_the_users():
+    assert answered_after_her_reply("the great ships of today", 5.0) == ["the great ships of today"]

@@ -10,7 +10,7 @@ from companion.audio.files import read_audio
 from companion.ops.cli import main
 from companion.ops.config import VADConfig
 from companion.hearing.endpointer import EndpointSettings, Endpointer
-from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backchannel
+from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backchannel, is_own_echo
 from companion.records import Frame, Transcript
 
 from companion.testing.checks import pause_between, words
@@ -120,3 +120,52 @@ def test_a_finished_sentence_still_ends_as_soon_as_its_words_are_read(tmp_path, 
 ])
 def test_backchannels_are_told_from_interruptions(text, expected):
     assert is_backchannel(text) is expected
+
+
+# -- her own voice, heard back through open speakers --------------------------------------------
+HER = ("The sea is wide and deep and old, and it has carried ships and stories for longer than anyone "
+       "remembers, from the first small boats to the great ships of today.")
+
+
+@pytest.mark.parametrize("heard", [
+    "the sea is wide and deep",
+    "The see is wide and deep.",  # Whisper's near misses
+    "the see is white and deep",
+    "carried ships and stories",
+    "Ships and stories for longer than any one.",  # a word split in two
+    "carried ship sand stories",
+    "And old, and it has",
+    "from the first small boat",  # cut at the edge of the sound
+    "The great ships of to",
+    "The sea is wide and deep. Thank you.",  # and Whisper's favourite ending
+    "the sea",
+])
+def test_her_own_words_heard_back_are_echo(heard):
+    assert is_own_echo(heard, HER)
+
+
+@pytest.mark.parametrize("heard", [
+    "Wait, stop.",
+    "stop",
+    "No, I meant the mountains.",
+    "What is the sea like?",  # her topic, not her words
+    "Why is the sea so deep?",
+    "How old is the sea?",
+    "Tell me about the ships instead.",
+    "the sea is wide, tell me more",  # her words, then the user's own
+    "the sea is wide. Wait, what about the mountains?",
+    "Thank you.",
+    "",
+])
+def test_other_words_are_not_echo(heard):
+    assert not is_own_echo(heard, HER)
+
+
+def test_a_stop_word_of_hers_said_alone_is_still_the_user():
+    assert not is_own_echo("Wait.", "Wait and see what happens next at the bus stop.")
+    assert not is_own_echo("Stop!", "Wait and see what happens next at the bus stop.")
+    assert is_own_echo("wait and see what happens", "Wait and see what happens next at the bus stop.")
+
+
+def test_nothing_said_yet_means_no_echo():
+    assert not is_own_echo("the sea is wide", "")

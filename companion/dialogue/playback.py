@@ -39,6 +39,7 @@ class ReplyPlayer:
         if self.timings.first_sentence is None:
             self.timings.first_sentence = time.monotonic() - self.started_at
         self.spoken.append(piece)
+        self.reply.said(piece)
         self._worker.put(piece, audio)
 
     def first_token(self) -> None:

@@ -33,6 +33,7 @@ class Reply(Cancel):
         self._paused = False
         if output is not None:
             self.on_cancel(output.stop)  # queued audio dropped at once, whatever the reply is doing
+        self.text = ""  # what she has been given to say so far (the live loop knows her echo by it)
 
     @property
     def state(self) -> ReplyState:
@@ -61,6 +62,15 @@ class Reply(Cancel):
         """Go on from where :meth:`pause` held it; False when it was not held."""
         with self._lock:
             return self._let_go()
+
+    @property
+    def held(self) -> bool:
+        """Paused by :meth:`pause` and not let go yet."""
+        return self._paused
+
+    def said(self, piece: str) -> None:
+        """A piece of the reply went to the voice."""
+        self.text = f"{self.text} {piece}".strip()
 
     def finish(self) -> bool:
         """The reply has ended: DONE unless it was cancelled first. True when DONE."""

@@ -10,6 +10,7 @@ think and go on.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
 
@@ -40,6 +41,56 @@ def is_backchannel(text: str) -> bool:
 
 
 _HUM = re.compile(r"^[mhau-]{1,6}$")  # how Whisper spells a hum: "mm", "hmm", "mma", "uh-huh"
+
+
+# Words of a user who wants her to stop: alone (or in two), they are never her echo, even
+# when her own reply holds them ("...the bus stop", "wait and see").
+STOPPING = frozenset("stop wait no nope hold hang pause quiet enough shush shut excuse sorry hey samantha".split())
+_NUMBERS = dict(zip("0 1 2 3 4 5 6 7 8 9 10 11 12".split(),
+                    "zero one two three four five six seven eight nine ten eleven twelve".split()))
+
+
+def _echo_words(text: str) -> list[str]:
+    words = re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+    return [_NUMBERS.get(w, w.replace("'", "")) for w in words]
+
+
+def _sounds_alike(heard: str, said: str) -> bool:
+    """Whisper's spelling of a word of hers: the word, a near miss ("see" for "sea", "ocean's"
+    for "oceans") or a word cut at the edge of the sound ("wonder" for "wonderful")."""
+    if heard == said:
+        return True
+    if min(len(heard), len(said)) < 3:
+        return False
+    if len(heard) >= 4 and (said.startswith(heard) or said.endswith(heard)):
+        return True
+    if len(heard) == len(said) and sum(a != b for a, b in zip(heard, said)) == 1:
+        return True
+    return SequenceMatcher(None, heard, said).ratio() >= 0.75
+
+
+def is_own_echo(heard: str, said: str) -> bool:
+    """True when ``heard`` (a transcript of sound the microphone picked up while she spoke) is
+    her own voice coming back: words of ``said`` (what she is saying or has just said) in her
+    order, allowing Whisper's mistakes (near misses, a word dropped or cut). A user who talks
+    over her with other words ("wait", "no, I meant...", a question about what she says)
+    shares single words with her at most, rarely her word pairs: half the heard pairs of
+    neighbouring words or more must be two words of hers at most two apart, and no three
+    heard words in a row may be outside such pairs."""
+    h, s = _echo_words(heard), _echo_words(said)
+    if not h or not s:
+        return False
+    if len(h) <= 2 and any(w in STOPPING for w in h):
+        return False
+    alike = [[j for j, w in enumerate(s) if _sounds_alike(word, w)] for word in h]
+    if len(h) == 1:
+        return len(h[0]) >= 3 and bool(alike[0])
+    paired = [any(0 < b - a <= 2 for a in first for b in second) for first, second in zip(alike, alike[1:])]
+    if sum(paired) < (len(h) - 1) / 2:
+        return False
+    # three words in a row that are no pair of hers: someone else is talking ("... tell me more")
+    mine = [left or right for left, right in zip([False, *paired], [*paired, False])]
+    return "---" not in "".join("+" if m else "-" for m in mine)
 
 
 def end_silence_for(text: str, default_ms: int, short_ms: int, long_ms: int) -> int:

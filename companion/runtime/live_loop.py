@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from ..audio.earcons import Earcons
 from ..dialogue.reply import Reply
-from ..hearing.turn_taking import TurnTaker, is_backchannel
+from ..hearing.turn_taking import TurnTaker, is_backchannel, is_own_echo
 from ..records import Utterance
 from ..ops.logs import Words
 
 log = logging.getLogger(__name__)
+
+ECHO_TAIL_S = 1.0  # a sound that began this soon after her reply ended may still be its echo
+ECHO_WORDS_FOR_LEAK = 2  # ``auto``: her own words heard back this often means open speakers that leak
+LEAKY_FOR_S = 30.0  # after her own words came back, sounds are checked before they pause her, this long
 
 HEADSET_WORDS = ("headset", "headphone", "earbud", "earphone", "airpods", "buds", "jabra", "plantronics", "poly ",
                  "bose", "sennheiser", "bluez", "bluetooth", "hands-free", "handsfree", "hfp", "a2dp", "wh-1000", "wf-1000")
@@ -66,6 +71,9 @@ class LiveLoop:
         self._reply: _Reply | None = None
         self.barge_ins = 0
         self.resumed = 0
+        self.echo_words = 0  # sounds heard while she spoke whose words were her own
+        self._echo_heard_at = float("-inf")
+        self._said_before = ("", float("-inf"))  # the last reply's text, and when it ended
         log.info("barge-in %s (mode %s, output %r)", "on" if self.barge_in else "off", mode, output_name)
 
     # -- control -----------------------------------------------------------------------------
@@ -122,13 +130,16 @@ class LiveLoop:
             reply.thread.join()
             self._reply_finished()
         log.info("heard %.1fs of speech", utt.duration)
-        self._start_reply(utt)
+        said, ended = self._said_before
+        self._start_reply(utt, echo_of=said if utt.speech_start < ended + ECHO_TAIL_S else "")
 
-    def _start_reply(self, utt: Utterance) -> None:
+    def _start_reply(self, utt: Utterance, echo_of: str = "") -> None:
         handle = Reply(self.sink)  # cancelling drops its queued audio at once, whatever the reply is doing
 
         def work():
             try:
+                if echo_of and self._only_her_echo(utt, echo_of):
+                    return
                 self.conv.respond(utt, self.sink, reply=handle)
                 if self.after_turn is not None:
                     self.after_turn()
@@ -164,7 +175,20 @@ class LiveLoop:
             for utt in utts:
                 self._on_turn(utt)
 
+    def _only_her_echo(self, utt: Utterance, said: str) -> bool:
+        """A turn that began while she was speaking and holds only her own words: the tail of
+        her reply, come back through the microphone. Its transcription is the turn's own."""
+        self.conv.listen_ahead(utt)  # respond() reuses it when this is a real turn
+        heard = self.conv.guess(wait=True)
+        if heard is None or not is_own_echo(heard.text, said):
+            return False
+        self.echo_words += 1
+        log.info("ignored %r: her own words, heard back after her reply", Words(heard.text))
+        return True
+
     def _reply_finished(self) -> None:
+        if self._reply is not None:
+            self._said_before = (self._reply.handle.text, time.monotonic())
         self._reply = None
         if not self.barge_in and not (self.ptt is not None and self.ptt.talking):
             # half-duplex: what the mic heard while she spoke was her own voice, not a turn
@@ -174,10 +198,14 @@ class LiveLoop:
     # -- barge-in ----------------------------------------------------------------------------
     def _watch_barge_in(self, reply: _Reply) -> None:
         """Pause at the first sign of speech; after ``barge_in_min_ms`` of it, check the words:
-        a backchannel ("mm-hm", "yeah") lets her go on, anything else interrupts her. Speech
-        that goes on past a second interrupts her whatever it is."""
+        a backchannel ("mm-hm", "yeah") lets her go on, her own words (echo) too, anything else
+        interrupts her. Speech that goes on past a second interrupts her whatever it is.
+
+        Once her own words have come back (open speakers), every echo would pause her: for a
+        while she then goes on speaking until the words are known, and stops if they are not hers."""
         if reply.interrupted:
             return
+        leaky = time.monotonic() - self._echo_heard_at < LEAKY_FOR_S
         ep = self.turns.hearing()
         if not ep.in_speech or ep.silence_s * 1000 >= self.cfg.barge_in_resume_ms:  # quiet (again)
             if not ep.in_speech:
@@ -189,22 +217,44 @@ class LiveLoop:
             if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
                 self._interrupt(reply, "speech went on")
             return
-        if reply.handle.pause():  # (False when held already, or over)
+        if not leaky and reply.handle.pause():  # (False when held already, or over)
             log.debug("paused: the user may be talking")
         if voiced_ms < self.cfg.barge_in_min_ms:
             return
         if reply.check is None:
             reply.check = self.conv.check_words(self.turns.current_audio())
-        if voiced_ms >= self.cfg.barge_in_min_ms + 1000:
-            self._interrupt(reply, "speech went on")
-        elif reply.check.done():
+        if reply.check.done():
             text = reply.check.result().text
-            if is_backchannel(text):
+            if is_backchannel(text) and leaky:  # her echo goes on around it: let it not add up to "went on"
+                self.turns.reset()
+                reply.check = None
+            elif is_backchannel(text):
                 reply.tolerated = True
                 log.info("heard %r while speaking: going on", Words(text))
                 self._resume(reply)
+            elif is_own_echo(text, self._her_words(reply)):
+                self._heard_herself(reply, text)
             else:
                 self._interrupt(reply, repr(text))
+        elif voiced_ms >= self.cfg.barge_in_min_ms + 1000 and not leaky:
+            self._interrupt(reply, "speech went on")
+
+    def _her_words(self, reply: _Reply) -> str:
+        """What she is saying, and what she said just before (its echo may still be arriving)."""
+        said, ended = self._said_before
+        recent = said if time.monotonic() - ended < ECHO_TAIL_S + 2 else ""
+        return f"{recent} {reply.handle.text}".strip()
+
+    def _heard_herself(self, reply: _Reply, text: str) -> None:
+        """The words that paused her were her own, leaking from the speaker into the microphone:
+        not an interruption. The sound is dropped (it must not add up to "speech went on", nor
+        become a turn), she goes on, and ``auto`` counts it as a sign of open speakers."""
+        self.echo_words += 1
+        self._echo_heard_at = time.monotonic()
+        log.info("heard her own words %r while speaking (echo): going on", Words(text))
+        self.turns.reset()
+        reply.check, reply.tolerated = None, False
+        self._resume(reply)
 
     def _interrupt(self, reply: _Reply, why: str) -> None:
         reply.interrupted = True
@@ -221,16 +271,22 @@ class LiveLoop:
     def _check_echo(self) -> None:
         """``auto``: when her voice reaches the mic and the gate cannot remove it well
         enough, stop listening while she speaks rather than interrupt herself."""
-        if self.cfg.barge_in != "auto" or not self.barge_in or self.echo is None:
+        if self.cfg.barge_in != "auto" or not self.barge_in:
             return
-        db = self.echo.suppression_db
-        if self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1):
-            self.barge_in = False
-            reply = self._reply
-            if reply is not None:  # paused by her own echo? nothing would resume it now
-                self._resume(reply)
-            log.warning("her own voice reaches the microphone and cannot be removed (%.1f dB): barge-in is off; "
-                        "use a headset to interrupt her", db)
+        if self.echo_words >= ECHO_WORDS_FOR_LEAK:
+            why = f"her own words came back {self.echo_words} times"
+        elif self.echo is None:
+            return
+        else:
+            db = self.echo.suppression_db
+            if not (self.echo.echo_present and db is not None and db < 10 and self.sink.played > 3 * (self.sink.rate or 1)):
+                return
+            why = f"cannot be removed ({db:.1f} dB)"
+        self.barge_in = False
+        reply = self._reply
+        if reply is not None:  # paused by her own echo? nothing would resume it now
+            self._resume(reply)
+        log.warning("her own voice reaches the microphone and %s: barge-in is off; use a headset to interrupt her", why)
 
     def _finish(self) -> None:
         reply = self._reply

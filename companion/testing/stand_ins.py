@@ -142,6 +142,7 @@ class PacedSink(NullSink):
         self._played_at_cut = None
         self.stopped_at = None  # when playback was last cut short
         self.pauses = 0
+        self._audio: list[np.ndarray] = []  # this reply's audio, for a microphone that hears it (LeakyMic)
 
     @property
     def played(self):
@@ -162,6 +163,7 @@ class PacedSink(NullSink):
             super().begin()
             self._start, self._played_at_cut, self._held = None, None, 0.0
             self._cut.clear()
+            self._audio = []
 
     def write(self, audio, rate):
         with self._lock:
@@ -173,6 +175,13 @@ class PacedSink(NullSink):
                 if self._paused_since is not None:  # held from its first sample
                     self._paused_since = self._start
             self.queued += len(audio)
+            self._audio.append(np.asarray(audio, np.float32))
+
+    def sound(self, start: int, end: int) -> np.ndarray:
+        """Samples ``start`` to ``end`` of the reply (as played: zeros where there are none)."""
+        audio = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
+        out = audio[max(0, start):max(0, end)]
+        return np.pad(out, (0, max(0, end - max(0, start) - len(out))))
 
     def finish(self):
         while not self._cut.is_set() and (self._paused_since is not None or self.played < self.queued):
@@ -205,3 +214,27 @@ class PacedSink(NullSink):
     @property
     def playing(self):
         return self._start is not None and not self._cut.is_set() and self.played < self.queued
+
+
+class LeakyMic(PacedMic):
+    """A :class:`PacedMic` on open speakers: it also hears what ``sink`` (a :class:`PacedSink`
+    at 16 kHz) plays, ``delay_s`` later and at ``gain``, so her own voice comes back into the
+    microphone and stops coming back soon after she pauses or stops."""
+
+    def __init__(self, audio: np.ndarray, sink: "PacedSink", gain: float = 0.5, delay_s: float = 0.08, **kw):
+        super().__init__(audio, **kw)
+        self.sink, self.gain, self.delay = sink, gain, int(delay_s * SAMPLE_RATE)
+        self._heard_to = 0  # reply sample up to which the microphone has heard her
+
+    def __iter__(self):
+        reply_start = None
+        for frame in super().__iter__():
+            if self.sink._start is not None and self.sink._start != reply_start:  # a new reply began
+                reply_start, self._heard_to = self.sink._start, 0
+            played = self.sink.played - self.delay
+            leak = self.sink.sound(self._heard_to, max(self._heard_to, played))[-len(frame.audio):]
+            self._heard_to = max(self._heard_to, played)
+            block = frame.audio.copy()
+            if len(leak):
+                block[-len(leak):] += self.gain * leak
+            yield Frame(block, frame.t)
