@@ -46,6 +46,9 @@ class Thought:
         self.first_token_s: float | None = None  # request -> first text delta
         self.first_piece_s: float | None = None  # request -> first speakable piece
         self.synth_s: float | None = None  # the first piece's synthesis time
+        self.first_text: str | None = None  # the first piece, known before its audio is made
+        self._first_known = threading.Event()  # first_text is set, or there will be none
+        self.first_ready = threading.Event()  # the first piece's audio is made
         self._pieces: queue.Queue = queue.Queue()
         self._build, self._brain, self._voice = build, brain, voice
         self._thread = threading.Thread(target=self._run, name="think-ahead", daemon=True)
@@ -59,6 +62,7 @@ class Thought:
             self.messages = None
         self.built.set()
         if self.messages is None or self.cancel.cancelled:
+            self._first_known.set()
             self._pieces.put(_END)
             return
         self.sent_at = time.monotonic()
@@ -69,6 +73,7 @@ class Thought:
         except BrainError as exc:
             self._pieces.put(exc)
         finally:
+            self._first_known.set()
             self._pieces.put(_END)
 
     def _first_token(self) -> None:
@@ -78,11 +83,22 @@ class Thought:
         audio = None
         if self.first_piece_s is None:
             self.first_piece_s = time.monotonic() - self.sent_at
+            self.first_text = piece
+            self._first_known.set()
             if not self.cancel.cancelled:
                 t = time.perf_counter()
                 audio = speak_to_array(self._voice, piece)
                 self.synth_s = time.perf_counter() - t
+                self.first_ready.set()
         self._pieces.put((piece, audio))
+
+    def first_piece(self, reply: Cancel) -> tuple[str | None, bool]:
+        """Wait until the first piece's text is known (or the thought ended, or ``reply`` was
+        cancelled); return it and whether its audio is made already."""
+        while not self._first_known.wait(0.02):
+            if reply.cancelled or self.cancel.cancelled:
+                break
+        return self.first_text, self.first_ready.is_set()
 
     def pieces(self, reply: Cancel) -> Iterator[tuple[str, np.ndarray | None]]:
         """The reply's speakable pieces, each with its audio when already synthesised, as the

@@ -119,7 +119,9 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
                         memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)], control=control,
                         ahead=ahead,
                         # only our own server: a remote one bills tokens
-                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay)
+                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay,
+                        acknowledge=cfg.conversation.acknowledge == "on"
+                        or (cfg.conversation.acknowledge == "auto" and parts.voice.engine == "kokoro"))
     return conv
 
 
