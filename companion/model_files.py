@@ -451,5 +451,11 @@ if __name__ == "__main__":
 
     try:
         prepare_defaults()
+        from .ops.config import data_dir, load_config
+        from .runtime.app import prepare_opener_cache
+
+        cache = prepare_opener_cache(load_config(None), data_dir())  # the phrases she says most, made once
+        if cache is not None:
+            print(f"opener cache: {len(cache.phrases) - len(cache.missing())} of {len(cache.phrases)} phrases ({cache.path})")
     except (ModelError, ConfigError) as exc:
         raise SystemExit(f"companion: {exc}") from None

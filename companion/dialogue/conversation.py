@@ -116,12 +116,20 @@ class Conversation:
     def ready_prompt(self) -> None:
         """The user started speaking: the server may read the request's lead (``Prompt.ready``),
         unless a reply is being made (the server is busy)."""
+        self._hold_voice()
         with self._lock:
             if not self._replying:
                 self.prompt.ready()
 
+    def _hold_voice(self) -> None:
+        """The voice's background work (building the opener cache) waits: the user is talking."""
+        hold = getattr(self.voice, "hold", None)
+        if hold is not None:
+            hold()
+
     def listen_ahead(self, utt: Utterance) -> None:
         """A tentative turn (the user paused): start understanding it before it is confirmed."""
+        self._hold_voice()
         self.transcriber.prefetch(utt.audio)
 
     def guess(self, wait: bool = False) -> Transcript | None:
@@ -136,6 +144,7 @@ class Conversation:
         """The user paused and their words so far are known: if the model is the one that will
         answer them, start the reply now (see ``think_ahead.py``); the confirmed turn takes it
         over when its request is the same."""
+        self._hold_voice()
         if self.ahead is None or self._replying:
             return
         text = guess.text
@@ -165,6 +174,7 @@ class Conversation:
         Cancelling ``reply`` (barge-in, Ctrl-C) stops it wherever it is."""
         reply = reply or Reply()
         started = time.monotonic()
+        self._hold_voice()
         timings = Timings(endpoint_wait=utt.decided_at - utt.speech_end)
         transcript = self._hear(utt, timings, started)
         if transcript is None:

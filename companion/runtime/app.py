@@ -68,8 +68,7 @@ class Parts:
 
 def load_parts(cfg: Config, data: Path) -> Parts:
     t = time.perf_counter()
-    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
-    persona = load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
+    persona = configured_persona(cfg)
     result: dict = {}
 
     def load_llm():  # the embedded server loads (and warms up) in parallel with Whisper and Piper
@@ -95,6 +94,25 @@ def load_parts(cfg: Config, data: Path) -> Parts:
         raise result["error"]
     log.info("models ready in %.2fs", time.perf_counter() - t)
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
+
+
+def configured_persona(cfg: Config):
+    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    return load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
+
+
+def prepare_opener_cache(cfg: Config, data: Path) -> OpenerCache | None:
+    """Make the configured voice's opener cache now, at the speed she will start with
+    (``scripts/setup.sh``, through ``python -m companion.model_files``), so that a first start
+    does not build it while she talks: on two cores every phrase built then is CPU taken from
+    the user's first replies. ``None`` for a voice on a server (nothing is cached for it)."""
+    if cfg.tts.base_url:
+        return None
+    voice = cached_voice(cfg, data, configured_persona(cfg))
+    preferences = Preferences(data / "preferences.json")
+    voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed))
+    voice.build()
+    return voice
 
 
 def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
