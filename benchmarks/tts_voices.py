@@ -36,6 +36,9 @@ SETTINGS = [
     ("kokoro heart, 1 thread", "heart", dict(threads=1, spinning=False, arena=False, optimization="all")),
     ("kokoro heart, basic optimisation only", "heart", dict(threads=0, spinning=False, arena=False, optimization="basic")),
     ("kokoro heart, spinning + arena on (kokoro-onnx's own session)", "heart", dict(threads=0, spinning=True, arena=True, optimization="all")),
+    ("kokoro heart, parallel execution (2 inter-op threads)", "heart",
+     dict(threads=0, spinning=False, arena=False, optimization="all", parallel=True)),
+    ("kokoro heart, 2 intra-op threads named (not 0 = all cores)", "heart", dict(threads=2, spinning=False, arena=False, optimization="all")),
 ]
 
 
