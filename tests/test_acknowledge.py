@@ -127,3 +127,20 @@ def test_a_reply_made_ahead_is_acknowledged_while_its_first_piece_is_still_being
         assert turn.timings.thought_ahead is not None
         assert [lvl for _, lvl in sink.blocks][:2] == [level("Mm,"), level("That sounds like a lovely plan,")]
         assert turn.reply_text == "That sounds like a lovely plan, really."
+
+
+@pytest.mark.parametrize("reply, first", [
+    ("The ocean is a vast and mysterious place that has captivated people for centuries. It is deep.",
+     "The ocean is a vast and mysterious place"),
+    ("I think you should talk to him because he may not know how you feel.", "I think you should talk to him"),
+    ("I'm sorry for your loss, I'm here for you.", "I'm sorry for your loss,"),  # a comma comes first
+    ("Oh, that sounds like a wonderful idea and I love it.", "Oh,"),
+    ("The weather forecast says it might rain on Saturday.", "The weather forecast says it might rain on Saturday."),
+])
+def test_a_slow_voice_gets_a_short_first_piece_cut_before_a_joining_word(reply, first):
+    from companion.tts.chunking import speakable_chunks
+
+    streamed = list(speakable_chunks([w + " " for w in reply.split()], first_words=4))
+    whole = list(speakable_chunks([reply], first_words=4))
+    assert streamed[0] == whole[0] == first
+    assert " ".join(streamed) == reply  # nothing lost or added, only where the pieces end

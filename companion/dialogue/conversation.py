@@ -78,7 +78,7 @@ class Conversation:
                  transcript: TranscriptLog | None = None, memory: Memory | None = None,
                  skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now, control=None,
                  prefill_between_turns: bool = False, ahead: ThinkAhead | None = None, log_off_record: bool = False,
-                 acknowledge: bool = False):
+                 acknowledge: bool = False, first_words: int = 0):
         self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
         self.transcript = transcript
         self.memory = memory or NoMemory()
@@ -91,6 +91,7 @@ class Conversation:
         self.log_off_record = log_off_record  # replay's transcript is the output asked for: it keeps every turn
         self.acknowledge = acknowledge  # "Mm," while a slow voice makes the first piece (acknowledge.py)
         self._last_ack: str | None = None
+        self.first_words = first_words  # a slow voice: the first sentence cut short (chunking.SpeechChunker)
         self._lock = threading.Lock()  # _replying: set by the reply's thread, read by the microphone's
         self._replying = False
         self.turns = 0
@@ -278,7 +279,7 @@ class Conversation:
         attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
         deltas = shaped(attempt, text, self.persona.fallback, reply)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
-        yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token))
+        yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token, first_words=self.first_words))
 
     def _acknowledge(self, player: ReplyPlayer, first: str) -> None:
         """Play a cached "Mm," first when the first piece is neither ready nor cached and no

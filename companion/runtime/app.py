@@ -122,12 +122,17 @@ def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
                        opener_phrases(persona, cfg.conversation.wake_phrase))
 
 
+FIRST_WORDS = 4  # a slow voice's first sentence is cut before a joining word after this many words
+
+
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False) -> Conversation:
     """A conversation on the loaded parts. ``replay``: recordings follow each other at once
     (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
     memory = open_memory(cfg, data_dir(), parts.brain)
     mode = cfg.conversation.think_ahead
-    ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback)
+    slow_voice = parts.voice.engine == "kokoro"  # ~0.35 s + half the audio's length for any piece
+    first_words = FIRST_WORDS if slow_voice else 0
+    ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback, first_words)
              if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None)
     control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                            last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
@@ -139,7 +144,7 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
                         # only our own server: a remote one bills tokens
                         prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay,
                         acknowledge=cfg.conversation.acknowledge == "on"
-                        or (cfg.conversation.acknowledge == "auto" and parts.voice.engine == "kokoro"))
+                        or (cfg.conversation.acknowledge == "auto" and slow_voice), first_words=first_words)
     return conv
 
 
