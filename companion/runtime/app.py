@@ -130,7 +130,7 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
     (nothing to gain from prefill) and the transcript, the output asked for, keeps every turn."""
     memory = open_memory(cfg, data_dir(), parts.brain)
     mode = cfg.conversation.think_ahead
-    slow_voice = parts.voice.engine == "kokoro"  # ~0.35 s + half the audio's length for any piece
+    slow_voice = getattr(parts.voice, "engine", None) == "kokoro"  # ~0.35 s + half the audio's length for any piece
     first_words = FIRST_WORDS if slow_voice else 0
     ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback, first_words)
              if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None)
