@@ -323,6 +323,8 @@ def test_set_up_stops_on_a_damaged_voice_model_naming_the_file_and_the_fix(tmp_p
         parts.append(tmp_path / f"part{n}.bin")
         parts[-1].write_bytes(b"not the model" * 100)
     monkeypatch.setattr(mf, "_kokoro_parts", lambda: parts)
+    (companion_home / "models").unlink()  # a fresh machine: nothing assembled yet (not the shared test models)
+    (companion_home / "models").mkdir()
     monkeypatch.setattr(mf, "whisper_model_dir", lambda name, models: models / "whisper")  # only the voice here
     monkeypatch.setattr(mf, "resolve_gguf", lambda spec, models: models / "llm.gguf")
     with pytest.raises(SystemExit) as end:
