@@ -57,7 +57,7 @@ SENTENCES = [
     "Do you think it will rain this weekend?",
 ]
 STAGES = ["endpoint_wait", "stt", "stt_wait", "thought_ahead", "llm_first_token", "first_sentence", "tts_first_audio",
-          "first_audio", "voice_to_voice"]
+          "first_audio", "first_words", "voice_to_voice"]
 STAGE_LABELS = {
     "endpoint_wait": "endpointing wait (end of speech -> turn declared)",
     "stt": "STT compute",
@@ -67,6 +67,7 @@ STAGE_LABELS = {
     "first_sentence": "first sentence ready (from LLM request)",
     "tts_first_audio": "TTS first audio (first sentence -> audio)",
     "first_audio": "turn declared -> first sample to sink",
+    "first_words": "turn declared -> the reply's own first words (after an acknowledgment, 'Mm,')",
     "voice_to_voice": "voice-to-voice (program's own)",
 }
 SPEECH_THRESHOLD = 0.01  # |sample| above this is speech in the played file / mic recording
@@ -276,6 +277,14 @@ def run(args) -> dict:
     args.old_transcripts = frozenset(f.name for f in (home / "transcripts").glob("*.jsonl"))
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
+    if not args.cache_at_start:  # as scripts/setup.sh does: the opener cache is made before the first start
+        from companion.ops.config import load_config, parse_assignments
+        from companion.runtime.app import prepare_opener_cache
+
+        t = time.monotonic()
+        cache = prepare_opener_cache(load_config(None, parse_assignments(args.set or [])), home)
+        if cache is not None:
+            log(f"opener cache: {len(cache.phrases)} phrases for {cache.name} in {time.monotonic() - t:.0f}s")
     seeded = seed_memory(home, args.memory_from) if args.memory_from else None
     if args.facts:
         seeded = import_facts(home, work, args.facts)
@@ -405,6 +414,11 @@ def one_turn(i: int, ut: dict, hs: VirtualHeadset, mic, spk, proc, home: Path, a
     else:
         rec["error"] = f"no transcript line within {args.reply_timeout}s (turn ignored or lost)"
         rec["missing_line"] = True
+    own_t = rec.get("timings") or {}
+    if rec.get("voice_to_voice_outside_s") is not None and own_t.get("first_words") is not None \
+            and own_t.get("first_audio") is not None:  # an acknowledgment ("Mm,") is the first sound; then her words
+        rec["first_words_outside_s"] = rec["voice_to_voice_outside_s"] + own_t["first_words"] - own_t["first_audio"]
+        rec["acknowledged"] = own_t["first_words"] - own_t["first_audio"] > 0.05
     v = rec.get("voice_to_voice_outside_s")
     own = (rec.get("timings") or {}).get("voice_to_voice")
     log(f"turn {i + 1}: outside {v * 1000 if v is not None else float('nan'):.0f} ms, "
@@ -430,6 +444,8 @@ def analyse(results: dict) -> dict:
         "voice_to_voice_file_based": summary(file_based),
         "first_sound_outside": summary([t["first_sound_outside_s"] for t in turns
                                         if t.get("first_sound_outside_s") is not None]),
+        "first_words_outside": summary([t["first_words_outside_s"] for t in turns if t.get("first_words_outside_s") is not None]),
+        "turns_acknowledged": sum(1 for t in turns if t.get("acknowledged")),
         "turns_with_cue_before_reply": sum(1 for t in turns if t.get("cues_before_reply")),
         "voice_to_voice_own": stages["voice_to_voice"],
         "outside_minus_own": summary(gap),
@@ -451,13 +467,16 @@ def markdown(results: dict) -> str:
              s["voice_to_voice_outside"]),
             ("voice-to-voice, outside, turns answered without error", s["voice_to_voice_outside_no_error"]),
             ("first sound of any kind on the speaker (a 'thinking' earcon or the reply)", s["first_sound_outside"]),
+            ("her own first words, outside (voice-to-voice outside + the acknowledgment's lead, when one played)",
+             s["first_words_outside"]),
             ("voice-to-voice, program's own (`timings.voice_to_voice`)", s["voice_to_voice_own"]),
             ("outside minus own (device buffers, PortAudio/ALSA/Pulse)", s["outside_minus_own"])]
     rows += [(STAGE_LABELS[k], s["stages_own"][k]) for k in STAGES if k != "voice_to_voice"]
     out = [f"Machine: {m['nproc']} cores, {m['cpu_model']}; Python {m['python']}",
            f"Turns: {s['turns_measured']} measured of {results['turns_requested']} "
            f"({s['turns_failed']} failed, {s['replies_with_error']} with an error/apology, "
-           f"{s['turns_with_cue_before_reply']} with an earcon before the reply)",
+           f"{s['turns_with_cue_before_reply']} with an earcon before the reply, "
+           f"{s['turns_acknowledged']} acknowledged first)",
            f"Memory: {_memory_label(results)}", "",
            "| measure | median | p90 | min | max | n |", "|---|---|---|---|---|---|"]
     for label, st in rows:
@@ -521,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="pulse", help="PortAudio device name for companion (default: pulse)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="passed to companion (repeatable)")
     p.add_argument("--home", help="COMPANION_HOME to use (default: a fresh temp dir)")
+    p.add_argument("--cache-at-start", action="store_true",
+                   help="do not make the opener cache first (as set-up does): companion builds it after it starts")
     p.add_argument("--memory-from", type=Path, metavar="LOCOMO_JSON",
                    help="first tell this LoCoMo conversation to the memory (e.g. ../shared/data/locomo10/26.json), "
                         "to measure with a lived-in memory; skipped when the file is absent")

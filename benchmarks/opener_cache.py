@@ -62,14 +62,21 @@ def main() -> int:
     subprocess.run([str(exe), "-q", "replay", *files, "--out", str(out)], check=True)
     turns = [json.loads(line) for line in (out / "transcript.jsonl").read_text().splitlines() if line.strip()]
 
+    from companion.runtime.app import FIRST_WORDS
+
+    first_words = FIRST_WORDS if cache.engine == "kokoro" else 0
+
+    def chunks(text):  # as the conversation cuts a reply: streamed, word by word
+        return list(speakable_chunks([w + " " for w in text.split()], first_words=first_words))
+
     pieces, first_hits, rows = 0, 0, []
     hits = 0
     for turn in turns:
         text = turn["reply_text"]
         if turn.get("error"):  # what came before, then the apology, said whole
-            said = list(speakable_chunks([text.removesuffix(persona.apology)])) + [persona.apology]
+            said = chunks(text.removesuffix(persona.apology)) + [persona.apology]
         else:
-            said = list(speakable_chunks([text]))
+            said = chunks(text)
         cached = [cache.cached(p) for p in said]
         pieces += len(said)
         hits += sum(cached)

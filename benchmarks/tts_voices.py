@@ -36,6 +36,9 @@ SETTINGS = [
     ("kokoro heart, 1 thread", "heart", dict(threads=1, spinning=False, arena=False, optimization="all")),
     ("kokoro heart, basic optimisation only", "heart", dict(threads=0, spinning=False, arena=False, optimization="basic")),
     ("kokoro heart, spinning + arena on (kokoro-onnx's own session)", "heart", dict(threads=0, spinning=True, arena=True, optimization="all")),
+    ("kokoro heart, parallel execution (2 inter-op threads)", "heart",
+     dict(threads=0, spinning=False, arena=False, optimization="all", parallel=True)),
+    ("kokoro heart, 2 intra-op threads named (not 0 = all cores)", "heart", dict(threads=2, spinning=False, arena=False, optimization="all")),
 ]
 
 
@@ -100,7 +103,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--only", help="run only settings whose label contains this")
+    ap.add_argument("--only", help="run only settings whose label contains this (comma-separated: any of these)")
     ap.add_argument("--_one", nargs=3, metavar=("VOICE", "OPTIONS", "HOME"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._one:
@@ -111,12 +114,15 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="tts-voices-")
     results = {}
     for label, voice, options in SETTINGS:
-        if args.only and args.only not in label:
+        if args.only and not any(part in label for part in args.only.split(",")):
             continue
         out = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--_one", voice,
                               json.dumps(options), home], capture_output=True, text=True, check=True)
         results[label] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"done: {label}", file=sys.stderr)
+        r = results[label]
+        print(f"done: {label}: first audio medians "
+              + ", ".join(f"{statistics.median(v) * 1000:.0f}" for v in r["first_audio_s"].values())
+              + f" ms; rtf {statistics.median([x for v in r['rtf'].values() for x in v]):.2f}", file=sys.stderr)
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     print(f"\n{os.cpu_count()} cores, {cpu}, {platform.python_version()}; {args.repeats} repeats; ms, median / p90\n")

@@ -446,10 +446,21 @@ def prepare_defaults() -> None:
         print(f"voice model: {kokoro_model(models)}")
 
 
-if __name__ == "__main__":
-    from .ops.config import ConfigError
+def main() -> None:
+    """``python -m companion.model_files`` (``scripts/setup.sh``): the default models, then her
+    opener cache; a damaged or missing file ends it with its name and the fix."""
+    from .ops.config import ConfigError, data_dir, load_config
 
     try:
         prepare_defaults()
+        from .runtime.app import prepare_opener_cache
+
+        cache = prepare_opener_cache(load_config(None), data_dir())  # the phrases she says most, made once
+        if cache is not None:
+            print(f"opener cache: {len(cache.phrases) - len(cache.missing())} of {len(cache.phrases)} phrases ({cache.path})")
     except (ModelError, ConfigError) as exc:
         raise SystemExit(f"companion: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

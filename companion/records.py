@@ -58,6 +58,8 @@ class Timings:
     voice_to_voice: float | None = None  # end of speech -> first reply sample handed to the sink
     reply_total: float | None = None
     thought_ahead: float | None = None  # the reply's request was sent this long before the turn was declared
+    first_words: float | None = None  # turn declared over -> the reply's own first words (later than
+    # first_audio when an acknowledgment, "Mm,", played first; see dialogue/acknowledge.py)
 
     def rounded(self) -> dict[str, float | None]:
         return {k: (round(v * 1000) / 1000 if v is not None else None) for k, v in asdict(self).items()}

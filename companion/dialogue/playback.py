@@ -33,6 +33,7 @@ class ReplyPlayer:
         self._worker = _SpeakingWorker(voice, sink, reply)
         self.spoken: list[str] = []
         self.started_at = time.monotonic()  # the request is sent from here
+        self.first_words_at: float | None = None  # set by end()
 
     def say(self, piece: str, audio: np.ndarray | None = None) -> None:
         """Queue one piece (``audio``: already synthesised, by a thought made ahead)."""
@@ -41,6 +42,11 @@ class ReplyPlayer:
         self.spoken.append(piece)
         self.reply.said(piece)
         self._worker.put(piece, audio)
+
+    def acknowledge(self, audio: np.ndarray) -> None:
+        """Play a short acknowledgment ("Mm,") before the reply's first piece: heard, but not
+        part of what she said (not in the reply's text, nor in the history)."""
+        self._worker.put("", audio, cue=True)
 
     def first_token(self) -> None:
         self.timings.llm_first_token = time.monotonic() - self.started_at
@@ -63,6 +69,7 @@ class ReplyPlayer:
         turn.heard_text = self._worker.heard(self.sink.played) if cut else turn.reply_text
         if self.timings.thought_ahead is None:
             self.timings.tts_first_audio = self._worker.first_audio_s
+        self.first_words_at = self._worker.first_words_at(getattr(self.sink, "first_sample_at", None))
 
 
 class _SpeakingWorker:
@@ -73,13 +80,25 @@ class _SpeakingWorker:
         self.voice, self.sink, self.reply = voice, sink, reply
         self.first_audio_s: float | None = None
         self.marks: list[tuple[str, int, int]] = []  # (text, first sample, end sample) in the sink
+        self.cue_written: tuple[float, float] | None = None  # (when, seconds long): the acknowledgment
+        self.words_written: float | None = None  # when the reply's first own block was handed to the sink
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
         self._thread.start()
 
-    def put(self, text: str, audio=None) -> None:
-        """Queue ``text`` to be spoken; ``audio`` when it is already synthesised (thought ahead)."""
-        self._queue.put((text, audio, time.monotonic()))
+    def put(self, text: str, audio=None, cue: bool = False) -> None:
+        """Queue ``text`` to be spoken; ``audio`` when it is already synthesised (thought ahead);
+        ``cue``: an acknowledgment, not counted as the reply's first audio."""
+        self._queue.put((text, audio, time.monotonic(), cue))
+
+    def first_words_at(self, first_sample_at: float | None) -> float | None:
+        """Monotonic time the reply's own first words reached the speaker: the first sample,
+        or, after an acknowledgment, its end or the first block's arrival (plus the device's
+        delay, as measured for the acknowledgment), whichever is later."""
+        if first_sample_at is None or self.cue_written is None or self.words_written is None:
+            return first_sample_at
+        written, length = self.cue_written
+        return max(first_sample_at + length, self.words_written + max(0.0, first_sample_at - written))
 
     def close(self) -> None:
         self._queue.put(_END)
@@ -92,10 +111,15 @@ class _SpeakingWorker:
                 return
             if self.reply.cancelled:
                 continue
-            text, ready, queued_at = item
+            text, ready, queued_at, cue = item
             start = self.sink.queued
 
-            def first_block(queued_at=queued_at):
+            def first_block(queued_at=queued_at, cue=cue, ready=ready):
+                if cue:
+                    self.cue_written = (time.monotonic(), len(ready) / self.voice.sample_rate)
+                    return
+                if self.words_written is None:
+                    self.words_written = time.monotonic()
                 if self.first_audio_s is None:
                     self.first_audio_s = time.monotonic() - queued_at
 

@@ -37,7 +37,8 @@ class Thought:
     """One reply being made ahead on its own thread: the request, the speakable pieces as
     they come (the first with its audio), and how long each step took."""
 
-    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice, fallback: str):
+    def __init__(self, text: str, build: Callable[[], list[dict] | None], brain, voice, fallback: str,
+                 first_words: int = 0):
         self.text, self.fallback = text, fallback
         self.cancel = Cancel()  # dropped: the user went on, the request changed, or the reply was stopped
         self.messages: list[dict] | None = None
@@ -46,8 +47,12 @@ class Thought:
         self.first_token_s: float | None = None  # request -> first text delta
         self.first_piece_s: float | None = None  # request -> first speakable piece
         self.synth_s: float | None = None  # the first piece's synthesis time
+        self.first_text: str | None = None  # the first piece, known before its audio is made
+        self._first_known = threading.Event()  # first_text is set, or there will be none
+        self.first_ready = threading.Event()  # the first piece's audio is made
         self._pieces: queue.Queue = queue.Queue()
         self._build, self._brain, self._voice = build, brain, voice
+        self._first_words = first_words
         self._thread = threading.Thread(target=self._run, name="think-ahead", daemon=True)
         self._thread.start()
 
@@ -59,16 +64,18 @@ class Thought:
             self.messages = None
         self.built.set()
         if self.messages is None or self.cancel.cancelled:
+            self._first_known.set()
             self._pieces.put(_END)
             return
         self.sent_at = time.monotonic()
         try:
             deltas = shaped(lambda: self._brain.stream(self.messages, self.cancel), self.text, self.fallback, self.cancel)
-            for piece in speakable_chunks(deltas, self._first_token):
+            for piece in speakable_chunks(deltas, self._first_token, first_words=self._first_words):
                 self._emit(piece)
         except BrainError as exc:
             self._pieces.put(exc)
         finally:
+            self._first_known.set()
             self._pieces.put(_END)
 
     def _first_token(self) -> None:
@@ -78,11 +85,22 @@ class Thought:
         audio = None
         if self.first_piece_s is None:
             self.first_piece_s = time.monotonic() - self.sent_at
+            self.first_text = piece
+            self._first_known.set()
             if not self.cancel.cancelled:
                 t = time.perf_counter()
                 audio = speak_to_array(self._voice, piece)
                 self.synth_s = time.perf_counter() - t
+                self.first_ready.set()
         self._pieces.put((piece, audio))
+
+    def first_piece(self, reply: Cancel) -> tuple[str | None, bool]:
+        """Wait until the first piece's text is known (or the thought ended, or ``reply`` was
+        cancelled); return it and whether its audio is made already."""
+        while not self._first_known.wait(0.02):
+            if reply.cancelled or self.cancel.cancelled:
+                break
+        return self.first_text, self.first_ready.is_set()
 
     def pieces(self, reply: Cancel) -> Iterator[tuple[str, np.ndarray | None]]:
         """The reply's speakable pieces, each with its audio when already synthesised, as the
@@ -100,9 +118,11 @@ class ThinkAhead:
     microphone's thread starts and drops thoughts while the reply's thread takes one: the
     current thought is swapped under a lock."""
 
-    def __init__(self, brain, voice, fallback: str = Persona.fallback):
-        """``fallback``: the persona's line for a reply that started badly twice (``shaping.py``)."""
+    def __init__(self, brain, voice, fallback: str = Persona.fallback, first_words: int = 0):
+        """``fallback``: the persona's line for a reply that started badly twice (``shaping.py``);
+        ``first_words``: the first sentence cut short for a slow voice (``chunking.SpeechChunker``)."""
         self.brain, self.voice, self.fallback = brain, voice, fallback
+        self.first_words = first_words
         self._thought: Thought | None = None
         self._lock = threading.Lock()
         self.started = self.taken = 0  # for the log and the benchmarks
@@ -116,7 +136,7 @@ class ThinkAhead:
         """Begin replying to ``text``; ``build()`` (run on the thought's thread) returns the
         request, or ``None`` when this turn must not be answered ahead."""
         self.drop()
-        old = self._swap(Thought(text, build, self.brain, self.voice, self.fallback))
+        old = self._swap(Thought(text, build, self.brain, self.voice, self.fallback, self.first_words))
         if old is not None:  # another thread started one meanwhile
             old.drop()
         self.started += 1

@@ -182,6 +182,7 @@ class ConversationConfig:
     wake_phrase: str = _opt("Hey Samantha", "what wakes her after 'go to sleep', 'mute' or 'goodbye'")
     thinking_after_s: float = _opt(1.2, "play the 'thinking' sound when a reply has not started after this long", lo=0.2, hi=10.0)
     think_ahead: str = _opt("auto", "start the reply at your first pause, from the words so far, and drop it if you go on: 'on', 'off', 'auto' = on for the embedded LLM (a remote endpoint bills the dropped replies too); never while the skills are offered as tools", choices=("auto", "on", "off"))
+    acknowledge: str = _opt("auto", "when her first words are not ready to play, say a short 'Mm,' / 'Hmm,' / 'Oh,' from the opener cache first (never before a reply that opens with one): 'on', 'off', 'auto' = on for a voice slower to start than Piper (Kokoro)", choices=("auto", "on", "off"))
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,7 @@ class Parts:
 
 def load_parts(cfg: Config, data: Path) -> Parts:
     t = time.perf_counter()
-    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
-    persona = load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
+    persona = configured_persona(cfg)
     result: dict = {}
 
     def load_llm():  # the embedded server loads (and warms up) in parallel with Whisper and Piper
@@ -96,11 +95,33 @@ def load_parts(cfg: Config, data: Path) -> Parts:
     return Parts(transcriber, voice, result["brain"], persona, result["keepalive"], preferences)
 
 
+def configured_persona(cfg: Config):
+    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    return load_persona(cfg.persona.name, small=compact)  # a 135M model follows a short prompt better
+
+
+def prepare_opener_cache(cfg: Config, data: Path) -> OpenerCache | None:
+    """Make the configured voice's opener cache now, at the speed she will start with
+    (``scripts/setup.sh``, through ``python -m companion.model_files``), so that a first start
+    does not build it while she talks: on two cores every phrase built then is CPU taken from
+    the user's first replies. ``None`` for a voice on a server (nothing is cached for it)."""
+    if cfg.tts.base_url:
+        return None
+    voice = cached_voice(cfg, data, configured_persona(cfg))
+    preferences = Preferences(data / "preferences.json")
+    voice.set_prosody(speed=preferences.get("tts.speed", cfg.tts.speed))
+    voice.build()
+    return voice
+
+
 def cached_voice(cfg: Config, data: Path, persona) -> OpenerCache:
     """The configured voice behind its opener cache (which ``run`` builds in the background
     after start; ``replay`` and the benchmarks use what is there)."""
     return OpenerCache(load_synthesizer(cfg.tts, data), engine_of(cfg.tts, data), data / "voice-cache",
                        opener_phrases(persona, cfg.conversation.wake_phrase))
+
+
+FIRST_WORDS = 4  # a slow voice's first sentence is cut before a joining word after this many words
 
 
 def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay: bool = False,
@@ -110,7 +131,9 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
     ``cue(kind)`` plays an earcon when voice control wakes her or puts her to sleep."""
     memory = open_memory(cfg, data_dir(), parts.brain)
     mode = cfg.conversation.think_ahead
-    ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback)
+    slow_voice = getattr(parts.voice, "engine", None) == "kokoro"  # ~0.35 s + half the audio's length for any piece
+    first_words = FIRST_WORDS if slow_voice else 0
+    ahead = (ThinkAhead(parts.brain, parts.voice, parts.persona.fallback, first_words)
              if mode == "on" or (mode == "auto" and parts.keepalive is not None) else None)
     control = VoiceControl(parts.voice, parts.preferences, cfg.conversation.wake_phrase,
                            last_said=lambda: conv.last_turn.heard_text if conv.last_turn else "",
@@ -120,7 +143,9 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
                         memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)], control=control,
                         ahead=ahead,
                         # only our own server: a remote one bills tokens
-                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay)
+                        prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay,
+                        acknowledge=cfg.conversation.acknowledge == "on"
+                        or (cfg.conversation.acknowledge == "auto" and slow_voice), first_words=first_words)
     return conv
 
 

@@ -56,8 +56,12 @@ class SpeechChunker:
     sooner; later chunks are whole sentences (better prosody).
     """
 
-    def __init__(self, first_clause_min: int = 2, max_chars: int = 240):
+    def __init__(self, first_clause_min: int = 2, max_chars: int = 240, first_words: int = 0):
+        """``first_words``: for a voice slow to start (Kokoro: ~0.35 s plus half the audio's
+        length), a first sentence with no early comma is cut before a joining word ("that",
+        "because", "and", ...) once it has this many words; 0 = never."""
         self.first_clause_min = first_clause_min
+        self.first_words = first_words
         self.max_chars = max_chars
         self._buf = ""
         self._emitted = 0
@@ -96,6 +100,9 @@ class SpeechChunker:
                 if len(buf[:m.start()].split()) >= self.first_clause_min:
                     cut = m.end()
                     break
+        if opening and self.first_words:  # streamed, the joining word comes before the sentence's end
+            joint = _joint(buf[:cut] if cut is not None else buf, self.first_words)
+            cut = joint if joint is not None and (cut is None or joint < cut) else cut
         if cut is None and len(buf) > self.max_chars:
             space = buf.rfind(" ", 0, self.max_chars)
             cut = space + 1 if space > 0 else self.max_chars
@@ -105,6 +112,21 @@ class SpeechChunker:
         if piece:
             self._emitted += 1
         return piece
+
+
+# words a sentence can be cut before and still sound whole on both sides
+_JOINT = re.compile(r"\s+(?=(?:that|which|who|because|but|when|where|while|if|so|since|and|or|with|for)\s)", re.I)
+
+
+def _joint(buf: str, min_words: int) -> int | None:
+    """Where to cut the first sentence short: before the first joining word that follows at
+    least ``min_words`` words (two more for "and"/"or"), else ``None``."""
+    for m in _JOINT.finditer(buf):
+        joining = buf[m.end():].split(None, 1)[0].lower()
+        # "and"/"or" often join two words ("a vast and deep sea"): only later in the sentence
+        if len(buf[:m.start()].split()) >= min_words + (2 if joining in ("and", "or") else 0):
+            return m.end()
+    return None
 
 
 def speakable_chunks(deltas: Iterable[str], on_first_delta: Callable[[], None] | None = None,

@@ -69,7 +69,8 @@ class KokoroSynthesizer:
             yield with_gain(np.concatenate([audio, np.zeros(int(pause / speed * SAMPLE_RATE), np.float32)]), volume)
 
 
-def session_options(threads: int = 0, spinning: bool = False, arena: bool = False, optimization: str = "all"):
+def session_options(threads: int = 0, spinning: bool = False, arena: bool = False, optimization: str = "all",
+                    parallel: bool = False):
     """ONNX Runtime settings for Kokoro: every core (two threads were 1.7 times faster than one
     here), no busy-waiting between model calls (a spinning thread would take a core from
     Whisper and the LLM), and no memory arena (as for Piper: lengths vary piece to piece).
@@ -83,6 +84,9 @@ def session_options(threads: int = 0, spinning: bool = False, arena: bool = Fals
     options.enable_cpu_mem_arena = arena
     options.enable_mem_pattern = arena
     options.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, level[optimization])
+    if parallel:  # independent branches of the graph at once, on an inter-op pool of its own
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_PARALLEL
+        options.inter_op_num_threads = 2
     return options
 
 

@@ -6,8 +6,10 @@ with one sounds at once instead of after the engine's first call (about 0.4 s fo
 exactly a cached phrase is played from the cache, anything else goes to the engine. The cache
 is keyed by engine, voice, speed and :data:`VERSION`, and built again when one changes; it is
 stored at the voice's own level (volume 1.0) and the current volume is applied when played.
-Building runs on a background thread, only while the voice is otherwise idle, one phrase at a
-time, so neither start-up nor a reply waits for it."""
+Set-up builds it for the configured voice (``runtime.app.prepare_opener_cache``); a start
+that finds it missing (another voice or speed) builds it on a background thread at the lowest
+priority, one phrase at a time, only once the voice has been quiet and the conversation idle
+(:meth:`hold`) for ``IDLE_S``, so neither start-up nor a reply waits for it."""
 
 from __future__ import annotations
 
@@ -106,6 +108,12 @@ class OpenerCache:
                 self._quiet_since = time.monotonic()
                 self._state.notify_all()
 
+    def hold(self) -> None:
+        """The conversation is busy without the voice (the user started speaking, their words
+        are being read, a reply is being thought of ahead): building waits ``IDLE_S`` from now."""
+        with self._state:
+            self._quiet_since = max(self._quiet_since, time.monotonic())
+
     def build(self, idle_s: float = 0.0, rest: float = 0.0) -> int:
         """Synthesise every missing phrase (each only once the voice has been idle ``idle_s``,
         resting ``rest`` times the phrase's cost after it), save the cache and return how many
@@ -160,6 +168,11 @@ class OpenerCache:
 
     def _build_logged(self) -> None:
         t = time.perf_counter()
+        try:  # the lowest priority for this thread: a reply that starts meanwhile takes the cores
+            # (the engine's own worker threads keep theirs: ONNX Runtime made them at load)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not Linux: idle-only building is still the rule
+            pass
         try:
             made = self.build(IDLE_S, REST)
         except Exception:  # the cache is an optimisation: the conversation goes on without it

@@ -1,0 +1,35 @@
+"""A short spoken acknowledgment ("Mm,", "Hmm,", "Oh,") played from the opener cache when the
+reply's first piece is not ready to play, so a slow voice (Kokoro: ~0.4-0.7 s for a first
+clause on two cores) still answers at once and the reply's own words follow with a short gap.
+
+Only when it fits: never before a reply that already opens with an interjection or a
+greeting, never when the first piece plays at once anyway (cached, or made ahead), never the
+same one twice in a row. It is heard, not said: it stays out of the reply's text and the
+history, so the model never learns to start with it."""
+
+from __future__ import annotations
+
+import re
+
+ACKNOWLEDGMENTS = ("Mm,", "Hmm,", "Oh,")
+# a reply opening with one of these needs no acknowledgment (it would stack two)
+_OPENS_ALREADY = re.compile(
+    r"^\s*(oh|ah|aw|aww|hmm+|mm+|um+|uh|well|okay|ok|sure|yes|yeah|yep|no|nope|right|so|wow|hey|hi|hello|"
+    r"alright|all right|of course|honestly|actually|good (morning|afternoon|evening|night)|goodbye|bye|"
+    r"thanks|thank you|welcome|absolutely|great|exactly)\b", re.I)
+_SYMPATHY = re.compile(r"\b(sorry|sad|hard|tough|awful|terrible|rough|worried|tired|sick|hurt|lost)\b", re.I)
+_PONDER = re.compile(r"^\s*(i think|maybe|perhaps|how about|let me|it depends|that depends|what|why|how|which|"
+                     r"do you|did you|have you|are you|is it|could|would)\b", re.I)
+
+
+def acknowledgment_for(first_piece: str, last: str | None = None) -> str | None:
+    """The acknowledgment to play before ``first_piece``, or ``None`` when none fits."""
+    if not first_piece.strip() or _OPENS_ALREADY.match(first_piece):
+        return None
+    if _SYMPATHY.search(first_piece):
+        order = ("Oh,", "Mm,")
+    elif _PONDER.match(first_piece) or first_piece.rstrip().endswith("?"):
+        order = ("Hmm,", "Mm,")
+    else:
+        order = ("Mm,", "Hmm,")
+    return next(a for a in order if a != last)
