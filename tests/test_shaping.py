@@ -82,6 +82,12 @@ def test_a_cancelled_reply_is_not_asked_for_again():
     assert list(shaped(attempt, "Tell me a story.", FALLBACK, cancel)) == [] and len(asked) == 1
 
 
+def test_quotes_markdown_and_bullets_are_not_in_what_she_says():
+    assert spoken(['You could say "no, thank you" and *mean* it. That\'s all.']) == \
+        "You could say no, thank you and mean it. That's all."
+    assert spoken(["# Tip: take a `break` [now]."]) == "Tip: take a break now."
+
+
 def test_identity_and_love_get_the_persona_answers():
     persona = load_persona("samantha")
     honest = Honesty(persona)

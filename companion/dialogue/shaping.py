@@ -37,6 +37,14 @@ _HUMAN_CLAIM = re.compile(
     r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
     r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
+# marks a voice does not say, which a small model writes anyway: quotes, markdown, brackets, list bullets
+_UNSPOKEN = re.compile(r"[\"“”*#`_\[\]{}<>|]+|(?:^|(?<=\n))\s*[-•]\s+")
+
+
+def for_speech(piece: str) -> str:
+    """``piece`` without what is written but never said ('You could say "no thanks"' is said
+    without the quotes), so the transcript holds what she said."""
+    return _UNSPOKEN.sub("", piece)
 
 
 def stop_sequences(name: str, embedded: bool) -> list[str]:
@@ -168,7 +176,7 @@ def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cance
     because the reply was cancelled (barge-in, a dropped thought) is not asked for again."""
     for n in range(2):
         try:
-            yield from _shape(attempt(), user)
+            yield from (cleaned for piece in _shape(attempt(), user) if (cleaned := for_speech(piece)))
             return
         except Degenerate as exc:
             if cancel.cancelled:
