@@ -12,7 +12,7 @@ from companion.dialogue.conversation import Conversation
 from companion.dialogue.honesty import Honesty
 from companion.dialogue.persona import load_persona
 from companion.cancel import Cancel
-from companion.dialogue.shaping import is_echo, problem, shaped, stop_sequences
+from companion.dialogue.shaping import COMFORT, is_echo, problem, shaped, stop_sequences
 from companion.llm.client import Brain
 from companion.llm.embedded import Endpoint
 from companion.ops.config import LLMConfig
@@ -80,6 +80,20 @@ def test_a_cancelled_reply_is_not_asked_for_again():
         return iter([])
 
     assert list(shaped(attempt, "Tell me a story.", FALLBACK, cancel)) == [] and len(asked) == 1
+
+
+def test_the_tone_must_fit_the_users_words():
+    """No cheer for a bad day and no condolence where nothing was lost: asked again, and a sad
+    turn that gets two such starts is answered with a kind line, not the general one."""
+    lonely = "I'm feeling really lonely tonight."
+    assert problem("That's wonderful!", lonely) == "cheer for a sad turn"
+    assert problem("I'm sorry for your loss.", "It's raining outside again.") == "condolence for no loss"
+    assert problem("I'm sorry for your loss.", "My grandmother died last week.") is None
+    assert problem("That's wonderful!", "I just got a new job.") is None
+    assert spoken(["That's wonderful! Enjoy.", "Oh, I'm sorry. Do you want to talk?"], lonely) == \
+        "Oh, I'm sorry. Do you want to talk?"
+    assert spoken(["Awesome! Great.", "That's great news."], lonely) == COMFORT
+    assert spoken(["I'm sorry for your loss.", "I'm sorry for your loss."], "What should we talk about?") == FALLBACK
 
 
 def test_quotes_markdown_and_bullets_are_not_in_what_she_says():

@@ -37,6 +37,16 @@ _HUMAN_CLAIM = re.compile(
     r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
     r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
+# the tone must fit the user's words: no cheer for a bad day, no condolence where nothing was lost
+_DISTRESS = re.compile(r"\b(?:sad|unhappy|lonely|alone|rough|awful|terrible|horrible|worst|embarrass\w*|exhausted|stress\w*"
+                       r"|anxious|worried|upset|angry|hurt|cry\w*|cried|depress\w*|scared|afraid|yell\w*|fired|sick"
+                       r"|miss (?:him|her|them)|broke up|bad day|hard day|don't know if I)\b", re.I)
+_CHEER = re.compile(r"^\W*(?:that's|that is|how|what an?)\s+(?:so\s+)?(?:wonderful|great|awesome|amazing|fantastic|exciting"
+                    r"|lovely|nice|cool|fun)\b|^\W*(?:awesome|great|wonderful|congratulations|congrats|yay|hooray)\b"
+                    r"|\bI'm (?:so )?glad (?:you|to hear)\b", re.I)
+_CONDOLENCE = re.compile(r"\bsorry for your loss\b", re.I)
+_LOSS = re.compile(r"\b(?:died|dead|death|passed away|lost|loss|funeral|put down)\b", re.I)
+COMFORT = "I'm sorry, that sounds really hard. Do you want to tell me about it?"  # said for a bad start to a sad turn
 # marks a voice does not say, which a small model writes anyway: quotes, markdown, brackets, list bullets
 _UNSPOKEN = re.compile(r"[\"“”*#`_\[\]{}<>|]+|(?:^|(?<=\n))\s*[-•]\s+")
 
@@ -77,6 +87,10 @@ def problem(start: str, user: str) -> str | None:
         return "claims to be human"
     if is_echo(text, user):
         return "echo"
+    if _CONDOLENCE.search(text) and not _LOSS.search(user):
+        return "condolence for no loss"
+    if _CHEER.search(text) and _DISTRESS.search(user):
+        return "cheer for a sad turn"
     return None
 
 
@@ -182,4 +196,4 @@ def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cance
             if cancel.cancelled:
                 return
             log.info("degenerate reply (%s)%s", exc, ", asking again" if n == 0 else ", saying the fallback line")
-    yield fallback
+    yield COMFORT if _DISTRESS.search(user) else fallback
