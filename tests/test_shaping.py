@@ -82,6 +82,14 @@ def test_a_cancelled_reply_is_not_asked_for_again():
     assert list(shaped(attempt, "Tell me a story.", FALLBACK, cancel)) == [] and len(asked) == 1
 
 
+@pytest.mark.parametrize("invented", ["I grew up in a small town.", "I live in Ashwood.", "My mum and I baked.",
+                                      "Since I was a kid I loved jazz.", "I love my family."])
+def test_a_life_she_does_not_have_is_never_spoken(invented):
+    assert problem(invented, "Do you like music?") == "claims to be human"
+    said_back = invented.replace("I ", "you ").replace("My ", "Your ").replace(" my ", " your ")
+    assert problem(said_back, "Do you like music?") != "claims to be human"
+
+
 def test_the_tone_must_fit_the_users_words():
     """No cheer for a bad day and no condolence where nothing was lost: asked again, and a sad
     turn that gets two such starts is answered with a kind line, not the general one."""

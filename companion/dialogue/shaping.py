@@ -33,7 +33,10 @@ _HUMAN_CLAIM = re.compile(
     r"(?:human(?:\s+being)?|person|man|woman|girl|guy|lady)\b"
     r"|\bI(?:'m| am)\s+not\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|computer|program|bot|chatbot|artificial)\b"
     r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b"
-    r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children)\b|\bI work (?:as|at|for)\b"
+    r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children|mom|mum|mother|dad|father|parents|family"
+    r"|sister|brother|grandma|grandmother|grandpa|grandfather|boss|office|job|house|apartment|childhood|hometown)\b"
+    r"|\bI work (?:as|at|for)\b|\bI (?:live|lived|reside) (?:in|on|at|with|near)\b|\bI (?:grew up|was born)\b"
+    r"|\bwhen I was (?:a (?:kid|child|girl|boy|teenager)|little|young|growing up)\b|\bsince I was (?:a )?\w+\b"
     r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
     r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
