@@ -104,9 +104,15 @@ def test_the_tone_must_fit_the_users_words():
     assert spoken(["I'm sorry for your loss.", "I'm sorry for your loss."], "What should we talk about?") == FALLBACK
 
 
+@pytest.mark.parametrize("tip", ["You can say, The boss yelling at me instead.", "That's not how I'd describe it.",
+                                 "Here's a better way to put it: no.", "You could rephrase it as I am tired."])
+def test_the_users_words_are_answered_not_corrected(tip):
+    assert problem(tip, "I had a rough day at work.") == "writing tip"
+
+
 def test_quotes_markdown_and_bullets_are_not_in_what_she_says():
-    assert spoken(['You could say "no, thank you" and *mean* it. That\'s all.']) == \
-        "You could say no, thank you and mean it. That's all."
+    assert spoken(['Just say "no, thank you" and *mean* it. That\'s all.']) == \
+        "Just say no, thank you and mean it. That's all."
     assert spoken(["# Tip: take a `break` [now]."]) == "Tip: take a break now."
 
 

@@ -49,6 +49,10 @@ _CHEER = re.compile(r"^\W*(?:that's|that is|how|what an?)\s+(?:so\s+)?(?:wonderf
                     r"|\bI'm (?:so )?glad (?:you|to hear)\b", re.I)
 _CONDOLENCE = re.compile(r"\bsorry for your loss\b", re.I)
 _LOSS = re.compile(r"\b(?:died|dead|death|passed away|lost|loss|funeral|put down)\b", re.I)
+# the user's words taken as text to correct ("You can say, My boss yelling at me instead of…"): no answer at all
+_WRITING_TIP = re.compile(r"^\W*(?:you (?:can|could|might|should|may) (?:say|rephrase|write|use|add|try saying)\b"
+                          r"|(?:a )?better (?:way to say|phrasing)\b|(?:that's|that is) not how I'd (?:describe|say|put) it\b"
+                          r"|here(?:'s| is) (?:how you|what you can|a better|an? (?:example|corrected|rewritten))\b)", re.I)
 COMFORT = "I'm sorry, that sounds really hard. Do you want to tell me about it?"  # said for a bad start to a sad turn
 # marks a voice does not say, which a small model writes anyway: quotes, markdown, brackets, list bullets
 _UNSPOKEN = re.compile(r"[\"“”*#`_\[\]{}<>|]+|(?:^|(?<=\n))\s*[-•]\s+")
@@ -90,6 +94,8 @@ def problem(start: str, user: str) -> str | None:
         return "claims to be human"
     if is_echo(text, user):
         return "echo"
+    if _WRITING_TIP.search(text):
+        return "writing tip"
     if _CONDOLENCE.search(text) and not _LOSS.search(user):
         return "condolence for no loss"
     if _CHEER.search(text) and _DISTRESS.search(user):
