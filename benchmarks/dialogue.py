@@ -140,7 +140,7 @@ def replay(wavs: list[Path], home: Path, out: Path, settings: list[str]) -> list
 
 
 def run_brain(label: str, settings: list[str], conversations: list[dict], wavs: dict[str, Path], work: Path,
-              models: Path) -> dict:
+              models: Path, partial: Path | None = None) -> dict:
     homes: dict[str, Path] = {}
     probes = []
     started = time.monotonic()
@@ -163,6 +163,8 @@ def run_brain(label: str, settings: list[str], conversations: list[dict], wavs: 
             probe["failed"] = judge(probe, told)
             probes.append(probe)
         log(f"{label}: {conv['name']} done ({time.monotonic() - started:.0f} s)")
+        if partial is not None:  # a run stopped by a time limit still leaves what it heard
+            partial.write_text(json.dumps(probes, indent=1, ensure_ascii=False))
     return {"brain": label, "settings": settings, "probes": probes, "seconds": time.monotonic() - started}
 
 
@@ -311,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log(f"synthesising the user's turns in {work}")
         wavs = speak_all([t["say"] for c in chosen for t in c["turns"]], work, work / "voice")
-        results = [run_brain(label, settings + args.settings, chosen, wavs, work, models) for label, settings in brains]
+        partial = args.out.with_suffix(".partial.json") if args.out else None
+        results = [run_brain(label, settings + args.settings, chosen, wavs, work, models, partial)
+                   for label, settings in brains]
     if args.verbose:
         for r in results:
             for p in r["probes"]:
