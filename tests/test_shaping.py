@@ -110,6 +110,16 @@ def test_the_users_words_are_answered_not_corrected(tip):
     assert problem(tip, "I had a rough day at work.") == "writing tip"
 
 
+def test_a_reply_that_starts_with_what_she_already_said_is_asked_for_again():
+    left = iter(["How about tomorrow? What's up?", "Rain is good for the garden."])
+    earlier = ["Awesome! How about tomorrow? What's up?", "I'm sorry, I didn't catch that."]
+    said = "".join(shaped(lambda: stream(next(left)), "It's raining again.", FALLBACK, Cancel(), earlier))
+    assert said.strip() == "Rain is good for the garden."
+    left = iter(["Oh no, I'm sorry. What happened?"])
+    assert "".join(shaped(lambda: stream(next(left)), "I lost my keys.", FALLBACK, Cancel(),
+                          ["Oh no, I'm sorry. Is she okay?"])).strip() == "Oh no, I'm sorry. What happened?"
+
+
 def test_quotes_markdown_and_bullets_are_not_in_what_she_says():
     assert spoken(['Just say "no, thank you" and *mean* it. That\'s all.']) == \
         "Just say no, thank you and mean it. That's all."

@@ -253,7 +253,8 @@ class Conversation:
             timings.tts_first_audio = thought.synth_s
             return
         attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
-        deltas = shaped(attempt, text, self.persona.fallback, reply)  # for speech: short, whole, in character
+        earlier = [m["content"] for m in self.prompt.history[-12:] if m["role"] == "assistant"]  # not said again
+        deltas = shaped(attempt, text, self.persona.fallback, reply, earlier)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
         yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token))
 

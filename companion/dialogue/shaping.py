@@ -132,7 +132,23 @@ class Degenerate(Exception):
     """The reply started badly; asked for once more."""
 
 
-def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
+def _repeats(start: str, earlier: list[str]) -> bool:
+    """The start of the reply is a sentence she already said this conversation (a small model
+    copies its own last reply: "How about tomorrow? What's up?" to every turn): a whole sentence
+    of three words or more said again, or the first five words or more of one."""
+    said = words(start)
+    whole = bool(re.search(r"[.!?…][\"')\]]*\s*$", start))
+    if len(said) < 3 or (len(said) < 5 and not whole):  # "Oh no," may open many replies
+        return False
+    for reply in earlier:
+        for sentence in _sentences([reply + " "]) or [reply]:
+            before = words(sentence)
+            if before == said or (len(said) >= 5 and before[:len(said)] == said):
+                return True
+    return False
+
+
+def _shape(deltas: Iterable[str], user: str, earlier: list[str] = ()) -> Iterator[str]:
     """One attempt: raises :class:`Degenerate` before anything is released when the start is
     bad; otherwise yields the text to speak and stops after the third sentence."""
     buf, released, said = "", False, []
@@ -144,7 +160,7 @@ def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
                 if not _first_clause_ready(buf.lstrip()):
                     continue
                 buf = _OWN_PREFIX.sub("", buf.lstrip())
-                why = problem(buf, user)
+                why = problem(buf, user) or ("repeats an earlier reply" if _repeats(buf, earlier) else None)
                 if why is not None:
                     raise Degenerate(why)
                 released = True
@@ -193,13 +209,14 @@ def _sentences(said: list[str]) -> list[str]:
     return out
 
 
-def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cancel: Cancel) -> Iterator[str]:
+def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cancel: Cancel,
+           earlier: list[str] = ()) -> Iterator[str]:
     """The reply's text deltas, shaped for speech: ``attempt()`` opens a model stream; a
     degenerate start is retried once, then ``fallback`` is said instead. A stream that ended
     because the reply was cancelled (barge-in, a dropped thought) is not asked for again."""
     for n in range(2):
         try:
-            yield from (cleaned for piece in _shape(attempt(), user) if (cleaned := for_speech(piece)))
+            yield from (cleaned for piece in _shape(attempt(), user, list(earlier)) if (cleaned := for_speech(piece)))
             return
         except Degenerate as exc:
             if cancel.cancelled:
