@@ -253,7 +253,13 @@ class Conversation:
             timings.tts_first_audio = thought.synth_s
             return
         attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
-        earlier = [m["content"] for m in self.prompt.history[-12:] if m["role"] == "assistant"]  # not said again
+        recent, asked = self.prompt.history[-12:], None
+        earlier = []  # her recent replies, not to be said again (unless the user said the same words again)
+        for m in recent:
+            if m["role"] == "user":
+                asked = m["content"]
+            elif asked != text:
+                earlier.append(m["content"])
         deltas = shaped(attempt, text, self.persona.fallback, reply, earlier)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
         yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token))
