@@ -91,16 +91,23 @@ def test_a_life_she_does_not_have_is_never_spoken(invented):
 
 
 def test_the_tone_must_fit_the_users_words():
-    """No cheer for a bad day and no condolence where nothing was lost: asked again, and a sad
-    turn that gets two such starts is answered with a kind line, not the general one."""
+    """A sad turn gets a reply that starts with care, and no condolence is offered where nothing
+    was lost: asked again, and a sad turn that gets two bad starts hears a kind line she has not
+    just said, not the general one."""
     lonely = "I'm feeling really lonely tonight."
-    assert problem("That's wonderful!", lonely) == "cheer for a sad turn"
+    assert problem("That's wonderful!", lonely) == "no care for a sad turn"
+    assert problem("You're welcome! It's good to know.", lonely) == "answers something else"
+    assert problem("Oh no, I'm sorry.", lonely) is None and problem("That sounds really hard.", lonely) is None
     assert problem("I'm sorry for your loss.", "It's raining outside again.") == "condolence for no loss"
     assert problem("I'm sorry for your loss.", "My grandmother died last week.") is None
     assert problem("That's wonderful!", "I just got a new job.") is None
+    assert problem("You're welcome!", "Thanks for listening.") is None
+    assert problem("Your response should contain exactly 3 paragraphs.", "Hi.") == "answers something else"
     assert spoken(["That's wonderful! Enjoy.", "Oh, I'm sorry. Do you want to talk?"], lonely) == \
         "Oh, I'm sorry. Do you want to talk?"
-    assert spoken(["Awesome! Great.", "That's great news."], lonely) == COMFORT
+    assert spoken(["Awesome! Great.", "That's great news."], lonely) == COMFORT[0]
+    left = iter(["Awesome! Great.", "That's great news."])
+    assert "".join(shaped(lambda: stream(next(left)), lonely, FALLBACK, Cancel(), [COMFORT[0]])) == COMFORT[1]
     assert spoken(["I'm sorry for your loss.", "I'm sorry for your loss."], "What should we talk about?") == FALLBACK
 
 

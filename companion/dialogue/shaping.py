@@ -44,16 +44,24 @@ _WORD = re.compile(r"[a-z0-9']+")
 _DISTRESS = re.compile(r"\b(?:sad|unhappy|lonely|alone|rough|awful|terrible|horrible|worst|embarrass\w*|exhausted|stress\w*"
                        r"|anxious|worried|upset|angry|hurt|cry\w*|cried|depress\w*|scared|afraid|yell\w*|fired|sick"
                        r"|miss (?:him|her|them)|broke up|bad day|hard day|don't know if I)\b", re.I)
-_CHEER = re.compile(r"^\W*(?:that's|that is|how|what an?)\s+(?:so\s+)?(?:wonderful|great|awesome|amazing|fantastic|exciting"
-                    r"|lovely|nice|cool|fun)\b|^\W*(?:awesome|great|wonderful|congratulations|congrats|yay|hooray)\b"
-                    r"|\bI'm (?:so )?glad (?:you|to hear)\b", re.I)
 _CONDOLENCE = re.compile(r"\bsorry for your loss\b", re.I)
 _LOSS = re.compile(r"\b(?:died|dead|death|passed away|lost|loss|funeral|put down)\b", re.I)
 # the user's words taken as text to correct ("You can say, My boss yelling at me instead of…"): no answer at all
 _WRITING_TIP = re.compile(r"^\W*(?:you (?:can|could|might|should|may) (?:say|rephrase|write|use|add|try saying)\b"
                           r"|(?:a )?better (?:way to say|phrasing)\b|(?:that's|that is) not how I'd (?:describe|say|put) it\b"
                           r"|here(?:'s| is) (?:how you|what you can|a better|an? (?:example|corrected|rewritten))\b)", re.I)
-COMFORT = "I'm sorry, that sounds really hard. Do you want to tell me about it?"  # said for a bad start to a sad turn
+# a reply to a sad turn starts with care, whatever the model ("Oh no", "That sounds hard", "I'm sorry")
+_CARING = re.compile(r"^\W*(?:oh,?\s+)?(?:no|oh no|I'm (?:so |really |very )?sorry|sorry|that (?:sounds|must)"
+                     r"|that(?:'s| is) (?:so |really )?(?:hard|tough|awful|rough|terrible|difficult|a lot)|how (?:awful|hard|horrible)"
+                     r"|I'm (?:here|listening|with you)|I hear you|I understand|I can (?:imagine|tell|hear)|it's (?:okay|ok|alright|normal"
+                     r"|understandable)|you(?:'re| are) not alone|ugh|aw|aww|poor you|what a (?:rough|hard|tough|horrible|awful))\b", re.I)
+# the model answering something else: instructions from its training, thanks no one gave
+_OFF = re.compile(r"^\W*(?:(?:in )?your (?:response|answer|reply) (?:should|must)|you're welcome\b|I'm glad you enjoyed my)", re.I)
+_THANKS = re.compile(r"\b(?:thank|thanks|cheers|appreciate)", re.I)
+COMFORT = ("I'm sorry, that sounds really hard. Do you want to tell me about it?",  # for a sad turn the model failed
+           "That sounds tough. I'm here, and I'm listening.",
+           "I'm sorry you're going through that. What's weighing on you most?",
+           "That's a lot to carry. Take your time, I'm right here.")
 # marks a voice does not say, which a small model writes anyway: quotes, markdown, brackets, list bullets
 _UNSPOKEN = re.compile(r"[\"“”*#`_\[\]{}<>|]+|(?:^|(?<=\n))\s*[-•]\s+")
 
@@ -96,10 +104,12 @@ def problem(start: str, user: str) -> str | None:
         return "echo"
     if _WRITING_TIP.search(text):
         return "writing tip"
+    if _OFF.search(text) and not (text.lower().lstrip(" !.").startswith("you're welcome") and _THANKS.search(user)):
+        return "answers something else"
     if _CONDOLENCE.search(text) and not _LOSS.search(user):
         return "condolence for no loss"
-    if _CHEER.search(text) and _DISTRESS.search(user):
-        return "cheer for a sad turn"
+    if _DISTRESS.search(user) and not _CARING.search(text):
+        return "no care for a sad turn"
     return None
 
 
@@ -222,4 +232,7 @@ def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cance
             if cancel.cancelled:
                 return
             log.info("degenerate reply (%s)%s", exc, ", asking again" if n == 0 else ", saying the fallback line")
-    yield COMFORT if _DISTRESS.search(user) else fallback
+    if _DISTRESS.search(user):  # a kind line she has not just said
+        yield next((line for line in COMFORT if line not in earlier), COMFORT[0])
+    else:
+        yield fallback
