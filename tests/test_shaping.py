@@ -122,6 +122,10 @@ def test_a_reply_that_starts_with_what_she_already_said_is_asked_for_again():
     earlier = ["Awesome! How about tomorrow? What's up?", "I'm sorry, I didn't catch that."]
     said = "".join(shaped(lambda: stream(next(left)), "It's raining again.", FALLBACK, Cancel(), earlier))
     assert said.strip() == "Rain is good for the garden."
+    left = iter(["I'm sorry for your pain. It's normal.", "Thank you for telling me."])
+    said = "".join(shaped(lambda: stream(next(left)), "Thanks for listening.", FALLBACK, Cancel(),
+                          ["I'm sorry for your pain. It's normal to feel that way."]))
+    assert said.strip() == "Thank you for telling me."
     left = iter(["Oh no, I'm sorry. What happened?"])
     assert "".join(shaped(lambda: stream(next(left)), "I lost my keys.", FALLBACK, Cancel(),
                           ["Oh no, I'm sorry. Is she okay?"])).strip() == "Oh no, I'm sorry. What happened?"

@@ -146,8 +146,10 @@ def _repeats(start: str, earlier: list[str]) -> bool:
     """The start of the reply is a sentence she already said this conversation (a small model
     copies its own last reply: "How about tomorrow? What's up?" to every turn): a whole sentence
     of three words or more said again, or the first five words or more of one."""
+    end = _sentence_end(start, True)  # the first sentence, when the start holds the next one's first word too
+    start = start[:end] if end is not None else start
     said = words(start)
-    whole = bool(re.search(r"[.!?…][\"')\]]*\s*$", start))
+    whole = end is not None
     if len(said) < 3 or (len(said) < 5 and not whole):  # "Oh no," may open many replies
         return False
     for reply in earlier:
