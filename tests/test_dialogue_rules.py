@@ -174,3 +174,26 @@ def test_on_the_embedded_default_the_rules_answer_and_the_135m_model_talks(compa
     for user, reply in zip(said, text):
         assert words(reply) and problem(reply, user) is None, (user, reply)
         assert reply.count(".") + reply.count("!") + reply.count("?") <= MAX_SENTENCES + 1, reply
+
+
+def test_a_small_model_gets_a_follow_ups_context_inline():
+    """A 135M model reads little of the history: "when should I start them?" carries the turn
+    it leans on, and a turn that stands on its own is sent as it is. Only the compact persona."""
+    from companion.contracts import Recall
+    from companion.dialogue.prompt import Prompt, with_context
+
+    before = [{"role": "user", "content": "I'm thinking of planting tomatoes this spring."},
+              {"role": "assistant", "content": "Lovely."}]
+    assert with_context("When should I start them?", before) == \
+        "I'm thinking of planting tomatoes this spring. When should I start them?"
+    assert with_context("Tell me another one.", [{"role": "user", "content": "Tell me a fun fact about octopuses."}]) == \
+        "Tell me a fun fact about octopuses. Tell me another one."
+    for alone in ("What's the capital of France?", "Thanks, that was nice.", "It's raining outside again."):
+        assert with_context(alone, before) == alone
+    small, full = load_persona("samantha", small=True), load_persona("samantha")
+    assert small.compact and not full.compact
+    for persona, sent in ((small, "I'm thinking of planting tomatoes this spring. When should I start them?"),
+                          (full, "When should I start them?")):
+        prompt = Prompt(persona, None)
+        prompt.add_exchange(before[0]["content"], "Lovely.")
+        assert prompt.messages("When should I start them?", Recall(), NOW)[-1]["content"] == sent
