@@ -197,3 +197,24 @@ def test_a_small_model_gets_a_follow_ups_context_inline():
         prompt = Prompt(persona, None)
         prompt.add_exchange(before[0]["content"], "Lovely.")
         assert prompt.messages("When should I start them?", Recall(), NOW)[-1]["content"] == sent
+
+
+def test_no_reply_is_started_ahead_for_what_a_rule_answers(scripted_llm):
+    """A thought started at the user's pause for "are you human?" would only be dropped: each
+    dropped request left the embedded server a request to finish, and a replay of eight such
+    turns never exited. Honesty and Limits are asked first, as they keep no state."""
+    from companion.dialogue.think_ahead import ThinkAhead
+    from companion.llm.client import Brain
+    from companion.llm.embedded import Endpoint
+    from companion.records import Transcript
+
+    brain = Brain(LLMConfig(base_url=scripted_llm.base_url), Endpoint(scripted_llm.base_url, "k", "m"))
+    ahead = ThinkAhead(brain, Silent())
+    persona = load_persona("samantha", small=True)
+    talk = Conversation(Heard([]), brain, Silent(), persona, skills=[Honesty(persona), Limits()], ahead=ahead)
+    for said in ("Are you a human being?", "Do you have a family?", "Can you order me a pizza?"):
+        talk.think_ahead(Transcript(said, "en", 0.0))
+    assert ahead.started == 0
+    talk.think_ahead(Transcript("Tell me about the sea.", "en", 0.0))
+    assert ahead.started == 1
+    ahead.drop()

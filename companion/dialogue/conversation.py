@@ -135,11 +135,12 @@ class Conversation:
         if self.ahead is None or self._replying:
             return
         text = guess.text
-        if (not is_meaningful(text) or (self.control is not None and not self.control.passes_on(text))
-                or any(getattr(s, "in_dialogue", False) or getattr(s, "tools", None) is not None for s in self.skills)):
-            self.ahead.drop()  # a command, a skill's dialogue, or tools the thought would not offer
-            return
         now = self.clock()
+        if (not is_meaningful(text) or (self.control is not None and not self.control.passes_on(text))
+                or any(getattr(s, "in_dialogue", False) or getattr(s, "tools", None) is not None for s in self.skills)
+                or any(getattr(s, "answers_at_once", False) and s.handle(text, now) is not None for s in self.skills)):
+            self.ahead.drop()  # a command, a skill's dialogue, tools the thought would not offer, or a rule's answer
+            return
 
         def request() -> list[dict] | None:
             context = self.memory.preview(text, now)

@@ -50,6 +50,8 @@ LIFE = {  # her own honest answers; none claims a life she does not have
 class Honesty:
     """A skill (``contracts.Skill``): a complete answer for questions about what she is."""
 
+    answers_at_once = True  # no state: asking it ahead is free, and no reply is started ahead for its answers
+
     def __init__(self, persona: Persona):
         self.persona = persona
 
@@ -86,6 +88,8 @@ _OFFER = {"write": "I can help you write it as a letter, though.", "call": "I ca
 class Limits:
     """A skill, asked after the everyday skills: requests for what a voice on a computer cannot
     do get an honest answer and what she can do instead, never a claim that it is done."""
+
+    answers_at_once = True  # see Honesty
 
     def handle(self, text: str, now: datetime) -> str | None:
         for kind, rx in _CANNOT:
