@@ -105,16 +105,21 @@ class Brain:
         self.client = self._new_client()
 
     def _new_client(self):
-        """Every request gets a connection of its own (no keep-alive; on 127.0.0.1 a connect
-        costs well under a millisecond), so a dropped request can be cut off at any point, even
-        while it waits in the server's queue for its response headers: see :class:`_Call`."""
+        """On this machine every request gets a connection of its own (no keep-alive; a connect
+        to 127.0.0.1 costs well under a millisecond), so a dropped request can be cut off at
+        any point, even while it waits in the server's queue for its response headers: see
+        :class:`_Call`. A remote endpoint keeps pooled connections (a TLS handshake per request
+        would cost the user); there a request is cut off once its response has begun."""
         try:
             import httpx2 as httpx  # what this openai build uses
         except ImportError:
             import httpx
-        http = self._openai.DefaultHttpxClient(
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
-            event_hooks={"request": [_on_request]})
+        local = urlsplit(self.endpoint.base_url).hostname in ("127.0.0.1", "localhost", "::1")
+        if local:  # (a pooled socket must not be tied to the request that opened it)
+            http = self._openai.DefaultHttpxClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
+                                                   event_hooks={"request": [_on_request]})
+        else:
+            http = self._openai.DefaultHttpxClient()
         # retries are ours (see _create), so a cancel is never followed by a retry's back-off sleep
         return self._openai.OpenAI(
             base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0, http_client=http,

@@ -86,10 +86,13 @@ class EmbeddedLLM:
         if server is None:
             return
         atexit.unregister(self._at_exit)
-        from .client import abort_requests
-
         t = time.perf_counter()
-        cut = abort_requests(self.endpoint.base_url)
+        try:
+            from .client import abort_requests
+
+            cut = abort_requests(self.endpoint.base_url)
+        except Exception:  # late in interpreter shutdown: nothing left to cut
+            cut = 0
         del server  # the destructor runs here
         log.info("embedded LLM stopped in %.2fs (%d open request(s) cut off)", time.perf_counter() - t, cut)
 
