@@ -43,7 +43,8 @@ class ToolCall:
 
 _DONE = object()  # closes the delta queue
 _current = threading.local()  # the _Call an llm-stream thread is making (each makes one)
-_sockets: weakref.WeakSet = weakref.WeakSet()  # this process's connections to LLM endpoints
+_sockets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # this process's connections to local
+# LLM endpoints, each with the _Call it carries (None: a warm-up)
 
 
 def _on_request(request) -> None:
@@ -54,7 +55,7 @@ def _on_request(request) -> None:
     def trace(event: str, info: dict) -> None:
         if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
             sock = info["return_value"].get_extra_info("socket")
-            _sockets.add(sock)
+            _sockets[sock] = call
             if call is not None:
                 call.connected(sock)
 
@@ -67,9 +68,11 @@ def abort_requests(base_url: str) -> int:
     because it waits for every connection it still serves."""
     url = urlsplit(base_url)
     cut = 0
-    for sock in list(_sockets):
+    for sock, call in list(_sockets.items()):
         try:
             if sock.fileno() != -1 and sock.getpeername()[:2] == (url.hostname, url.port):
+                if call is not None:
+                    call.close()  # and no retry
                 sock.shutdown(socket.SHUT_RDWR)
                 cut += 1
         except OSError:  # closed meanwhile
@@ -125,7 +128,7 @@ class Brain:
             base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0, http_client=http,
             timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
 
-    def _create(self, messages: list[dict], cancel: Cancel, tools: list[dict] | None = None):
+    def _create(self, messages: list[dict], cancel: Cancel, tools: list[dict] | None = None, call=None):
         """Open the stream, retrying ``max_retries`` times on connection trouble and server
         errors (not on timeouts: each of those already cost the user seconds of silence)."""
         o = self._openai
@@ -148,7 +151,7 @@ class Brain:
             except o.APIConnectionError:
                 if attempt == self.cfg.max_retries:
                     raise
-            if cancel.wait(0.2 * (attempt + 1)):
+            if cancel.wait(0.2 * (attempt + 1)) or (call is not None and call.closed):
                 raise o.APIConnectionError(message="cancelled", request=None)
             log.info("retrying %s (attempt %d)", self.endpoint.base_url, attempt + 2)
 
@@ -201,7 +204,7 @@ class Brain:
         try:
             if call.closed:  # dropped before it was sent
                 raise o.APIConnectionError(message="cancelled", request=None)
-            stream = self._create(messages, cancel, tools)
+            stream = self._create(messages, cancel, tools, call)
         except Exception as exc:
             deltas.put(_DONE if cancel.cancelled or call.closed else self._explain(exc, bool(tools)))
             return
