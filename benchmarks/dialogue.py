@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 import tomllib
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def replay(wavs: list[Path], home: Path, out: Path, settings: list[str]) -> list
 
 
 def run_brain(label: str, settings: list[str], conversations: list[dict], wavs: dict[str, Path], work: Path,
-              models: Path) -> dict:
+              models: Path, partial: Path | None = None) -> dict:
     homes: dict[str, Path] = {}
     probes = []
     started = time.monotonic()
@@ -162,7 +163,89 @@ def run_brain(label: str, settings: list[str], conversations: list[dict], wavs: 
             probe["failed"] = judge(probe, told)
             probes.append(probe)
         log(f"{label}: {conv['name']} done ({time.monotonic() - started:.0f} s)")
+        if partial is not None:  # a run stopped by a time limit still leaves what it heard
+            partial.write_text(json.dumps(probes, indent=1, ensure_ascii=False))
     return {"brain": label, "settings": settings, "probes": probes, "seconds": time.monotonic() - started}
+
+
+def run_text(label: str, settings: list[str], conversations: list[dict], work: Path, models: Path) -> dict:
+    """The same conversations and checks with the turns as written: no Piper, no Whisper, one
+    process and one LLM server for all. A quick check while tuning; the spoken run is the score."""
+    from companion.dialogue.conversation import Conversation  # noqa: F401  (imported for its side effects)
+    from companion.ops.config import load_config
+    from companion.records import Utterance
+    from companion.runtime.app import Parts, new_conversation
+    from companion.audio.sinks import NullSink
+    from companion.dialogue.persona import load_persona
+    from companion.dialogue.shaping import stop_sequences
+    from companion.dialogue.voice_control import Preferences
+    from companion.llm.client import Brain, resolve_endpoint
+    from companion.records import Transcript
+
+    class Typed:  # a recogniser that hears what it is told to
+        name, text = "typed", ""
+
+        def transcribe(self, audio):
+            return Transcript(self.text, "en", 0.0)
+
+        def set_hints(self, names):
+            pass
+
+        def prefetch(self, audio):
+            pass
+
+    class Mute:
+        sample_rate = 16000
+
+        def synthesize(self, text):
+            yield np.zeros(160, np.float32)
+
+        def set_prosody(self, speed=None, volume=None):
+            pass
+
+    flags: dict = {}
+    for s in settings:
+        key, value = s.split("=", 1)
+        section, name = key.split(".", 1)
+        flags.setdefault(section, {})[name] = value
+    cfg = load_config(Path(__file__).resolve().parent.parent / "config.toml", flags)
+    compact = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    persona = load_persona(cfg.persona.name, small=compact)
+    os.environ["COMPANION_HOME"] = str(work / "llm-home")
+    (work / "llm-home").mkdir(exist_ok=True)
+    if not (work / "llm-home" / "models").exists():
+        (work / "llm-home" / "models").symlink_to(models, target_is_directory=True)
+    endpoint, keepalive = resolve_endpoint(cfg.llm)
+    brain = Brain(cfg.llm, endpoint, stop=stop_sequences(persona.name, embedded=keepalive is not None))
+    heard = Typed()
+    homes: dict[str, Path] = {}
+    probes = []
+    started = time.monotonic()
+    utt = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
+    for conv in conversations:
+        home = homes.get(conv.get("home", ""))
+        if home is None:
+            home = Path(tempfile.mkdtemp(prefix="home-", dir=work))
+        homes[conv["name"]] = home
+        os.environ["COMPANION_HOME"] = str(home)
+        parts = Parts(heard, Mute(), brain, persona, keepalive, Preferences(home / "preferences.json"))
+        talk = new_conversation(cfg, parts, None, replay=True)
+        told = [p["said"] for p in probes if p["home"] == str(home)]
+        for t in conv["turns"]:
+            heard.text = t["say"]
+            turn = talk.respond(utt, NullSink())
+            probe = {**t, "conversation": conv["name"], "held_out": conv.get("held_out", False), "home": str(home),
+                     "said": t["say"], "heard": t["say"], "reply": turn.reply_text if turn else "",
+                     "error": turn.error if turn else "no turn",
+                     "first_audio": turn.timings.first_audio if turn else None}
+            told.append(t["say"])
+            probe["failed"] = judge(probe, told)
+            probes.append(probe)
+        end = getattr(talk.memory, "end_session", None)
+        if end is not None:
+            end(datetime.now())
+        log(f"{label}: {conv['name']} done ({time.monotonic() - started:.0f} s)")
+    return {"brain": label + " (typed)", "settings": settings, "probes": probes, "seconds": time.monotonic() - started}
 
 
 def log(msg: str) -> None:
@@ -207,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="settings", action="append", default=[], help="section.key=value for every run")
     ap.add_argument("--only", help="only conversations whose name contains this")
     ap.add_argument("--out", type=Path, help="write every reply and its checks here (JSON)")
+    ap.add_argument("--text", action="store_true",
+                    help="the turns as written, no Piper or Whisper, in this process: quick, for tuning (not the score)")
+    ap.add_argument("--verbose", action="store_true", help="print every probe's reply and failed checks")
     args = ap.parse_args(argv)
     data = tomllib.loads(PROBES.read_text())["conversation"]
     wanted = {True, False} if args.all else {args.held_out}
@@ -222,9 +308,19 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="dialogue-"))
     models = work / "models"
     models.mkdir()
-    log(f"synthesising the user's turns in {work}")
-    wavs = speak_all([t["say"] for c in chosen for t in c["turns"]], work, work / "voice")
-    results = [run_brain(label, settings + args.settings, chosen, wavs, work, models) for label, settings in brains]
+    if args.text:
+        results = [run_text(label, settings + args.settings, chosen, work, models) for label, settings in brains]
+    else:
+        log(f"synthesising the user's turns in {work}")
+        wavs = speak_all([t["say"] for c in chosen for t in c["turns"]], work, work / "voice")
+        partial = args.out.with_suffix(".partial.json") if args.out else None
+        results = [run_brain(label, settings + args.settings, chosen, wavs, work, models, partial)
+                   for label, settings in brains]
+    if args.verbose:
+        for r in results:
+            for p in r["probes"]:
+                print(f"{'FAIL ' + ','.join(p['failed']) if p['failed'] else 'ok':<22} {p['category']:<22} "
+                      f"{p['said']!r} -> {p['reply']!r}" + (f" (heard {p['heard']!r})" if p["heard"] != p["said"] else ""))
     for held in sorted(wanted):
         print(f"\n### {'held-out' if held else 'tuned'} probes ({', '.join(args.settings) or 'defaults'})\n")
         print(table(results, held))

@@ -87,3 +87,51 @@ def test_dropping_one_request_leaves_the_other_going(scripted_llm):
     assert list(ahead) == []
     real.join(10)
     assert results == ["The real answer."]
+
+
+def _silent_endpoint():
+    """A local endpoint that reads a request and never answers it (no headers): like the
+    embedded server with the request queued behind another. Reports when the client hangs up."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    asked, hung_up = threading.Event(), threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            while conn.recv(65536):
+                asked.set()  # the request, then nothing until the client closes
+                pass
+            hung_up.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/v1", asked, hung_up, listener
+
+
+def test_a_dropped_request_is_cut_off_before_its_headers():
+    """Cancelling a request that waits for its response headers closes its connection, so the
+    server drops it too (the embedded server waited for such a request at shutdown, forever)."""
+    url, asked, hung_up, listener = _silent_endpoint()
+    with listener:
+        brain = Brain(LLMConfig(read_timeout_s=30), Endpoint(url, "key", "m"))
+        cancel = Cancel()
+        threading.Thread(target=lambda: asked.wait(10) and cancel.cancel(), daemon=True).start()
+        assert list(brain.stream(HI, cancel)) == []
+        assert hung_up.wait(1.0)
+
+
+def test_abort_requests_cuts_every_open_request():
+    from companion.llm.client import abort_requests
+
+    url, asked, hung_up, listener = _silent_endpoint()
+    with listener:
+        brain = Brain(LLMConfig(read_timeout_s=30), Endpoint(url, "key", "m"))
+        reply = []
+        reader = threading.Thread(target=lambda: reply.append(list(brain.stream(HI))), daemon=True)
+        reader.start()
+        assert asked.wait(10)
+        assert abort_requests(url) == 1
+        assert hung_up.wait(1.0)
+        reader.join(2.0)
+        assert not reader.is_alive()

@@ -191,3 +191,23 @@ def test_an_event_without_a_start_is_refused_on_import(tmp_path, capsys):
     assert main(["calendar", "import", str(foreign_file(tmp_path / "theirs.ics", dinner, broken))]) == 1
     assert "'Mystery party' has no start time (DTSTART); nothing was imported" in capsys.readouterr().err
     assert not calendar_path().exists()
+
+
+def test_a_table_for_two_tonight_asks_the_time_and_is_no_2_am_event(say):
+    """The count of people is no time, and "tonight" with no time is asked, not guessed; she
+    says she cannot make the booking itself."""
+    assert say("Book a table for two tonight.") == "What time tonight should I put a table for 2 on your calendar?"
+    assert not calendar_path().exists()  # nothing is put on the calendar on a guess
+    assert say("Seven thirty.") == ("I can't make the booking itself, but I've put a table for 2 today at 7:30 pm "
+                                    "on your calendar.")
+    start = parsed_events()["a table for 2"].decoded("DTSTART")
+    assert start == datetime(2026, 5, 13, 19, 30, tzinfo=BERLIN)
+
+
+def test_a_time_asked_for_can_be_dropped_or_passed_over(say):
+    assert say("Put dinner with Sam tonight on my calendar.").startswith("What time tonight")
+    assert say("Never mind.") == "All right, I didn't put dinner with Sam on your calendar."
+    assert say("Book a table for four tomorrow evening.").startswith("What time in the evening")
+    assert say("What's on tomorrow?") == "Nothing on your calendar tomorrow."  # another request: the question is dropped
+    assert say("Book a table for four at 8 tonight.") == ("I can't make the booking itself, but I've put a table for 4 "
+                                                           "today at 8 pm on your calendar.")

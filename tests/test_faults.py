@@ -17,7 +17,7 @@ import pytest
 from companion import database
 from companion.audio.sinks import NullSink
 from companion.llm.client import Brain
-from companion.ops.config import Config
+from companion.ops.config import Config, PersonaConfig
 from companion.dialogue.conversation import Conversation, TranscriptLog
 from companion.database import faults_reported_to, open_database, set_aside
 from companion.llm.embedded import Endpoint
@@ -41,8 +41,8 @@ def spoken():
 
 def converse(home, llm, said: list[str]) -> tuple[Conversation, list]:
     """Run ``said`` through a real conversation (memory and skills on ``home``); the LLM is
-    scripted and replies 'Reply N.'."""
-    cfg = Config()
+    scripted and replies 'Reply N.' (to every turn: the full persona, so no fact is said back by memory)."""
+    cfg = Config(persona=PersonaConfig(compact="off"))
     llm.enqueue(*(f"Reply {i}." for i in range(1, len(said) + 1)))
     brain = Brain(cfg.llm, Endpoint(llm.base_url, "k", "m"))
     conv = Conversation(Heard(said), brain, Silent(), load_persona("samantha"), TranscriptLog(home / "t.jsonl"),
@@ -185,7 +185,7 @@ def test_disk_full_she_keeps_talking_logs_it_and_says_it_once(companion_home, sc
 def test_a_transcript_log_on_a_full_disk_costs_nothing_stored(companion_home, scripted_llm, spoken, caplog):
     """Writes to /dev/full fail with ENOSPC, as on a full disk: both sides of every turn still
     reach the memory database, the failure is logged once and said once."""
-    cfg = Config()
+    cfg = Config(persona=PersonaConfig(compact="off"))  # the model answers every turn
     scripted_llm.enqueue("Reply 1.", "Reply 2.")
     brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))
     conv = Conversation(Heard(["Hello.", "My sister is called Ana."]), brain, Silent(), load_persona("samantha"),

@@ -68,7 +68,12 @@ def facts(store, current: bool = True) -> set[tuple]:
     ("I work as a nurse at Mercy. My wife works as a chef for Hilton.",
      {("user", "job", "nurse"), ("user", "employer", "Mercy"), ("wife", "job", "chef"), ("wife", "employer", "Hilton")}),
     ("My husband is a firefighter and my son is a student.", {("husband", "job", "firefighter")}),
+    # a name the recogniser wrote in lower case, after "called" or "name is"
+    ("I have a dog called biscuit.", {("user", "dog", "Biscuit")}),
+    ("My brother's name is tom and he lives in chicago.", {("user", "brother", "Tom"), ("Tom", "lives_in", "Chicago")}),
+    ("My name is alex.", {("user", "name", "Alex")}),
     # nothing, or nothing wrong
+    ("My name is not important. My dog is called that by everyone.", set()),
     ("I'm a lucky man. I'm a people person.", set()),  # "a …" is a job only when it looks like one
     ("My dog is a labrador.", set()),  # a breed is no job
     ("She's a sweetheart. I'm a bit tired. It's two o'clock.", set()),  # no one named: no pronoun to bind

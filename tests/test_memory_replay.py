@@ -148,7 +148,9 @@ def test_a_personal_question_never_reaches_the_model(tmp_path, scripted_llm):
     from companion.testing.stand_ins import Heard, Silent
     import numpy as np
 
-    cfg = Config()
+    from companion.ops.config import LLMConfig
+
+    cfg = Config(llm=LLMConfig(base_url=scripted_llm.base_url))  # a capable endpoint: it answers the told fact
     brain = Brain(cfg.llm, Endpoint(scripted_llm.base_url, "k", "m"))
     scripted_llm.enqueue("Chicago is a great city.")
     memory = open_memory(cfg, tmp_path, brain)

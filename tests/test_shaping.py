@@ -12,7 +12,7 @@ from companion.dialogue.conversation import Conversation
 from companion.dialogue.honesty import Honesty
 from companion.dialogue.persona import load_persona
 from companion.cancel import Cancel
-from companion.dialogue.shaping import is_echo, problem, shaped, stop_sequences
+from companion.dialogue.shaping import COMFORT, is_echo, problem, shaped, stop_sequences
 from companion.llm.client import Brain
 from companion.llm.embedded import Endpoint
 from companion.ops.config import LLMConfig
@@ -80,6 +80,61 @@ def test_a_cancelled_reply_is_not_asked_for_again():
         return iter([])
 
     assert list(shaped(attempt, "Tell me a story.", FALLBACK, cancel)) == [] and len(asked) == 1
+
+
+@pytest.mark.parametrize("invented", ["I grew up in a small town.", "I live in Ashwood.", "My mum and I baked.",
+                                      "Since I was a kid I loved jazz.", "I love my family."])
+def test_a_life_she_does_not_have_is_never_spoken(invented):
+    assert problem(invented, "Do you like music?") == "claims to be human"
+    said_back = invented.replace("I ", "you ").replace("My ", "Your ").replace(" my ", " your ")
+    assert problem(said_back, "Do you like music?") != "claims to be human"
+
+
+def test_the_tone_must_fit_the_users_words():
+    """A sad turn gets a reply that starts with care, and no condolence is offered where nothing
+    was lost: asked again, and a sad turn that gets two bad starts hears a kind line she has not
+    just said, not the general one."""
+    lonely = "I'm feeling really lonely tonight."
+    assert problem("That's wonderful!", lonely) == "no care for a sad turn"
+    assert problem("You're welcome! It's good to know.", lonely) == "answers something else"
+    assert problem("Oh no, I'm sorry.", lonely) is None and problem("That sounds really hard.", lonely) is None
+    assert problem("I'm sorry for your loss.", "It's raining outside again.") == "condolence for no loss"
+    assert problem("I'm sorry for your loss.", "My grandmother died last week.") is None
+    assert problem("That's wonderful!", "I just got a new job.") is None
+    assert problem("You're welcome!", "Thanks for listening.") is None
+    assert problem("Your response should contain exactly 3 paragraphs.", "Hi.") == "answers something else"
+    assert spoken(["That's wonderful! Enjoy.", "Oh, I'm sorry. Do you want to talk?"], lonely) == \
+        "Oh, I'm sorry. Do you want to talk?"
+    assert spoken(["Awesome! Great.", "That's great news."], lonely) == COMFORT[0]
+    left = iter(["Awesome! Great.", "That's great news."])
+    assert "".join(shaped(lambda: stream(next(left)), lonely, FALLBACK, Cancel(), [COMFORT[0]])) == COMFORT[1]
+    assert spoken(["I'm sorry for your loss.", "I'm sorry for your loss."], "What should we talk about?") == FALLBACK
+
+
+@pytest.mark.parametrize("tip", ["You can say, The boss yelling at me instead.", "That's not how I'd describe it.",
+                                 "Here's a better way to put it: no.", "You could rephrase it as I am tired."])
+def test_the_users_words_are_answered_not_corrected(tip):
+    assert problem(tip, "I had a rough day at work.") == "writing tip"
+
+
+def test_a_reply_that_starts_with_what_she_already_said_is_asked_for_again():
+    left = iter(["How about tomorrow? What's up?", "Rain is good for the garden."])
+    earlier = ["Awesome! How about tomorrow? What's up?", "I'm sorry, I didn't catch that."]
+    said = "".join(shaped(lambda: stream(next(left)), "It's raining again.", FALLBACK, Cancel(), earlier))
+    assert said.strip() == "Rain is good for the garden."
+    left = iter(["I'm sorry for your pain. It's normal.", "Thank you for telling me."])
+    said = "".join(shaped(lambda: stream(next(left)), "Thanks for listening.", FALLBACK, Cancel(),
+                          ["I'm sorry for your pain. It's normal to feel that way."]))
+    assert said.strip() == "Thank you for telling me."
+    left = iter(["Oh no, I'm sorry. What happened?"])
+    assert "".join(shaped(lambda: stream(next(left)), "I lost my keys.", FALLBACK, Cancel(),
+                          ["Oh no, I'm sorry. Is she okay?"])).strip() == "Oh no, I'm sorry. What happened?"
+
+
+def test_quotes_markdown_and_bullets_are_not_in_what_she_says():
+    assert spoken(['Just say "no, thank you" and *mean* it. That\'s all.']) == \
+        "Just say no, thank you and mean it. That's all."
+    assert spoken(["# Tip: take a `break` [now]."]) == "Tip: take a break now."
 
 
 def test_identity_and_love_get_the_persona_answers():

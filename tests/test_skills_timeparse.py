@@ -96,3 +96,17 @@ def test_read_back_names_the_day_and_half_of_day():
 def test_unknown_time_zone_is_a_config_error_naming_the_key():
     with pytest.raises(ConfigError, match=r"\[skills\] timezone = 'Mars/Olympus'"):
         user_timezone("Mars/Olympus")
+
+
+@pytest.mark.parametrize("text", ["book a table for two tonight", "book a table for 2 tonight", "dinner for four tomorrow",
+                                  "a meeting for 3 people on Friday", "a party of six tonight"])
+def test_a_count_of_people_is_not_a_time(text):
+    parsed = when(text)
+    assert parsed.clock is None and not parsed.guessed_half
+    assert any(n in without(normalize(text), parsed).split() for n in ("2", "4", "3", "6"))  # kept in the title
+
+
+def test_tonight_is_the_evening_and_its_small_hours_are_after_midnight():
+    assert when("book a table for two tonight").part_of_day == "tonight"
+    assert when("book a table for two tonight at 7:30").resolve(WED_2PM) == datetime(2026, 5, 13, 19, 30, tzinfo=BERLIN)
+    assert when("at 1 tonight").resolve(WED_2PM) == datetime(2026, 5, 14, 1, 0, tzinfo=BERLIN)

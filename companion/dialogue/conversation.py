@@ -149,11 +149,12 @@ class Conversation:
         if self.ahead is None or self._replying:
             return
         text = guess.text
-        if (not is_meaningful(text) or (self.control is not None and not self.control.passes_on(text))
-                or any(getattr(s, "in_dialogue", False) or getattr(s, "tools", None) is not None for s in self.skills)):
-            self.ahead.drop()  # a command, a skill's dialogue, or tools the thought would not offer
-            return
         now = self.clock()
+        if (not is_meaningful(text) or (self.control is not None and not self.control.passes_on(text))
+                or any(getattr(s, "in_dialogue", False) or getattr(s, "tools", None) is not None for s in self.skills)
+                or any(getattr(s, "answers_at_once", False) and s.handle(text, now) is not None for s in self.skills)):
+            self.ahead.drop()  # a command, a skill's dialogue, tools the thought would not offer, or a rule's answer
+            return
 
         def request() -> list[dict] | None:
             context = self.memory.preview(text, now)
@@ -277,7 +278,14 @@ class Conversation:
             timings.tts_first_audio = thought.synth_s
             return
         attempt = lambda: reply_stream(self.brain, self.skills, messages, reply, now)  # skills as tools, if on
-        deltas = shaped(attempt, text, self.persona.fallback, reply)  # for speech: short, whole, in character
+        recent, asked = self.prompt.history[-12:], None
+        earlier = []  # her recent replies, not to be said again (unless the user said the same words again)
+        for m in recent:
+            if m["role"] == "user":
+                asked = m["content"]
+            elif asked != text:
+                earlier.append(m["content"])
+        deltas = shaped(attempt, text, self.persona.fallback, reply, earlier)  # for speech: short, whole, in character
         # the text deltas become speakable pieces here
         yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token, first_words=self.first_words))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..ops.config import PROJECT_ROOT
@@ -51,6 +51,7 @@ class Persona:
                      "and talk with you.")
     love: str = ("I'm an AI, so I can't love you the way a person can. But I care about our talks, "
                  "and I'm always glad to hear from you.")
+    compact: bool = False  # written for a small model (NAME.small.md): it gets a follow-up's context inline
 
     @property
     def system_prompt(self) -> str:
@@ -80,7 +81,8 @@ def load_persona(name: str, prompts_dir: Path = PROMPTS_DIR, small: bool = False
     if not path.is_file():
         raise PersonaError(f"persona {name!r} not found at {path}; available: {', '.join(available(prompts_dir)) or 'none'}")
     text = path.read_text(encoding="utf-8")
-    return from_card(text, path) if path.suffix == ".json" else _from_markdown(text, path)
+    persona = from_card(text, path) if path.suffix == ".json" else _from_markdown(text, path)
+    return replace(persona, compact=True) if path.name.endswith(f"{SMALL}.md") else persona
 
 
 def _from_markdown(text: str, path: Path) -> Persona:

@@ -7,12 +7,30 @@ read between turns and again when the user starts speaking in a new minute (pref
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import datetime
 
 from ..contracts import ChatClient, Memory, NoMemory, Recall
 from .persona import Persona
+
+
+# a short turn that leans on the one before ("tell me another one", "when should I start them?")
+_LEANS = re.compile(r"\b(?:another(?: one)?|one more|more about (?:it|that|them)|them|they|it|those|these)\b", re.I)
+_ASKS = re.compile(r"\?\s*$|^\W*(?:and|so|but|ok|okay)?\W*(?:tell|give|show|explain|one more|another)\b", re.I)
+
+
+def with_context(user_text: str, history: list[dict]) -> str:
+    """For a small model, which reads little of the history: a short turn that leans on the
+    user's previous one carries it inline ("I'm thinking of planting tomatoes. When should I
+    start them?"), so "them" is the tomatoes and not a new business."""
+    if len(user_text.split()) > 10 or not (_LEANS.search(user_text) and _ASKS.search(user_text)):
+        return user_text
+    before = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
+    if not before or before.strip() == user_text.strip():
+        return user_text
+    return f"{before.strip()} {user_text.strip()}"
 
 
 def time_line(now: datetime) -> str:
@@ -43,6 +61,8 @@ class Prompt:
         speaks, see :meth:`ready`), and only then what the words recall and the words. A clock
         or memory line at the top would cost seconds on every turn."""
         recall_part = [{"role": "system", "content": recall.context}] if recall.context else []
+        if self.persona.compact:
+            user_text = with_context(user_text, self.history)
         return [*self._lead(self._time_line(now), now), *recall_part, {"role": "user", "content": user_text}]
 
     def _lead(self, line: str, now: datetime, read_ahead: bool = False) -> list[dict]:

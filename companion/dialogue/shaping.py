@@ -33,10 +33,43 @@ _HUMAN_CLAIM = re.compile(
     r"(?:human(?:\s+being)?|person|man|woman|girl|guy|lady)\b"
     r"|\bI(?:'m| am)\s+not\s+(?:an?\s+)?(?:ai|a\.i\.|robot|machine|computer|program|bot|chatbot|artificial)\b"
     r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b"
-    r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children)\b|\bI work (?:as|at|for)\b"
+    r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children|mom|mum|mother|dad|father|parents|family"
+    r"|sister|brother|grandma|grandmother|grandpa|grandfather|boss|office|job|house|apartment|childhood|hometown)\b"
+    r"|\bI work (?:as|at|for)\b|\bI (?:live|lived|reside) (?:in|on|at|with|near)\b|\bI (?:grew up|was born)\b"
+    r"|\bwhen I was (?:a (?:kid|child|girl|boy|teenager)|little|young|growing up)\b|\bsince I was (?:a )?\w+\b"
     r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
     r"|(?-i:\bI(?:'m| am) [A-Z][a-z]+ [A-Z][a-z]+\b)", re.I)  # "I'm Sarah Thompson": someone else's life
 _WORD = re.compile(r"[a-z0-9']+")
+# the tone must fit the user's words: no cheer for a bad day, no condolence where nothing was lost
+_DISTRESS = re.compile(r"\b(?:sad|unhappy|lonely|alone|rough|awful|terrible|horrible|worst|embarrass\w*|exhausted|stress\w*"
+                       r"|anxious|worried|upset|angry|hurt|cry\w*|cried|depress\w*|scared|afraid|yell\w*|fired|sick"
+                       r"|miss (?:him|her|them)|broke up|bad day|hard day|don't know if I)\b", re.I)
+_CONDOLENCE = re.compile(r"\bsorry for your loss\b", re.I)
+_LOSS = re.compile(r"\b(?:died|dead|death|passed away|lost|loss|funeral|put down)\b", re.I)
+# the user's words taken as text to correct ("You can say, My boss yelling at me instead of…"): no answer at all
+_WRITING_TIP = re.compile(r"^\W*(?:you (?:can|could|might|should|may) (?:say|rephrase|write|use|add|try saying)\b"
+                          r"|(?:a )?better (?:way to say|phrasing)\b|(?:that's|that is) not how I'd (?:describe|say|put) it\b"
+                          r"|here(?:'s| is) (?:how you|what you can|a better|an? (?:example|corrected|rewritten))\b)", re.I)
+# a reply to a sad turn starts with care, whatever the model ("Oh no", "That sounds hard", "I'm sorry")
+_CARING = re.compile(r"^\W*(?:oh,?\s+)?(?:no|oh no|I'm (?:so |really |very )?sorry|sorry|that (?:sounds|must)"
+                     r"|that(?:'s| is) (?:so |really )?(?:hard|tough|awful|rough|terrible|difficult|a lot)|how (?:awful|hard|horrible)"
+                     r"|I'm (?:here|listening|with you)|I hear you|I understand|I can (?:imagine|tell|hear)|it's (?:okay|ok|alright|normal"
+                     r"|understandable)|you(?:'re| are) not alone|ugh|aw|aww|poor you|what a (?:rough|hard|tough|horrible|awful))\b", re.I)
+# the model answering something else: instructions from its training, thanks no one gave
+_OFF = re.compile(r"^\W*(?:(?:in )?your (?:response|answer|reply) (?:should|must)|you're welcome\b|I'm glad you enjoyed my)", re.I)
+_THANKS = re.compile(r"\b(?:thank|thanks|cheers|appreciate)", re.I)
+COMFORT = ("I'm sorry, that sounds really hard. Do you want to tell me about it?",  # for a sad turn the model failed
+           "That sounds tough. I'm here, and I'm listening.",
+           "I'm sorry you're going through that. What's weighing on you most?",
+           "That's a lot to carry. Take your time, I'm right here.")
+# marks a voice does not say, which a small model writes anyway: quotes, markdown, brackets, list bullets
+_UNSPOKEN = re.compile(r"[\"“”*#`_\[\]{}<>|]+|(?:^|(?<=\n))\s*[-•]\s+")
+
+
+def for_speech(piece: str) -> str:
+    """``piece`` without what is written but never said ('You could say "no thanks"' is said
+    without the quotes), so the transcript holds what she said."""
+    return _UNSPOKEN.sub("", piece)
 
 
 def stop_sequences(name: str, embedded: bool) -> list[str]:
@@ -69,6 +102,14 @@ def problem(start: str, user: str) -> str | None:
         return "claims to be human"
     if is_echo(text, user):
         return "echo"
+    if _WRITING_TIP.search(text):
+        return "writing tip"
+    if _OFF.search(text) and not (text.lower().lstrip(" !.").startswith("you're welcome") and _THANKS.search(user)):
+        return "answers something else"
+    if _CONDOLENCE.search(text) and not _LOSS.search(user):
+        return "condolence for no loss"
+    if _DISTRESS.search(user) and not _CARING.search(text):
+        return "no care for a sad turn"
     return None
 
 
@@ -101,7 +142,25 @@ class Degenerate(Exception):
     """The reply started badly; asked for once more."""
 
 
-def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
+def _repeats(start: str, earlier: list[str]) -> bool:
+    """The start of the reply is a sentence she already said this conversation (a small model
+    copies its own last reply: "How about tomorrow? What's up?" to every turn): a whole sentence
+    of three words or more said again, or the first five words or more of one."""
+    end = _sentence_end(start, True)  # the first sentence, when the start holds the next one's first word too
+    start = start[:end] if end is not None else start
+    said = words(start)
+    whole = end is not None
+    if len(said) < 3 or (len(said) < 5 and not whole):  # "Oh no," may open many replies
+        return False
+    for reply in earlier:
+        for sentence in _sentences([reply + " "]) or [reply]:
+            before = words(sentence)
+            if before == said or (len(said) >= 5 and before[:len(said)] == said):
+                return True
+    return False
+
+
+def _shape(deltas: Iterable[str], user: str, earlier: list[str] = ()) -> Iterator[str]:
     """One attempt: raises :class:`Degenerate` before anything is released when the start is
     bad; otherwise yields the text to speak and stops after the third sentence."""
     buf, released, said = "", False, []
@@ -113,7 +172,7 @@ def _shape(deltas: Iterable[str], user: str) -> Iterator[str]:
                 if not _first_clause_ready(buf.lstrip()):
                     continue
                 buf = _OWN_PREFIX.sub("", buf.lstrip())
-                why = problem(buf, user)
+                why = problem(buf, user) or ("repeats an earlier reply" if _repeats(buf, earlier) else None)
                 if why is not None:
                     raise Degenerate(why)
                 released = True
@@ -162,16 +221,20 @@ def _sentences(said: list[str]) -> list[str]:
     return out
 
 
-def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cancel: Cancel) -> Iterator[str]:
+def shaped(attempt: Callable[[], Iterable[str]], user: str, fallback: str, cancel: Cancel,
+           earlier: list[str] = ()) -> Iterator[str]:
     """The reply's text deltas, shaped for speech: ``attempt()`` opens a model stream; a
     degenerate start is retried once, then ``fallback`` is said instead. A stream that ended
     because the reply was cancelled (barge-in, a dropped thought) is not asked for again."""
     for n in range(2):
         try:
-            yield from _shape(attempt(), user)
+            yield from (cleaned for piece in _shape(attempt(), user, list(earlier)) if (cleaned := for_speech(piece)))
             return
         except Degenerate as exc:
             if cancel.cancelled:
                 return
             log.info("degenerate reply (%s)%s", exc, ", asking again" if n == 0 else ", saying the fallback line")
-    yield fallback
+    if _DISTRESS.search(user):  # a kind line she has not just said
+        yield next((line for line in COMFORT if line not in earlier), COMFORT[0])
+    else:
+        yield fallback

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from ..cancel import Cancel, until_cancelled
 from ..ops.config import LLMConfig
@@ -39,6 +42,42 @@ class ToolCall:
 
 
 _DONE = object()  # closes the delta queue
+_current = threading.local()  # the _Call an llm-stream thread is making (each makes one)
+_sockets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # this process's connections to local
+# LLM endpoints, each with the _Call it carries (None: a warm-up)
+
+
+def _on_request(request) -> None:
+    """httpx request hook: the request's connection reports its socket, to the registry that
+    :func:`abort_requests` empties and to the request's :class:`_Call`."""
+    call = getattr(_current, "call", None)
+
+    def trace(event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            sock = info["return_value"].get_extra_info("socket")
+            _sockets[sock] = call
+            if call is not None:
+                call.connected(sock)
+
+    request.extensions["trace"] = trace
+
+
+def abort_requests(base_url: str) -> int:
+    """Cut off every request this process still has open to ``base_url`` (at any point: sent,
+    queued, streaming); returns how many. The embedded server calls it before it stops,
+    because it waits for every connection it still serves."""
+    url = urlsplit(base_url)
+    cut = 0
+    for sock, call in list(_sockets.items()):
+        try:
+            if sock.fileno() != -1 and sock.getpeername()[:2] == (url.hostname, url.port):
+                if call is not None:
+                    call.close()  # and no retry
+                sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+        except OSError:  # closed meanwhile
+            pass
+    return cut
 
 
 def resolve_endpoint(cfg: LLMConfig) -> tuple[Endpoint, object | None]:
@@ -69,12 +108,27 @@ class Brain:
         self.client = self._new_client()
 
     def _new_client(self):
+        """On this machine every request gets a connection of its own (no keep-alive; a connect
+        to 127.0.0.1 costs well under a millisecond), so a dropped request can be cut off at
+        any point, even while it waits in the server's queue for its response headers: see
+        :class:`_Call`. A remote endpoint keeps pooled connections (a TLS handshake per request
+        would cost the user); there a request is cut off once its response has begun."""
+        try:
+            import httpx2 as httpx  # what this openai build uses
+        except ImportError:
+            import httpx
+        local = urlsplit(self.endpoint.base_url).hostname in ("127.0.0.1", "localhost", "::1")
+        if local:  # (a pooled socket must not be tied to the request that opened it)
+            http = self._openai.DefaultHttpxClient(limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
+                                                   event_hooks={"request": [_on_request]})
+        else:
+            http = self._openai.DefaultHttpxClient()
         # retries are ours (see _create), so a cancel is never followed by a retry's back-off sleep
         return self._openai.OpenAI(
-            base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0,
+            base_url=self.endpoint.base_url, api_key=self.endpoint.api_key, max_retries=0, http_client=http,
             timeout=self._openai.Timeout(self.cfg.read_timeout_s, connect=self.cfg.connect_timeout_s))
 
-    def _create(self, messages: list[dict], cancel: Cancel, tools: list[dict] | None = None):
+    def _create(self, messages: list[dict], cancel: Cancel, tools: list[dict] | None = None, call=None):
         """Open the stream, retrying ``max_retries`` times on connection trouble and server
         errors (not on timeouts: each of those already cost the user seconds of silence)."""
         o = self._openai
@@ -97,7 +151,7 @@ class Brain:
             except o.APIConnectionError:
                 if attempt == self.cfg.max_retries:
                     raise
-            if cancel.wait(0.2 * (attempt + 1)):
+            if cancel.wait(0.2 * (attempt + 1)) or (call is not None and call.closed):
                 raise o.APIConnectionError(message="cancelled", request=None)
             log.info("retrying %s (attempt %d)", self.endpoint.base_url, attempt + 2)
 
@@ -146,10 +200,13 @@ class Brain:
 
     def _produce(self, messages, cancel: Cancel, deltas: queue.Queue, tools, call: _Call) -> None:
         o = self._openai
+        _current.call = call
         try:
-            stream = self._create(messages, cancel, tools)
+            if call.closed:  # dropped before it was sent
+                raise o.APIConnectionError(message="cancelled", request=None)
+            stream = self._create(messages, cancel, tools, call)
         except Exception as exc:
-            deltas.put(_DONE if cancel.cancelled else self._explain(exc, bool(tools)))
+            deltas.put(_DONE if cancel.cancelled or call.closed else self._explain(exc, bool(tools)))
             return
         call.open(stream)
         finished = started = False
@@ -189,13 +246,33 @@ class Brain:
 
 
 class _Call:
-    """One request's stream. Cancelling closes that connection (the server stops generating)
-    and nothing else: the client is shared, and a reply made ahead can be dropped while the
-    confirmed turn's request is on its way (closing the client then broke that request)."""
+    """One request. Cancelling closes that connection (the server stops generating) and
+    nothing else: the client is shared, and a reply made ahead can be dropped while the
+    confirmed turn's request is on its way (closing the client then broke that request).
+
+    The connection is shut down at the socket, so it is cut off at any point: also before the
+    response headers came, while the request waits in the server's queue behind another reply
+    (the embedded server has one slot). Closing only the response object could not reach that
+    point, and such a request kept a server thread waiting on it, so the server's shutdown
+    (which waits for its HTTP threads) never ended and the process never exited."""
 
     def __init__(self):
         self.stream = None
+        self.socket = None
         self.closed = False
+
+    def connected(self, sock) -> None:
+        self.socket = sock
+        if self.closed:  # cancelled while connecting
+            self._shut()
+
+    def _shut(self) -> None:
+        sock = self.socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread reading it; the server sees the close
+            except OSError:
+                pass
 
     def open(self, stream) -> None:
         self.stream = stream
@@ -204,6 +281,7 @@ class _Call:
 
     def close(self) -> None:
         self.closed = True
+        self._shut()
         stream = self.stream
         if stream is not None:
             try:

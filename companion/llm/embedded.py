@@ -12,11 +12,13 @@ still gets the whole CPU.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 from ..ops.config import LLMConfig, data_dir
@@ -67,9 +69,41 @@ class EmbeddedLLM:
         self.endpoint = Endpoint(self._server.listening_address.rstrip("/") + "/v1", self.api_key, gguf.stem)
         log.info("embedded LLM %s ready at %s in %.2fs", gguf.name, self._server.listening_address,
                  time.perf_counter() - t)
+        # stopped while the interpreter is still whole, not whenever finalisation drops it
+        ref = weakref.ref(self)
+        self._at_exit = lambda: (ref() or _Closed).close()
+        atexit.register(self._at_exit)
 
     def close(self) -> None:
-        self._server = None
+        """Stop the server, within about a second.
+
+        xllamacpp's Server stops its loop and then joins its HTTP threads, holding the GIL, and
+        a thread still serving a request whose client keeps the connection open waits for it
+        forever (its task is never run once the loop has stopped): the process hung at exit
+        after a dropped reply made ahead. So every connection this process still has open to
+        the server is cut first; each serving thread notices within its one-second poll."""
+        server, self._server = getattr(self, "_server", None), None
+        if server is None:
+            return
+        atexit.unregister(self._at_exit)
+        t = time.perf_counter()
+        try:
+            from .client import abort_requests
+
+            cut = abort_requests(self.endpoint.base_url)
+        except Exception:  # late in interpreter shutdown: nothing left to cut
+            cut = 0
+        del server  # the destructor runs here
+        log.info("embedded LLM stopped in %.2fs (%d open request(s) cut off)", time.perf_counter() - t, cut)
+
+    def __del__(self):
+        self.close()
+
+
+class _Closed:
+    @staticmethod
+    def close():
+        pass
 
 
 def _start_niced(start):

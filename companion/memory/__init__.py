@@ -38,4 +38,5 @@ def open_memory(cfg: Config, data: Path, brain=None):
     if brain is not None and uses_model(cfg):
         writer = LLMWriter(store, brain.client, cfg.llm.model or brain.endpoint.model)
     recall = cfg.memory.recall_tokens or (EMBEDDED_RECALL_TOKENS if cfg.llm.base_url == "embedded" else 0)
-    return LongTermMemory(store, cfg.memory, writer, recall_tokens=recall)
+    small = cfg.persona.compact == "on" or (cfg.persona.compact == "auto" and cfg.llm.base_url == "embedded")
+    return LongTermMemory(store, cfg.memory, writer, recall_tokens=recall, acknowledge=small)

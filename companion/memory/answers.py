@@ -190,3 +190,42 @@ def _sentence(text: str) -> str:
 
 def _not_told(what: str) -> str:
     return f"I don't think you've told me {what}."
+
+
+# "what was I just asking you about?": answered from this conversation's own turns, the user's words
+_ASKED_BEFORE = re.compile(
+    r"^(?:(?:so|and|um|oh|wait|sorry|hey|samantha)\b[,\s]*)*(?:what|which) (?:was|were|did) (?:I|we)(?: just)? "
+    r"(?:asking(?: you)?|saying|talking|telling you|ask(?: you)?|say|tell you|talk)(?: about)?"
+    r"(?: (?:before|earlier|just now|a (?:moment|minute|second) ago|last))?[\s,.?!]*$", re.I)
+# a follow-up that names nothing itself ("tell me another one", "and then?"): the turn before it is what was asked
+_ANAPHORIC = re.compile(r"^(?:and|so|what about|how about|tell me (?:another|more)|another|more|why|really|ok|okay|yes|no)\b"
+                        r"|\b(?:another one|one more|that one|more about (?:it|that|them))\b", re.I)
+_IMPERATIVE = re.compile(r"^(?:please\s+)?(?:can you |could you )?(tell|give|show|teach|explain|read|find)\s+me\b", re.I)
+
+
+def is_asked_before(text: str) -> bool:
+    return bool(_ASKED_BEFORE.match(text.strip()))
+
+
+def asked_before(text: str, earlier: list[str]) -> str | None:
+    """"What was I just asking you about?" -> "You asked me to tell you a fun fact about
+    octopuses.", from ``earlier`` (the user's turns this conversation, oldest first, without
+    this one); ``None`` when ``text`` is not such a question."""
+    from ..skills.wording import second_person
+
+    if not _ASKED_BEFORE.match(text.strip()):
+        return None
+    turns = [t.strip() for t in earlier if t.strip() and not _ASKED_BEFORE.match(t.strip())]
+    if not turns:
+        return "We've only just started talking, so you haven't asked me anything yet."
+    said = turns[-1]
+    for t in reversed(turns):  # "tell me another one" points back at what it continues
+        said = t
+        if not (_ANAPHORIC.search(t) and len(t.split()) <= 6):
+            break
+    asked = said.rstrip().endswith("?")
+    said = re.sub(r"^(?:(?:hey|hi|ok|okay|so|and|um|oh|well|samantha)\b[,\s]*)+", "", said).rstrip(" .!?")
+    if m := _IMPERATIVE.match(said):
+        return _sentence(f"you asked me to {m[1].lower()} you{second_person(said[m.end():])}")
+    said = second_person(said[0].lower() + said[1:])
+    return _sentence(f"you asked me {said}" if asked else f"you said {said}")

@@ -13,8 +13,8 @@ from ..ops.config import MemoryConfig
 from ..contracts import Recall
 from ..records import Turn
 from ..skills.confirm import Confirmation, Pending
-from . import commands
-from .answers import answer
+from . import commands, phrasing
+from .answers import answer, asked_before, is_asked_before
 from .commands import CONFIRM, Command, parse_command
 from .retrieval import Standing, recalled_context, standing_context
 from .rules import RELATIONS, People, read_turn
@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class LongTermMemory:
-    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None, recall_tokens: int = 0):
+    def __init__(self, store: MemoryStore, cfg: MemoryConfig, writer: LLMWriter | None = None, recall_tokens: int = 0,
+                 acknowledge: bool = False):
         self.store, self.cfg, self.writer = store, cfg, writer
+        # words that teach a fact get her reply from the facts learned ("I'll remember that your
+        # brother Tom lives in Chicago."): for a small model, which invents about the people told of
+        self.acknowledge = acknowledge
         self.recall_tokens = recall_tokens  # most tokens for what the words recall; 0 = what the budget leaves
         self.session_id: int | None = None
         self.paused = False  # "don't remember this conversation": nothing is stored until resumed
@@ -60,7 +64,10 @@ class LongTermMemory:
             self.store.delete_turns([turn_id])  # "forget that I live in Boston" repeats what must go
             self._unsaid = True
         if reply is None and turn_id is not None:
-            self._learn(text, now, turn_id)
+            learned = self._learn(text, now, turn_id)
+            if self.acknowledge and learned and "?" not in text:
+                people = self._people()
+                reply = phrasing.acknowledgement(learned, people.relation)
         return Recall(self._recalled(text, now) if reply is None else "", reply, keep=not self.paused)
 
     def preview(self, text: str, now: datetime) -> str | None:
@@ -120,10 +127,19 @@ class LongTermMemory:
         person asked about is whom "she" means next."""
         found = answer(text, self.store.facts, self._people())  # every fact is read only for a personal question
         if found is None:
-            return None
+            return self._asked_before(text)
         if not keep_focus and found.about:
             self._focus = found.about
         return found.reply
+
+    def _asked_before(self, text: str) -> str | None:
+        """"What was I just asking you about?", from this conversation's user turns (not this one)."""
+        if self.session_id is None or not is_asked_before(text):
+            return None
+        turns = [t.text for t in self.store.session_turns(self.session_id, 12) if t.role == "user"]
+        if turns and turns[-1] == text:
+            turns = turns[:-1]
+        return asked_before(text, turns)
 
     def on_reply(self, turn: Turn, spoken: str) -> None:
         if self.session_id is not None and not self.paused and not self._unsaid:
@@ -146,12 +162,14 @@ class LongTermMemory:
         self.session_id = None
         return CONFIRM["forget_all"]
 
-    def _learn(self, text: str, now: datetime, turn_id: int) -> None:
+    def _learn(self, text: str, now: datetime, turn_id: int) -> list:
+        """The facts ``text`` states, stored; returned (the rules' ones) for the acknowledgement."""
         reading = read_turn(text, now, self._people())
         self._focus = reading.focus
         self.store.add_facts(reading.facts, now, turn_id, "rule")
         if self.writer is not None:
             self.writer.extract(turn_id, text, now)
+        return reading.facts
 
     def _command(self, command: Command, now: datetime, turn_id: int | None) -> str:
         kind = command.kind

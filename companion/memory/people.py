@@ -73,10 +73,15 @@ _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("age", r"\s+(?:just\s+)?turned\s+" + AGE + CLAUSE_END),
 ]] + [("birthday", re.compile(rf"(?:\b[Mm]y (?P<rel>{_RELS})'s|\b(?P<pro>[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
                               rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + VALUE + CLAUSE_END))]
+# after "called" or "name is" a word is a name even when the recogniser wrote it in lower case ("a dog called biscuit")
+_LOWER_NAME = (r"(?!(?:a|an|the|my|his|her|their|our|your|it|that|this|and|but|so|because|after|by|in|on|at|to|for"
+               r"|with|from|something|someone|nothing|what|who|not|just|really|very)\b)[a-z][a-z'-]{1,20}\b")
 _NAMING = [re.compile(rx) for rx in (
-    rf"\b[Mm]y (?P<rel>{_RELS})(?:'s name is|'s name's| is called| is named| name is|,)\s+(?P<name>{NAME})",
+    rf"\b[Mm]y (?P<rel>{_RELS})(?:'s name is|'s name's| is called| is named| name is)\s+(?P<name>{NAME}|{_LOWER_NAME})",
+    rf"\b[Mm]y (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
     rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME})",
-    rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS})(?:,| (?:called|named))\s+(?P<name>{NAME})",
+    rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
+    rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}) (?:called|named)\s+(?P<name>{NAME}|{_LOWER_NAME})",
     rf"(?P<name>{NAME}) is my (?P<rel>{_RELS})\b",
 )]
 _POSSESSIVE = {"his": "he", "her": "she", "their": "they", "its": "it"}
@@ -127,6 +132,10 @@ class People:
         return any(name in names for names in self.names.values())
 
 
+def _capital(name: str) -> str:
+    return name[0].upper() + name[1:]
+
+
 def fits(pronoun: str, relation: str | None) -> bool:
     """Whether "she" can mean a sister (yes), a brother (no), a friend (yes) or a dog (yes)."""
     pronoun = _POSSESSIVE.get(pronoun, pronoun)
@@ -145,7 +154,8 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
     events = []  # ((sentence, position, naming first), relation, name, match, (attribute, value)), in speech order
     for i, sentence in enumerate(sentences):
         for rx in _NAMING:
-            events += [((i, m.start(), 0), m.group("rel").lower(), m.group("name"), None, None) for m in rx.finditer(sentence)]
+            events += [((i, m.start(), 0), m.group("rel").lower(), _capital(m.group("name")), None, None)
+                       for m in rx.finditer(sentence)]
         for attr, rx in _SAID:
             for m in rx.finditer(sentence):
                 value = _value(attr, m.group("v"))

@@ -144,3 +144,39 @@ def spoken_profile(facts: list[Fact], most: int = 8) -> str:
                 "'remember that' and I'll keep it.")
     more = " There's a little more, too." if len(parts) > most else ""
     return f"Here's what I remember: {join(parts[:most])}.{more}"
+
+
+_NOT_SAID_BACK = ("plan", "note")  # a plan or a note is the user's own wording: the model talks about it
+
+
+def acknowledgement(facts, relation_of) -> str | None:
+    """What she says to words that taught her facts, from those facts only (``FactCandidate``\\ s;
+    ``relation_of(name)`` is the relation memory knows for a name): "Nice to meet you, Alex.",
+    "I'll remember that your brother Tom lives in Chicago." ``None`` when there is nothing to say."""
+    name = next((f.value for f in facts if f.subject == "user" and f.attribute == "name"), None)
+    named = {f.value: f.attribute for f in facts if f.subject == "user" and f.attribute in RELATIONS}
+    parts: list[str] = []
+    own: OrderedDict[str, list[str]] = OrderedDict()  # the user's own, by attribute: "you like jazz and hiking"
+    for f in facts:
+        if f.attribute in _NOT_SAID_BACK or (f.subject == "user" and f.attribute == "name"):
+            continue
+        if f.subject == "user":
+            if f.attribute in RELATIONS and any(g.subject == f.value for g in facts):
+                continue  # "my brother Tom lives in Chicago": said with what he does
+            if f.attribute not in own:
+                parts.append(f.attribute)  # its place, filled in below
+            own.setdefault(f.attribute, []).append(f.value)
+            continue
+        rel = named.get(f.subject) or relation_of(f.subject)
+        who = (f"your {rel}" if rel == f.subject else f"your {rel} {f.subject}" if f.subject in named and rel
+               else f.subject)
+        said = third(f.attribute, who, f.value)
+        if said:
+            parts.append(said)
+    parts = [spoken(p, own[p]) if p in own else p for p in parts]
+    if not parts and not name:
+        return None
+    out = [f"Nice to meet you, {name}."] if name else []
+    if parts:
+        out.append(f"I'll remember that {join(list(dict.fromkeys(parts))[:3])}.")
+    return " ".join(out)

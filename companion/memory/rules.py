@@ -19,6 +19,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _LIST_END = (r"(?=\s+(?:but|because|so|since|though|although|if|when|while)\b"
              r"|\s+and\s+(?:I|I'm|my|we|you|he|she|they|it)\b|[,.;!?]|$)")  # "hiking and jazz" is one list
 _NAME = r"(?P<v>[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})"  # capitalised words, as Whisper writes names
+# "my name is alex": one word the recogniser left in lower case, ending the clause
+_LOWER_NAME = (r"(?P<v>(?!(?:not|just|really|very|a|an|the|so|too|actually|kind|sort|going|gonna|being|what|that|this)\b)"
+               r"[a-z][a-z'-]{1,20})(?=\s*(?:[,.;!?]|$)|\s+(?:and|but)\b)")
 _PRONOUNS = {"you", "it", "that", "this", "them", "him", "her", "those", "these", "to", "so", "a", "the"}
 _WHEN = (r"(?P<when>today|tonight|tomorrow(?:\s+(?:morning|afternoon|evening|night))?"
          r"|(?:next|this)\s+(?:week|weekend|month|year|" + "|".join(WEEKDAYS) + r")"
@@ -27,6 +30,7 @@ _WHEN = (r"(?P<when>today|tonight|tomorrow(?:\s+(?:morning|afternoon|evening|nig
 # case-insensitive, except names (which Whisper capitalises)
 _RULES: list[tuple[str, re.Pattern]] = [(attr, re.compile(rx, 0 if attr == "name" else re.I)) for attr, rx in [
     ("name", r"\b[Mm]y name(?:'s| is) " + _NAME),
+    ("name", r"\b[Mm]y name(?:'s| is) " + _LOWER_NAME),
     ("name", r"\b(?:[Cc]all me|I'?m called|I am called|[Pp]eople call me) " + _NAME),
     ("lives_in", r"\bI (?:currently |now |still |actually )?live in " + _V + _END),
     ("lives_in", r"\bI(?:'ve| have)? (?:just |recently |finally )?moved to " + _V + _END),
@@ -95,6 +99,8 @@ def read_turn(text: str, now: datetime, people: People | None = None) -> Reading
         for attr, rx in _RULES:
             for m in rx.finditer(sentence):
                 for value in _values(attr, m.group("v")):
+                    if attr == "name":
+                        value = value[0].upper() + value[1:]  # "alex", heard in lower case
                     out.append(_candidate(attr.rstrip("?"), value))
         for m in _FAVORITE.finditer(sentence):
             value = _clean(m.group("v"))

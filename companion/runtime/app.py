@@ -35,7 +35,7 @@ from ..memory import open_memory
 from .heap import limit_malloc_arenas
 from ..hearing.endpointer import EndpointSettings, Endpointer
 from .live_loop import LiveLoop
-from ..dialogue.honesty import Honesty
+from ..dialogue.honesty import Honesty, Limits
 from ..dialogue.persona import load_persona
 from ..dialogue.shaping import stop_sequences
 from ..hearing.push_to_talk import push_to_talk
@@ -140,7 +140,7 @@ def new_conversation(cfg: Config, parts: Parts, transcript: Path | None, replay:
                            end_conversation=memory.end_session, cue=cue)
     conv = Conversation(parts.transcriber, parts.brain, parts.voice, parts.persona,
                         TranscriptLog(transcript) if transcript else None, history_turns=cfg.llm.history_turns,
-                        memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain)], control=control,
+                        memory=memory, skills=[Honesty(parts.persona), build_skills(cfg, parts.brain), Limits()], control=control,
                         ahead=ahead,
                         # only our own server: a remote one bills tokens
                         prefill_between_turns=parts.keepalive is not None and not replay, log_off_record=replay,

@@ -197,9 +197,13 @@ def _parse(path: Path):
         raise SkillError(f"{path} is not a valid iCalendar (.ics) file ({exc})") from None
 
 
-_ADD = re.compile(r"^(?:(?:please|can you|could you)\s+)?(?:put|add|schedule|book|pencil in|create|set up|make)\s+")
+_ADD = re.compile(r"^(?:(?:please|can you|could you)\s+)?(?:put|add|schedule|book|reserve|pencil in|create|set up|make)\s+")
+# what only the place itself can book: she puts it on the calendar and says she cannot book it
+_BOOKING = re.compile(r"^(?:(?:please|can you|could you)\s+)?(?:book|reserve)\b.*\b(?:table|room|hotel|flight|train|"
+                      r"tickets?|taxi|cab|restaurant|seats?)\b")
+_NEVER_MIND = re.compile(r"^(?:never ?mind|forget (?:it|that)|cancel(?: that| it)?|don't (?:bother|add it))\b")
 _ON_CALENDAR = re.compile(r"\b(?:(?:on|to|in|into) (?:my|the) (?:calendar|diary|schedule)|an? (?:event|appointment|meeting) "
-                          r"(?:called|for)|an? (?:event|appointment)|for)\b")
+                          r"(?:called|for(?! \d))|an? (?:event|appointment)|for(?! \d))\b")  # "a table for 2" keeps its count
 _LIST = re.compile(r"\bwhat(?:'s| is) (?:on|planned|scheduled|happening)\b|\bwhat (?:do|have) i (?:got|have)\b|"
                    r"\bmy (?:week|day|schedule|calendar|agenda)\b|\bam i (?:free|busy)\b")
 _MOVE = re.compile(r"^(?:(?:please|can you|could you)\s+)?(?:move|reschedule|push|shift|change)\s+(?P<what>.*?)\s*"
@@ -226,10 +230,11 @@ class CalendarSkill:
         self.calendar, self.tz, self.event_length = calendar, tz, event_length
         self._last: str | None = None  # uid of the event last added or mentioned
         self._removing: str | None = None  # uid waiting for "yes"
+        self._timing: tuple[str, When, bool] | None = None  # (title, when, a booking): waiting for "at 7:30"
 
     @property
     def in_dialogue(self) -> bool:
-        return self._removing is not None
+        return self._removing is not None or self._timing is not None
 
     def handle(self, text: str, now: datetime) -> str | None:
         now = local(now, self.tz)
@@ -240,6 +245,10 @@ class CalendarSkill:
                 return f"Removed {self.calendar.remove(uid).title}."
             if is_no(said):
                 return "All right, I kept it."
+        if self._timing is not None:
+            answer = self._at_time(said, now)
+            if answer is not None:
+                return answer
         if "remind" in said:
             return None  # a reminder, not an event
         if m := _MOVE.match(said):
@@ -259,17 +268,43 @@ class CalendarSkill:
             return f"{sentence_case(str(exc))}. Say the event again with its day and time, like 'lunch on Friday at 1 pm'."
         if not title:
             return "What should I call the event?"
-        return self.put(title, when, now)
+        return self.put(title, when, now, booking=bool(_BOOKING.match(said)))
 
-    def put(self, title: str, when: When, now: datetime) -> str:
-        """Add the event and say where it went, with any overlap; or ask for a day and time."""
+    def put(self, title: str, when: When, now: datetime, booking: bool = False) -> str:
+        """Add the event and say where it went, with any overlap; or ask for a day and time.
+        "Tonight" or "tomorrow morning" with no time is not guessed: she asks what time."""
         if not (when.day or when.clock or when.part_of_day or when.offset):
             return f"When is {title}? Say it again with the day and time, like '{title} on Friday at 1 pm'."
+        if when.part_of_day and not (when.clock or when.offset or when.rule):
+            self._timing = (title, when, booking)
+            return f"What time {_part_said(when.part_of_day)} should I put {title} on your calendar?"
         event, clash = self.schedule(title, when, now)
         reply = f"I've put {event.spoken(now)} on your calendar."
+        if booking:
+            reply = "I can't make the booking itself, but " + reply
         if clash:
             reply += f" Note: that overlaps with {join([e.spoken(now) for e in clash])}."
         return reply
+
+    def _at_time(self, said: str, now: datetime) -> str | None:
+        """The answer to "what time tonight?": the event goes in at that time; "never mind"
+        drops it; anything else is another request (the question is dropped, and others answer)."""
+        title, when, booking = self._timing
+        self._timing = None
+        if _NEVER_MIND.match(said) or is_no(said):
+            return f"All right, I didn't put {title} on your calendar."
+        part = _part_said(when.part_of_day)
+        said = re.sub(r"^(?:(?:let's say|say|make it|how about|maybe|um|uh|oh|okay|ok|at)\b[,\s]*)*", "", said)
+        said = re.sub(r"[.!?]+$", "", said).strip()
+        if not re.fullmatch(r"(?:around |about )?(?:\d{1,2}(?::\d{2}| \d{2})?(?: ?[ap]m)?|noon|midnight)"
+                            r"(?: tonight| in the \w+| at night)?", said):
+            return None
+        said = re.sub(r"^(?:around |about )?(\d{1,2}) (\d{2})\b", r"\1:\2", said)  # "seven thirty"
+        explicit = re.search(r"[ap]m\b|noon|midnight|tonight|in the|at night", said)
+        found = find_when(said if explicit else f"{said} {part}", now, bare_hour=True)
+        if found.clock is None:
+            return None
+        return self.put(title, When(day=when.day, clock=found.clock, part_of_day=when.part_of_day), now, booking)
 
     def schedule(self, title: str, when: When, now: datetime) -> tuple[Event, list[Event]]:
         """Add the event (all day when no time was said) and return it with what it overlaps."""
@@ -361,3 +396,8 @@ class CalendarSkill:
         else:
             items = [e.spoken(now) for e in events]
         return f"{sentence_case(label)} you have {count(len(events), 'event')}: {join(items)}."
+
+
+def _part_said(part: str | None) -> str:
+    """How "what time … ?" names the part of the day the user said."""
+    return {"tonight": "tonight", "night": "at night", None: ""}.get(part, f"in the {part}")

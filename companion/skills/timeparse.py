@@ -41,6 +41,11 @@ _CLOCK = re.compile(
     r"(?:\b(?P<prep>at|by|around|from|until|till|to)\s+)?"
     r"(?:(?P<noon>noon|midnight)|\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?(?:\s*(?P<ampm>am|pm)\b)?)"
     r"(?:\s+(?P<part>in the morning|in the afternoon|in the evening|at night|tonight))?")
+# a number that counts people (or seats, rooms) is no time: "a table for two tonight", "dinner for 4", "6 guests"
+_COUNT = re.compile(
+    r"\b(?:table|party|group|reservation|booking|room|seats?|tickets?|dinner|lunch|breakfast|brunch|drinks)"
+    r"\s+(?:for|of)\s+(?:a\s+(?:party|group)\s+of\s+)?\d{1,3}(?!\s*(?::\d|am\b|pm\b|minutes?\b|hours?\b))\b"
+    r"|\b\d{1,3}\s+(?:people|persons|guests|adults|children|kids|of us|seats|tickets|nights|rooms)\b")
 _PARTS_OF_DAY = re.compile(r"\b(?:(?:this|in the)\s+)?(morning|afternoon|evening|night)\b|\btonight\b")
 _PART_DEFAULTS = {"morning": time(9), "afternoon": time(15), "evening": time(18), "night": time(20), "tonight": time(20)}
 _RELATIVE = re.compile(r"\b(?:in|for|after)\s+(?P<n>\d+|an?)\s+(?P<unit>second|sec|minute|min|hour|hr|day|week)s?"
@@ -183,6 +188,7 @@ def find_when(text: str, now: datetime, *, bare_hour: bool = False) -> When:
     """Everything ``text`` (already :func:`normalize`-d) says about when, relative to ``now``.
     With ``bare_hour`` a lone number counts as an hour ("move it to 2")."""
     spans: list[tuple[int, int]] = []
+    counts = [m.span() for m in _COUNT.finditer(text)]  # not a time, and kept in the title
     offset = rule = part = None
     clock, guessed = None, False
 
@@ -194,7 +200,7 @@ def find_when(text: str, now: datetime, *, bare_hour: bool = False) -> When:
         rule, part = _rule(m)
         spans.append(m.span())
     for m in _CLOCK.finditer(text):
-        if _overlaps(m.span(), spans):
+        if _overlaps(m.span(), spans) or _overlaps(m.span("h") if m["h"] else m.span(), counts):
             continue
         explicit = m["noon"] or m["m"] or m["ampm"] or m["part"]
         if not (explicit or (m["prep"] and m["prep"] != "to") or (bare_hour and m["h"])):
@@ -215,11 +221,9 @@ def find_when(text: str, now: datetime, *, bare_hour: bool = False) -> When:
                 clock, guessed = _clock(clock.hour % 12 or 12, clock.minute, None, None, part)
     day = None
     if offset is None:
-        day, day_span = _find_day(text, spans, now)
+        day, day_span = _find_day(text, spans + counts, now)
         if day_span:
             spans.append(day_span)
-    if part == "tonight" and day is None:
-        day = now.date()
     if guessed and clock is not None and day is None and rule is None:
         clock = _nearest_half(clock, now)
     return When(day, clock, offset, rule, guessed, part, tuple(sorted(spans)))
@@ -228,7 +232,7 @@ def find_when(text: str, now: datetime, *, bare_hour: bool = False) -> When:
 def _part(said: str | None) -> str | None:
     if not said:
         return None
-    for word in ("morning", "afternoon", "evening", "night", "tonight"):
+    for word in ("morning", "afternoon", "evening", "tonight", "night"):  # "tonight" ends in "night" too
         if said.endswith(word):
             return word
     return None
@@ -243,7 +247,7 @@ def _clock(hour: int | None, minute: int, noon: str | None, ampm: str | None, pa
         return time(hour % 24, minute), False
     if ampm or part:
         pm = ampm == "pm" or (not ampm and part in ("afternoon", "evening", "night", "tonight"))
-        if part == "night" and hour in (12, 1, 2, 3, 4) and not ampm:
+        if part in ("night", "tonight") and hour in (12, 1, 2, 3, 4) and not ampm:
             pm = False
         return time(hour % 12 + (12 if pm else 0), minute), False
     return time(hour % 12 + (0 if 7 <= hour <= 11 else 12), minute), True
