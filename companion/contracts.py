@@ -36,6 +36,30 @@ class Recognizer(Protocol):
         an engine that cannot take hints ignores them."""
 
 
+class RecognizerStream(Protocol):
+    """One turn's audio on its way to a recogniser while the user is still speaking."""
+
+    def feed(self, audio: np.ndarray) -> None:
+        """More of the turn's 16 kHz mono float32 audio, in order."""
+
+    def finish(self) -> Transcript:
+        """The audio fed so far is the whole turn: its words (``stt_s``: the wait after this call)."""
+
+    def close(self) -> None:
+        """Abandon the turn (the user went on, or it was noise); safe after ``finish``."""
+
+
+@runtime_checkable
+class StreamingRecognizer(Recognizer, Protocol):
+    """A recogniser that can take a turn's audio as it is heard (a server: the upload happens
+    while the user speaks, and only the last chunk is left when the turn ends). Optional: the
+    pipeline (``stt.speculative``) streams to engines that offer it and hands the others the
+    whole turn; a local engine gains nothing from it and need not offer it."""
+
+    def open_stream(self) -> RecognizerStream:
+        """Start a turn; its audio follows with ``feed``. Blocking (it may connect)."""
+
+
 @runtime_checkable
 class Synthesizer(Protocol):
     """Text to speech, one clause or sentence at a time. ``synthesize`` is blocking and yields
@@ -157,4 +181,4 @@ class NoMemory:
         return []
 
 
-__all__ = ["Frame", "Recognizer", "Synthesizer", "Source", "Sink", "ChatClient", "Recall", "Memory", "Skill", "NoMemory"]
+__all__ = ["Frame", "Recognizer", "RecognizerStream", "StreamingRecognizer", "Synthesizer", "Source", "Sink", "ChatClient", "Recall", "Memory", "Skill", "NoMemory"]

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio.resample import Resampler
-from .contracts import Recognizer, Synthesizer
+from .contracts import Recognizer, StreamingRecognizer, Synthesizer
 from .records import Transcript
 from .remote import RemoteError
 
@@ -52,12 +52,19 @@ class Outage:
 
 
 class FallbackRecognizer:
-    """A remote :class:`Recognizer` first, the local one for a turn the server fails."""
+    """A remote :class:`Recognizer` first, the local one for a turn the server fails. A remote
+    that streams (:class:`StreamingRecognizer`) is streamed to, with the turn's audio kept here
+    meanwhile, so a server that dies mid-turn still leaves the whole turn to hear locally."""
 
     def __init__(self, remote: Recognizer, local: Recognizer | None):
         self.remote, self.local = remote, local
         self.outage = Outage("speech recognition", local is not None)
         self.name = remote.name + (f", else {local.name}" if local is not None else "")
+        if isinstance(remote, StreamingRecognizer):
+            self.open_stream = self._open_stream  # a StreamingRecognizer only when the server is one
+
+    def _open_stream(self) -> "FallbackStream":
+        return FallbackStream(self)
 
     def warm_up(self) -> None:
         if self.local is not None:
@@ -84,6 +91,51 @@ class FallbackRecognizer:
             return self.local.transcribe(audio)
         self.outage.worked()
         return heard
+
+
+class FallbackStream:
+    """One turn streamed to the server, and kept: if the server fails at any point (opening,
+    sending, or the transcript), the turn is heard here, whole."""
+
+    def __init__(self, owner: FallbackRecognizer):
+        self.owner = owner
+        self._fed: list[np.ndarray] = []
+        self._remote = None
+        if not owner.outage.skip_remote():
+            try:
+                self._remote = owner.remote.open_stream()
+            except RemoteError as exc:
+                self._failed(exc)
+
+    def feed(self, audio: np.ndarray) -> None:
+        self._fed.append(audio)
+        if self._remote is not None:
+            try:
+                self._remote.feed(audio)
+            except RemoteError as exc:
+                self._failed(exc)
+
+    def finish(self) -> Transcript:
+        if self._remote is not None:
+            try:
+                heard = self._remote.finish()
+            except RemoteError as exc:
+                self._failed(exc)
+            else:
+                self.owner.outage.worked()
+                return heard
+        if self.owner.local is None:  # nothing can hear this turn; it is said aloud between turns
+            return Transcript("", "", 0.0)
+        return self.owner.local.transcribe(np.concatenate(self._fed) if self._fed else np.zeros(0, np.float32))
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
+
+    def _failed(self, exc: RemoteError) -> None:
+        self.owner.outage.failed(exc)
+        self.close()
 
 
 class FallbackSynthesizer:

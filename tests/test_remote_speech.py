@@ -208,3 +208,138 @@ def test_replay_with_both_speech_servers_down_keeps_the_turn_and_speaks_it_here(
         read_audio(tmp_path / "reply-001.wav")).text) >= 0.6
     failed = [r.getMessage() for r in caplog.records if "server failed" in r.getMessage()]
     assert len(failed) == 2 and f"cannot reach tcp://127.0.0.1:{nobody}" in failed[0]  # each logged once
+
+
+class CountingProxy:
+    """Between us and a server on loopback: counts the bytes we send, and when each arrived."""
+
+    def __init__(self, url):
+        import socket
+
+        self.target = url.removeprefix("tcp://").rsplit(":", 1)
+        self.arrivals: list[tuple[float, int]] = []  # (monotonic time, bytes), client to server
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import socket
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection((self.target[0], int(self.target[1])))
+            threading.Thread(target=self._pipe, args=(conn, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, conn, False), daemon=True).start()
+
+    def _pipe(self, src, dst, count):
+        try:
+            while data := src.recv(65536):
+                if count:
+                    self.arrivals.append((time.monotonic(), len(data)))
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def sent_before(self, t):
+        return sum(n for at, n in self.arrivals if at <= t)
+
+    def close(self):
+        self.sock.close()
+
+
+class Streamer:
+    """The turn taker's listener, reduced to what streaming needs."""
+
+    def __init__(self, stt):
+        self.stt = stt
+
+    def listen_ahead(self, utt):
+        self.stt.prefetch(utt.audio)
+
+    def guess(self, wait=False):
+        return self.stt.guess(wait)
+
+    def hear(self, settled):
+        self.stt.hear(settled)
+
+    def ready_prompt(self):
+        pass
+
+    def think_ahead(self, guess):
+        pass
+
+    def drop_thought(self):
+        pass
+
+
+def streamed_turn(recognizer, audio, pace=True, during=None):
+    """``audio`` through the real endpointer (Silero) and the speculative transcriber, in 20 ms
+    frames, in real time with ``pace``; ``during(seconds)`` is called after each frame. Returns
+    (utterance, transcript, monotonic time the last voiced frame was fed)."""
+    from companion.hearing.endpointer import EndpointSettings, Endpointer
+    from companion.hearing.turn_taking import TurnTaker
+    from companion.ops.config import VADConfig
+    from companion.records import Frame
+    from companion.stt.speculative import SpeculativeTranscriber
+
+    stt = SpeculativeTranscriber(recognizer)
+    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), Streamer(stt), VADConfig())
+    fed_at, start, step = {}, time.monotonic(), 320
+    for i in range(0, len(audio), step):
+        if pace:
+            time.sleep(max(0.0, start + i / 16000 - time.monotonic()))
+        fed_at[i // step] = time.monotonic()
+        for utt in taker.feed(Frame(audio[i:i + step], i / 16000)):
+            return utt, stt.transcribe(utt.audio), fed_at[int(utt.speech_end * 16000) // step]
+        if during is not None:
+            during(i / 16000)
+    (utt,) = taker.endpointer.flush()
+    return utt, stt.transcribe(utt.audio), fed_at[int(utt.speech_end * 16000) // step]
+
+
+def test_wyoming_gets_the_turn_while_it_is_spoken_and_hears_the_local_words(wyoming, speech, transcriber):
+    proxy = CountingProxy(wyoming[0].url)
+    try:
+        remote = WyomingRecognizer(STTConfig(base_url=proxy.url, **SLOW_MACHINE))
+        remote.warm_up()
+        told = []
+        fallback = FallbackRecognizer(remote, transcriber.recognizer)
+        fallback.outage.on_down = lambda stage, local: told.append(stage)
+        audio = np.concatenate([read_audio(speech(SENTENCES[1])), np.zeros(32000, np.float32)])
+        before = sum(n for _, n in proxy.arrivals)
+        utt, heard, speech_end = streamed_turn(fallback, audio)
+    finally:
+        proxy.close()
+    assert not told  # the server answered
+    pcm = 2 * len(utt.audio)
+    assert proxy.sent_before(speech_end) - before >= 0.75 * pcm  # most of the turn was on the server before it ended
+    assert words(heard.text) == words(transcriber.recognizer.transcribe(utt.audio).text)  # the same words as here
+    assert overlap(SENTENCES[1], heard.text) >= 0.8
+
+
+def test_wyoming_killed_while_the_turn_streams_falls_back_with_nothing_lost(tmp_path, speech, transcriber, model_cache):
+    from companion.testing.speech_servers import wyoming_whisper
+
+    audio = np.concatenate([read_audio(speech(SENTENCES[1])), np.zeros(32000, np.float32)])
+    with wyoming_whisper(whisper_model_dir("bundled:base", model_cache), tmp_path) as server:
+        remote = WyomingRecognizer(STTConfig(base_url=server.url, **SLOW_MACHINE))
+        remote.warm_up()
+        fallback = FallbackRecognizer(remote, transcriber.recognizer)
+        told = []
+        fallback.outage.on_down = lambda stage, local: told.append(stage)
+        utt, heard, _ = streamed_turn(fallback, audio,
+                                      during=lambda s: server.kill() if s >= 1.0 else None)  # mid-sentence
+    assert told == ["speech recognition"]
+    assert words(heard.text) == words(transcriber.recognizer.transcribe(utt.audio).text)
+    assert overlap(SENTENCES[1], heard.text) >= 0.8

@@ -128,6 +128,12 @@ class Conversation:
         if hold is not None:
             hold()
 
+    def hear(self, settled: list[np.ndarray]) -> None:
+        """The turn so far: a recogniser on a server is sent it while the user speaks."""
+        hear = getattr(self.transcriber, "hear", None)  # (a test's stand-in may not stream)
+        if hear is not None:
+            hear(settled)
+
     def listen_ahead(self, utt: Utterance) -> None:
         """A tentative turn (the user paused): start understanding it before it is confirmed."""
         self._hold_voice()

@@ -125,6 +125,14 @@ class Endpointer:
         interruption says before acting on it."""
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
 
+    def settled(self) -> list[np.ndarray]:
+        """The turn being heard as far as it is certain to be kept (up to the last speech and
+        its tail): a prefix of the utterance it becomes, growing chunk by chunk, for a
+        recogniser that takes the audio while the user speaks. Empty between turns."""
+        if self._chunks is None:
+            return []
+        return self._chunks[:min(len(self._chunks), self._keep())]
+
     def set_end_silence(self, ms: int) -> None:
         """Change the silence that ends the turn being heard (e.g. after reading its
         transcript at the first pause); the next turn starts from the default again."""

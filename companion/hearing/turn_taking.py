@@ -119,6 +119,10 @@ class Listener(Protocol):
     def ready_prompt(self) -> None:
         """The user started speaking."""
 
+    def hear(self, settled: list[np.ndarray]) -> None:
+        """The turn so far, as far as it is certain (``Endpointer.settled``), to stream to the
+        recogniser (optional: a listener without it gets whole turns only)."""
+
     def think_ahead(self, guess: Transcript) -> None:
         """The paused turn's words are known: a reply may start."""
 
@@ -147,6 +151,7 @@ class TurnTaker:
         self.endpointer, self.listener, self.vad = endpointer, listener, vad_cfg
         self.wait_for_guess = wait_for_guess
         self._guess_pending = False
+        self._hear = getattr(listener, "hear", None)
 
     def feed(self, frame: Frame) -> list[Utterance]:
         confirmed = []
@@ -165,6 +170,8 @@ class TurnTaker:
                     self.listener.guess(wait=True)
         if self.endpointer.in_speech and not was_speaking:
             self.listener.ready_prompt()  # the user started: the LLM can read what does not depend on the words
+        if self.endpointer.in_speech and self._hear is not None:
+            self._hear(self.endpointer.settled())  # a server recogniser takes the audio as it comes
         if self._guess_pending and self.endpointer.in_speech:
             self._adjust()
         elif self.endpointer.in_speech and self.endpointer.silence_s * 1000 < self.vad.speculate_ms:
