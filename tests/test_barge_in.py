@@ -138,13 +138,13 @@ def test_her_own_words_leaking_back_are_not_an_interruption_but_the_users_are(tm
     assert stop_s < 3.0, f"she kept talking {stop_s:.2f}s after the user started"
 
 
-def test_mm_hm_while_she_speaks_does_not_stop_her(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
+def test_a_backchannel_while_she_speaks_does_not_stop_her(tmp_path, companion_home, pulse_ok, speech, scripted_llm):
     scripted_llm.enqueue(LONG_REPLY)
     s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on")
     try:
         asked = s.say(speech("Tell me about the ocean."))
         s.her_voice_after(asked, 2.0)
-        s.say(speech("Mm-hm."))
+        s.say(speech("Yeah."))  # (Whisper base heard Piper's "Mm-hm." as "Emma mate" in about one run of two)
         wait_for(lambda: len(s.turns()) >= 1, 60, "the turn", s.proc, s.log)
         time.sleep(2.0)
         turns = s.turns()
