@@ -34,7 +34,7 @@ def heard(wav, transcriber) -> list[str]:
 
 def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_path, speech, scripted_llm,
                                                                            transcriber, companion_home):
-    scripted_llm.enqueue("Nice to meet you, Peter. My name is Samantha and I live in the cloud.",
+    scripted_llm.enqueue("Nice to meet you, Peter. My name is Samantha and my favourite city is Paris.",
                          "Max is a great name for a dog.", "Boston is lovely in the fall.")
     first = [speech("My name is Peter and I live in Los Angeles."), speech("I have a dog named Max.")]
     assert replay(tmp_path / "one", first, scripted_llm.base_url) == 0
@@ -61,7 +61,7 @@ def test_next_session_knows_the_user_updates_and_never_learns_from_samantha(tmp_
     assert history == {("name", "Peter", True), ("lives_in", "Los Angeles", False), ("dog", "Max", True),
                        ("lives_in", "Boston", True)}
     said = [(t.role, t.text) for s in (1, 2) for t in store.session_turns(s)]
-    assert said[1] == ("assistant", "Nice to meet you, Peter. My name is Samantha and I live in the cloud.")
+    assert said[1] == ("assistant", "Nice to meet you, Peter. My name is Samantha and my favourite city is Paris.")
     assert [r for r, _ in said] == ["user", "assistant"] * 4
 
 
