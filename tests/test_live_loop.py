@@ -197,6 +197,7 @@ def leaky(llm: ScriptedLLM, mode: str = "on"):
     yield box[0]
 
 
+@pytest.mark.slow  # a whole leaked reply and the quiet after it, in real time (~13 s)
 @pytest.mark.parametrize("mode", ["on", "auto"])
 def test_her_own_words_coming_back_do_not_interrupt_her(scripted_llm, mode):
     scripted_llm.enqueue(STORY)
@@ -210,6 +211,7 @@ def test_her_own_words_coming_back_do_not_interrupt_her(scripted_llm, mode):
     assert s.loop.barge_in is (mode == "on")  # auto: her words heard back are open speakers: listen between replies
 
 
+@pytest.mark.slow  # her echo heard twice before the user speaks, in real time (~10 s)
 def test_on_open_speakers_other_words_still_stop_her(scripted_llm):
     scripted_llm.enqueue(STORY, "Mountains are tall.")
     with leaky(scripted_llm) as s:
