@@ -28,6 +28,7 @@ from companion.tts.openai_audio import OpenAISynthesizer
 from companion.tts.wyoming import WyomingSynthesizer
 
 from companion.testing.checks import words
+from companion.testing.stand_ins import TranscriberOnly
 
 pytestmark = pytest.mark.slow
 
@@ -258,31 +259,6 @@ class CountingProxy:
         self.sock.close()
 
 
-class Streamer:
-    """The turn taker's listener, reduced to what streaming needs."""
-
-    def __init__(self, stt):
-        self.stt = stt
-
-    def listen_ahead(self, utt):
-        self.stt.prefetch(utt.audio)
-
-    def guess(self, wait=False):
-        return self.stt.guess(wait)
-
-    def hear(self, settled):
-        self.stt.hear(settled)
-
-    def ready_prompt(self):
-        pass
-
-    def think_ahead(self, guess):
-        pass
-
-    def drop_thought(self):
-        pass
-
-
 def streamed_turn(recognizer, audio, pace=True, during=None):
     """``audio`` through the real endpointer (Silero) and the speculative transcriber, in 20 ms
     frames, in real time with ``pace``; ``during(seconds)`` is called after each frame. Returns
@@ -294,7 +270,7 @@ def streamed_turn(recognizer, audio, pace=True, during=None):
     from companion.stt.speculative import SpeculativeTranscriber
 
     stt = SpeculativeTranscriber(recognizer)
-    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), Streamer(stt), VADConfig())
+    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), TranscriberOnly(stt), VADConfig())
     fed_at, start, step = {}, time.monotonic(), 320
     for i in range(0, len(audio), step):
         if pace:

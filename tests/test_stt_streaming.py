@@ -14,6 +14,7 @@ from companion.ops.config import VADConfig
 from companion.records import Frame, Transcript
 from companion.remote import RemoteError
 from companion.stt.speculative import SpeculativeTranscriber
+from companion.testing.stand_ins import TranscriberOnly
 
 RATE = 16000
 
@@ -78,34 +79,11 @@ class StreamingStandIn:
         pass
 
 
-class Listener:
-    def __init__(self, transcriber):
-        self.transcriber = transcriber
-
-    def listen_ahead(self, utt):
-        self.transcriber.prefetch(utt.audio)
-
-    def guess(self, wait=False):
-        return self.transcriber.guess(wait)
-
-    def hear(self, settled):
-        self.transcriber.hear(settled)
-
-    def ready_prompt(self):
-        pass
-
-    def think_ahead(self, guess):
-        pass
-
-    def drop_thought(self):
-        pass
-
-
 def run(recognizer, audio, check_at=None, check=lambda: None):
     """Feed ``audio`` in 20 ms frames; at ``check_at`` seconds (the worker drained) call ``check``.
     Returns the final utterances and their transcripts."""
     stt = SpeculativeTranscriber(recognizer)
-    taker = TurnTaker(Endpointer(EndpointSettings(speculate_ms=150), vad=LoudIsSpeech()), Listener(stt),
+    taker = TurnTaker(Endpointer(EndpointSettings(speculate_ms=150), vad=LoudIsSpeech()), TranscriberOnly(stt),
                       VADConfig(), wait_for_guess=True)
     out, step = [], 320
     for i in range(0, len(audio), step):

@@ -14,6 +14,7 @@ from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backcha
 from companion.records import Frame, Transcript
 
 from companion.testing.checks import pause_between, words
+from companion.testing.stand_ins import TranscriberOnly
 
 @pytest.mark.parametrize("text, expected", [
     ("What time is it?", 400),
@@ -67,28 +68,8 @@ class SlowTranscriber:
         return Transcript(self.text, "en", self.delay_s)
 
 
-class Listening:
-    def __init__(self, transcriber):
-        self.transcriber = transcriber
-
-    def listen_ahead(self, utt):
-        self.transcriber.prefetch(utt.audio)
-
-    def guess(self, wait=False):
-        return self.transcriber.guess(wait)
-
-    def ready_prompt(self):
-        pass
-
-    def think_ahead(self, guess):
-        pass
-
-    def drop_thought(self):
-        pass
-
-
 def turns_heard(audio, transcriber):
-    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), Listening(transcriber), VADConfig())
+    taker = TurnTaker(Endpointer(EndpointSettings.from_config(VADConfig())), TranscriberOnly(transcriber), VADConfig())
     found = []
     for i in range(0, len(audio) - 511, 512):
         transcriber.now = i / 16000

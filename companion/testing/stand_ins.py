@@ -238,3 +238,31 @@ class LeakyMic(PacedMic):
             if len(leak):
                 block[-len(leak):] += self.gain * leak
             yield Frame(block, frame.t)
+
+
+class TranscriberOnly:
+    """What the turn taker calls on the conversation, reduced to a transcriber: the speculative
+    pass, the guess and the streamed turn go to it; prompts and thoughts are not made."""
+
+    def __init__(self, transcriber):
+        self.transcriber = transcriber
+
+    def listen_ahead(self, utt):
+        self.transcriber.prefetch(utt.audio)
+
+    def guess(self, wait=False):
+        return self.transcriber.guess(wait)
+
+    def hear(self, settled):
+        hear = getattr(self.transcriber, "hear", None)
+        if hear is not None:
+            hear(settled)
+
+    def ready_prompt(self):
+        pass
+
+    def think_ahead(self, guess):
+        pass
+
+    def drop_thought(self):
+        pass
