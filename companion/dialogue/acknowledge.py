@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 
+from ..tts.chunking import INTERJECTIONS
+
 ACKNOWLEDGMENTS = ("Mm,", "Hmm,", "Oh,")
-# a reply opening with one of these needs no acknowledgment (it would stack two)
+# a reply opening with one of these needs no acknowledgment (it would stack two): the interjections
+# the chunker releases on their own, and the other ways a reply opens with a sound or a greeting
 _OPENS_ALREADY = re.compile(
-    r"^\s*(oh|ah|aw|aww|hmm+|mm+|um+|uh|well|okay|ok|sure|yes|yeah|yep|no|nope|right|so|wow|hey|hi|hello|"
-    r"alright|all right|of course|honestly|actually|good (morning|afternoon|evening|night)|goodbye|bye|"
-    r"thanks|thank you|welcome|absolutely|great|exactly)\b", re.I)
+    r"^\s*(" + "|".join(map(re.escape, INTERJECTIONS)) + r"|aww|hmm+|mm+|um+|uh|yep|nope|"
+    r"good (morning|afternoon|evening|night)|goodbye|bye|thanks|thank you|welcome|absolutely|great|exactly)\b", re.I)
 _SYMPATHY = re.compile(r"\b(sorry|sad|hard|tough|awful|terrible|rough|worried|tired|sick|hurt|lost)\b", re.I)
 _PONDER = re.compile(r"^\s*(i think|maybe|perhaps|how about|let me|it depends|that depends|what|why|how|which|"
                      r"do you|did you|have you|are you|is it|could|would)\b", re.I)
