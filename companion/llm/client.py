@@ -70,12 +70,17 @@ def abort_requests(base_url: str) -> int:
     cut = 0
     for sock, call in list(_sockets.items()):
         try:
-            if sock.fileno() != -1 and sock.getpeername()[:2] == (url.hostname, url.port):
-                if call is not None:
-                    call.close()  # and no retry
-                sock.shutdown(socket.SHUT_RDWR)
-                cut += 1
+            if sock.fileno() == -1 or sock.getpeername()[:2] != (url.hostname, url.port):
+                continue
         except OSError:  # closed meanwhile
+            continue
+        cut += 1
+        if call is not None:
+            call.close()  # shuts the socket down, and no retry
+            continue
+        try:  # a warm-up's
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # (a second shutdown, once the server has closed its end, fails)
             pass
     return cut
 
