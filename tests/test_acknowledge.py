@@ -16,7 +16,7 @@ from companion.llm.client import Brain
 from companion.llm.embedded import Endpoint
 from companion.ops.config import LLMConfig
 from companion.records import Utterance
-from companion.testing.scripted_llm import ScriptedLLM
+from companion.testing.scripted_llm import Reply, ScriptedLLM
 from companion.testing.stand_ins import Heard
 
 UTT = Utterance(np.zeros(1600, np.float32), 0.0, 0.1, 0.7)
@@ -144,3 +144,33 @@ def test_a_slow_voice_gets_a_short_first_piece_cut_before_a_joining_word(reply, 
     whole = list(speakable_chunks([reply], first_words=4))
     assert streamed[0] == whole[0] == first
     assert " ".join(streamed) == reply  # nothing lost or added, only where the pieces end
+
+
+@pytest.mark.parametrize("said, expected", [
+    ("I had a rough day at work.", "Oh,"), ("What should I cook tonight?", "Hmm,"),
+    ("Tell me something about the ocean.", "Hmm,"), ("I went for a walk by the river.", "Mm,"),
+    ("Hi Samantha, how are you?", None), ("Thanks, that helps.", None), ("", None)])
+def test_an_acknowledgment_at_once_is_chosen_from_the_users_words(said, expected):
+    from companion.dialogue.acknowledge import acknowledgment_for_words
+
+    assert acknowledgment_for_words(said) == expected
+    if expected is not None:
+        assert acknowledgment_for_words(said, last=expected) not in (None, expected)
+
+
+def test_a_reply_not_yet_written_at_the_turns_end_is_acknowledged_at_once_and_a_lone_sound_is_not_stacked():
+    """The model is slow to its first words: "Hmm," plays before any of them is written, and the
+    reply's own opening "Oh," is then left out (not "Hmm, oh,")."""
+    server = ScriptedLLM()
+    server.enqueue(Reply("Oh, the ocean is deep and full of life.", first_token_delay=0.4))
+    with server:
+        voice, sink = SlowCachedVoice(make_s=0.3), Recording()
+        brain = Brain(LLMConfig(), Endpoint(server.base_url, "k", "m"))
+        conv = Conversation(Heard(["Tell me something about the ocean."]), brain, voice, load_persona("samantha"),
+                            acknowledge=True)
+        start = time.monotonic()
+        turn = conv.respond(UTT, sink)
+        assert sink.blocks[0][1] == level("Hmm,")
+        assert sink.blocks[0][0] - start < 0.3  # before the model's first token
+        assert level("Oh,") not in [lvl for _, lvl in sink.blocks]
+        assert turn.heard_text == turn.reply_text == "the ocean is deep and full of life."

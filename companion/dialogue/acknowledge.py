@@ -4,7 +4,9 @@ clause on two cores) still answers at once and the reply's own words follow with
 
 Only when it fits: never before a reply that already opens with an interjection or a
 greeting, never when the first piece plays at once anyway (cached, or made ahead), never the
-same one twice in a row. It is heard, not said: it stays out of the reply's text and the
+same one twice in a row. When the reply's first words are not even written yet as the turn
+ends, it is chosen from the user's words instead (none after a greeting or thanks, whose
+reply greets back), and a reply that then opens with a sound of its own drops that sound. It is heard, not said: it stays out of the reply's text and the
 history, so the model never learns to start with it."""
 
 from __future__ import annotations
@@ -24,6 +26,35 @@ _PONDER = re.compile(r"^\s*(i think|maybe|perhaps|how about|let me|it depends|th
                      r"do you|did you|have you|are you|is it|could|would)\b", re.I)
 
 
+_GREETED = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening|night)|goodnight|goodbye|bye|"
+                      r"thanks|thank you|cheers)\b", re.I)
+_ASKED = re.compile(r"^\s*(what|why|how|which|who|where|when|do|does|did|can|could|would|will|should|is|are|"
+                    r"have|has|tell me)\b", re.I)
+# a first piece that is only a sound like the acknowledgment ("Oh,", "Hmm."): after one, it would stack
+_LONE_SOUND = re.compile(r"^\s*(oh|ah|aw|aww|hmm+|mm+|um+|uh)[,.!]?\s*$", re.I)
+
+
+def _other_than(order: tuple[str, str], last: str | None) -> str:
+    return next(a for a in order if a != last)
+
+
+def acknowledgment_for_words(said: str, last: str | None = None) -> str | None:
+    """The acknowledgment to play at once, chosen from what the user said (the reply's first
+    words are not known yet), or ``None`` when the reply will greet back."""
+    if not said.strip() or _GREETED.match(said):
+        return None
+    if _SYMPATHY.search(said):
+        return _other_than(("Oh,", "Mm,"), last)
+    if _ASKED.match(said) or said.rstrip().endswith("?"):
+        return _other_than(("Hmm,", "Mm,"), last)
+    return _other_than(("Mm,", "Hmm,"), last)
+
+
+def is_lone_sound(piece: str) -> bool:
+    """``piece`` is only a sound such as "Oh," (dropped after an acknowledgment, not stacked)."""
+    return bool(_LONE_SOUND.match(piece))
+
+
 def acknowledgment_for(first_piece: str, last: str | None = None) -> str | None:
     """The acknowledgment to play before ``first_piece``, or ``None`` when none fits."""
     if not first_piece.strip() or _OPENS_ALREADY.match(first_piece):
@@ -34,4 +65,4 @@ def acknowledgment_for(first_piece: str, last: str | None = None) -> str | None:
         order = ("Hmm,", "Mm,")
     else:
         order = ("Mm,", "Hmm,")
-    return next(a for a in order if a != last)
+    return _other_than(order, last)

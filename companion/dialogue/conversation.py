@@ -29,7 +29,7 @@ from ..ops.logs import Words
 from ..skills.tool_loop import reply_stream
 from ..stt.speculative import SpeculativeTranscriber
 from ..tts.chunking import speakable_chunks
-from .acknowledge import acknowledgment_for
+from .acknowledge import acknowledgment_for, acknowledgment_for_words, is_lone_sound
 from .persona import Persona
 from .playback import ReplyPlayer
 from .prompt import Prompt
@@ -274,10 +274,12 @@ class Conversation:
         messages = self.prompt.messages(text, recall, now)
         thought = self.ahead.take(text, messages) if self.ahead is not None else None
         if thought is not None:  # made ahead, from the same words: its first clause is ready
-            first, ready = thought.first_piece(reply)
-            if first is not None and not ready:  # ...or nearly: acknowledge while it is made
+            first, ready = thought.first_piece(reply, wait=0.0)
+            if first is None:  # not even written yet: acknowledge now, from the user's words
+                self._acknowledge_at_once(player, text)
+            elif not ready:  # ...or nearly: acknowledge while it is made
                 self._acknowledge(player, first)
-            yield from thought.pieces(reply)
+            yield from self._unstacked(thought.pieces(reply), player)
             timings = player.timings
             timings.thought_ahead = started - thought.sent_at
             timings.llm_first_token, timings.first_sentence = thought.first_token_s, thought.first_piece_s
@@ -292,8 +294,21 @@ class Conversation:
             elif asked != text:
                 earlier.append(m["content"])
         deltas = shaped(attempt, text, self.persona.fallback, reply, earlier)  # for speech: short, whole, in character
+        self._acknowledge_at_once(player, text)  # the request is only now sent
         # the text deltas become speakable pieces here
-        yield from ((piece, None) for piece in speakable_chunks(deltas, player.first_token, first_words=self.first_words))
+        pieces = speakable_chunks(deltas, player.first_token, first_words=self.first_words)
+        yield from self._unstacked(((piece, None) for piece in pieces), player)
+
+    @staticmethod
+    def _unstacked(pieces: Iterator[tuple[str, np.ndarray | None]],
+                   player: ReplyPlayer) -> Iterator[tuple[str, np.ndarray | None]]:
+        """The pieces, less a first piece that is only a sound ("Oh,") when an acknowledgment
+        already played: "Mm, oh," is not how anyone talks."""
+        first = True
+        for piece, audio in pieces:
+            if not (first and player.acknowledged and is_lone_sound(piece)):
+                yield piece, audio
+            first = False
 
     def _acknowledge(self, player: ReplyPlayer, first: str) -> None:
         """Play a cached "Mm," first when the first piece is neither ready nor cached and no
@@ -301,8 +316,16 @@ class Conversation:
         cached = getattr(self.voice, "cached", None)
         if not self.acknowledge or cached is None or cached(first):
             return
-        ack = acknowledgment_for(first, self._last_ack)
-        if ack is None or not cached(ack):
+        self._play_acknowledgment(player, acknowledgment_for(first, self._last_ack), first)
+
+    def _acknowledge_at_once(self, player: ReplyPlayer, said: str) -> None:
+        """The turn has ended and the reply's first words are not written yet (a slow voice
+        then adds ~0.4-1 s to them): acknowledge now, chosen from what the user said."""
+        if self.acknowledge and getattr(self.voice, "cached", None) is not None:
+            self._play_acknowledgment(player, acknowledgment_for_words(said, self._last_ack), "(not written yet)")
+
+    def _play_acknowledgment(self, player: ReplyPlayer, ack: str | None, first: str) -> None:
+        if ack is None or player.acknowledged or not self.voice.cached(ack):
             return
         self._last_ack = ack
         player.acknowledge(np.concatenate(list(self.voice.synthesize(ack))))

@@ -34,6 +34,7 @@ class ReplyPlayer:
         self.spoken: list[str] = []
         self.started_at = time.monotonic()  # the request is sent from here
         self.first_words_at: float | None = None  # set by end()
+        self.acknowledged = False  # an acknowledgment ("Mm,") was played first
 
     def say(self, piece: str, audio: np.ndarray | None = None) -> None:
         """Queue one piece (``audio``: already synthesised, by a thought made ahead)."""
@@ -46,6 +47,7 @@ class ReplyPlayer:
     def acknowledge(self, audio: np.ndarray) -> None:
         """Play a short acknowledgment ("Mm,") before the reply's first piece: heard, but not
         part of what she said (not in the reply's text, nor in the history)."""
+        self.acknowledged = True
         self._worker.put("", audio, cue=True)
 
     def first_token(self) -> None:

@@ -94,11 +94,13 @@ class Thought:
                 self.first_ready.set()
         self._pieces.put((piece, audio))
 
-    def first_piece(self, reply: Cancel) -> tuple[str | None, bool]:
+    def first_piece(self, reply: Cancel, wait: float | None = None) -> tuple[str | None, bool]:
         """Wait until the first piece's text is known (or the thought ended, or ``reply`` was
-        cancelled); return it and whether its audio is made already."""
-        while not self._first_known.wait(0.02):
-            if reply.cancelled or self.cancel.cancelled:
+        cancelled, or ``wait`` seconds passed); return it (``None``: not known) and whether
+        its audio is made already."""
+        deadline = None if wait is None else time.monotonic() + wait
+        while not self._first_known.wait(0.02 if wait is None else min(0.02, max(0.0, wait))):
+            if reply.cancelled or self.cancel.cancelled or (deadline is not None and time.monotonic() >= deadline):
                 break
         return self.first_text, self.first_ready.is_set()
 
