@@ -85,44 +85,54 @@ def test_an_uncached_first_piece_is_acknowledged_at_once_and_kept_out_of_what_sh
     with reply_with("That sounds like a lovely plan, really.", "That sounds like fun.") as server:
         voice, sink = SlowCachedVoice(make_s=0.3), Recording()
         conv = conversation(server, voice)
-        turn = conv.respond(UTT, sink)
-        assert [lvl for _, lvl in sink.blocks][:2] == [level("Mm,"), level("That sounds like a lovely plan,")]
+        turn = conv.respond(UTT, sink)  # to "Hello there.": "Oh," (as in "Oh, hi!")
+        assert [lvl for _, lvl in sink.blocks][:2] == [level("Oh,"), level("That sounds like a lovely plan,")]
         assert turn.reply_text == turn.heard_text == "That sounds like a lovely plan, really."
-        assert "Mm" not in conv.history[-1]["content"]
+        assert "Oh" not in conv.history[-1]["content"]
         # the first sound came before the first words, which waited for the slow voice
         assert turn.timings.first_words >= turn.timings.first_audio + 0.25
         sink2 = Recording()
-        conv.respond(UTT, sink2)  # the next one is not the same acknowledgment
+        conv.respond(UTT, sink2)  # "And then?": a question
         assert sink2.blocks[0][1] == level("Hmm,")
 
 
-def test_no_acknowledgment_when_the_reply_opens_with_one_or_is_cached_or_it_is_off():
-    for text, on in [("Oh, I see. Tell me more.", True), ("Of course. Here you are.", True),
-                     ("That sounds like a lovely plan, really.", False)]:
-        with reply_with(text) as server:
-            voice, sink = SlowCachedVoice(make_s=0.05), Recording()
-            turn = conversation(server, voice, acknowledge=on).respond(UTT, sink)
-            assert not {"Mm,", "Hmm,"} & set(voice.made), text
-            assert turn.timings.first_words == pytest.approx(turn.timings.first_audio)
-
-
-def test_a_reply_made_ahead_is_acknowledged_while_its_first_piece_is_still_being_made():
+def thought_through(server, voice, first_piece):
+    """A conversation that thought ahead about "Hello there." until ``first_piece`` was made."""
     from datetime import datetime
 
     from companion.dialogue.think_ahead import ThinkAhead
     from companion.records import Transcript
 
+    brain = Brain(LLMConfig(), Endpoint(server.base_url, "k", "m"))
+    now = datetime(2026, 12, 3, 10, 0)
+    conv = Conversation(Heard(["Hello there."]), brain, voice, load_persona("samantha"), clock=lambda: now,
+                        ahead=ThinkAhead(brain, voice), acknowledge=True)
+    conv.think_ahead(Transcript("Hello there.", "en", 0.0))
+    deadline = time.monotonic() + 5
+    while first_piece not in voice.made:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return conv
+
+
+def test_no_acknowledgment_when_the_reply_opens_with_one_or_is_cached_or_it_is_off():
+    for text, first in [("Oh, I see. Tell me more.", "Oh,"), ("Of course. Here you are.", "Of course.")]:
+        with reply_with(text) as server:
+            voice, sink = SlowCachedVoice(make_s=0.05), Recording()
+            turn = thought_through(server, voice, first).respond(UTT, sink)
+            assert not {"Mm,", "Hmm,"} & set(voice.made), text
+            assert turn.timings.first_words == pytest.approx(turn.timings.first_audio)
+    with reply_with("That sounds like a lovely plan, really.") as server:
+        voice, sink = SlowCachedVoice(make_s=0.05), Recording()
+        turn = conversation(server, voice, acknowledge=False).respond(UTT, sink)
+        assert not {"Mm,", "Hmm,", "Oh,"} & set(voice.made)
+        assert turn.timings.first_words == pytest.approx(turn.timings.first_audio)
+
+
+def test_a_reply_made_ahead_is_acknowledged_while_its_first_piece_is_still_being_made():
     with reply_with("That sounds like a lovely plan, really.") as server:
         voice, sink = SlowCachedVoice(make_s=0.6), Recording()
-        brain = Brain(LLMConfig(), Endpoint(server.base_url, "k", "m"))
-        now = datetime(2026, 12, 3, 10, 0)
-        conv = Conversation(Heard(["Hello there."]), brain, voice, load_persona("samantha"), clock=lambda: now,
-                            ahead=ThinkAhead(brain, voice), acknowledge=True)
-        conv.think_ahead(Transcript("Hello there.", "en", 0.0))
-        deadline = time.monotonic() + 5
-        while "That sounds like a lovely plan," not in voice.made:  # its first piece is being made
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        conv = thought_through(server, voice, "That sounds like a lovely plan,")  # its first piece is being made
         turn = conv.respond(UTT, sink)
         assert turn.timings.thought_ahead is not None
         assert [lvl for _, lvl in sink.blocks][:2] == [level("Mm,"), level("That sounds like a lovely plan,")]
@@ -149,7 +159,7 @@ def test_a_slow_voice_gets_a_short_first_piece_cut_before_a_joining_word(reply, 
 @pytest.mark.parametrize("said, expected", [
     ("I had a rough day at work.", "Oh,"), ("What should I cook tonight?", "Hmm,"),
     ("Tell me something about the ocean.", "Hmm,"), ("I went for a walk by the river.", "Mm,"),
-    ("Hi Samantha, how are you?", None), ("Thanks, that helps.", None), ("", None)])
+    ("Hi Samantha, how are you?", "Oh,"), ("Thanks, that helps.", "Mm,"), ("", None)])
 def test_an_acknowledgment_at_once_is_chosen_from_the_users_words(said, expected):
     from companion.dialogue.acknowledge import acknowledgment_for_words
 

@@ -112,7 +112,8 @@ def test_the_tone_must_fit_the_users_words():
 
 
 @pytest.mark.parametrize("tip", ["You can say, The boss yelling at me instead.", "That's not how I'd describe it.",
-                                 "Here's a better way to put it: no.", "You could rephrase it as I am tired."])
+                                 "Here's a better way to put it: no.", "You could rephrase it as I am tired.",
+                                 "Here's a possible rephrased version of your text with some more detail."])
 def test_the_users_words_are_answered_not_corrected(tip):
     assert problem(tip, "I had a rough day at work.") == "writing tip"
 

@@ -5,8 +5,8 @@ clause on two cores) still answers at once and the reply's own words follow with
 Only when it fits: never before a reply that already opens with an interjection or a
 greeting, never when the first piece plays at once anyway (cached, or made ahead), never the
 same one twice in a row. When the reply's first words are not even written yet as the turn
-ends, it is chosen from the user's words instead (none after a greeting or thanks, whose
-reply greets back), and a reply that then opens with a sound of its own drops that sound. It is heard, not said: it stays out of the reply's text and the
+ends, it is chosen from the user's words instead, and a reply that then opens with a sound
+of its own drops that sound. It is heard, not said: it stays out of the reply's text and the
 history, so the model never learns to start with it."""
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ _PONDER = re.compile(r"^\s*(i think|maybe|perhaps|how about|let me|it depends|th
                      r"do you|did you|have you|are you|is it|could|would)\b", re.I)
 
 
-_GREETED = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening|night)|goodnight|goodbye|bye|"
-                      r"thanks|thank you|cheers)\b", re.I)
+_GREETED = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", re.I)
 _ASKED = re.compile(r"^\s*(what|why|how|which|who|where|when|do|does|did|can|could|would|will|should|is|are|"
                     r"have|has|tell me)\b", re.I)
 # a first piece that is only a sound like the acknowledgment ("Oh,", "Hmm."): after one, it would stack
@@ -40,10 +39,11 @@ def _other_than(order: tuple[str, str], last: str | None) -> str:
 
 def acknowledgment_for_words(said: str, last: str | None = None) -> str | None:
     """The acknowledgment to play at once, chosen from what the user said (the reply's first
-    words are not known yet), or ``None`` when the reply will greet back."""
-    if not said.strip() or _GREETED.match(said):
+    words are not known yet): "Oh," to a greeting ("Oh, hi!") or a sad turn, "Hmm," to a
+    question, else "Mm,"."""
+    if not said.strip():
         return None
-    if _SYMPATHY.search(said):
+    if _GREETED.match(said) or _SYMPATHY.search(said):
         return _other_than(("Oh,", "Mm,"), last)
     if _ASKED.match(said) or said.rstrip().endswith("?"):
         return _other_than(("Hmm,", "Mm,"), last)

@@ -49,7 +49,9 @@ _LOSS = re.compile(r"\b(?:died|dead|death|passed away|lost|loss|funeral|put down
 # the user's words taken as text to correct ("You can say, My boss yelling at me instead of…"): no answer at all
 _WRITING_TIP = re.compile(r"^\W*(?:you (?:can|could|might|should|may) (?:say|rephrase|write|use|add|try saying)\b"
                           r"|(?:a )?better (?:way to say|phrasing)\b|(?:that's|that is) not how I'd (?:describe|say|put) it\b"
-                          r"|here(?:'s| is) (?:how you|what you can|a better|an? (?:example|corrected|rewritten))\b)", re.I)
+                          r"|here(?:'s| is) (?:how you|what you can|a better|an? (?:example|corrected|rewritten))\b"
+                          r"|here(?:'s| is) (?:a |an |the |your )?(?:possible |suggested )?(?:rephrased|revised|rewritten|"
+                          r"corrected|edited|polished|improved|refined) (?:version|sentence|text)\b)", re.I)
 # a reply to a sad turn starts with care, whatever the model ("Oh no", "That sounds hard", "I'm sorry")
 _CARING = re.compile(r"^\W*(?:oh,?\s+)?(?:no|oh no|I'm (?:so |really |very )?sorry|sorry|that (?:sounds|must)"
                      r"|that(?:'s| is) (?:so |really )?(?:hard|tough|awful|rough|terrible|difficult|a lot)|how (?:awful|hard|horrible)"
