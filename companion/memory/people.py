@@ -12,20 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PARTNERS = ("wife", "husband", "partner", "girlfriend", "boyfriend", "fiancee", "fiance", "mom", "mother", "mum",
-            "dad", "father", "boss")
-KIN = ("sister", "brother", "son", "daughter", "friend", "best friend", "cousin", "aunt", "uncle", "grandma",
-       "grandmother", "grandpa", "grandfather", "niece", "nephew", "roommate", "colleague", "neighbor", "neighbour")
-PETS = ("dog", "cat", "puppy", "kitten", "parrot", "rabbit", "bunny", "hamster", "horse", "bird", "fish", "turtle",
-        "snake", "guinea pig")
-RELATIONS = PARTNERS + KIN + PETS
-FEMALE = {"wife", "girlfriend", "fiancee", "mom", "mother", "mum", "sister", "daughter", "aunt", "grandma",
-          "grandmother", "niece"}
-MALE = {"husband", "boyfriend", "fiance", "dad", "father", "brother", "son", "uncle", "grandpa", "grandfather",
-        "nephew"}
+from .relations import FEMALE, MALE, PARTNERS, PETS, WORDS, canonical
+
 SINGLE = {"name", "lives_in", "hometown", "job", "employer", "birthday", "age", *PARTNERS}  # one current value
 
-_RELS = "|".join(sorted(RELATIONS, key=len, reverse=True))
+_RELS = "|".join(sorted(WORDS, key=len, reverse=True))  # "my mom", "my mother"
 _NOT_NAMES = ("I|I'm|I've|I'd|I'll|The|A|An|My|His|Her|Its|Their|Our|Your|This|That|These|Those|It|He|She|They|We|"
               "You|And|But|So|No|Yes|Oh|Well|Actually|Also|Now|Then|Still|Just|Anyway|Okay|OK|Hey|Hi|Samantha|"
               "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|"
@@ -98,34 +89,43 @@ class Said:
 
 @dataclass
 class People:
-    """Who the user has named so far (relation facts: relation -> names, latest last), and the
-    person the conversation was last about, whom a pronoun in the next turn may mean."""
+    """Who the user has named so far (relation facts: relation key -> names, latest last), and
+    the person the conversation was last about, whom a pronoun in the next turn may mean."""
 
     names: dict[str, list[str]] = field(default_factory=dict)
     focus: str | None = None
 
     @classmethod
     def from_facts(cls, facts, focus: str | None = None) -> "People":
+        """Read under each relation's key, whatever word a fact was stored with ("mom" in an
+        older database is "mother"); a relation with one current value keeps the latest name."""
         names: dict[str, list[str]] = {}
         for f in facts:
-            if f.subject == "user" and f.attribute in RELATIONS:
-                names.setdefault(f.attribute, []).append(f.value)
+            if f.subject == "user" and f.attribute in WORDS:
+                key = canonical(f.attribute)
+                told = names.setdefault(key, [])
+                if key in PARTNERS:
+                    told.clear()
+                elif f.value in told:
+                    told.remove(f.value)
+                told.append(f.value)
         return cls(names, focus)
 
     def relation(self, subject: str) -> str | None:
         """"sister" for Susan (the latest relation named), and for the subject "sister" itself."""
-        if subject in RELATIONS:
-            return subject
+        if subject in WORDS:
+            return canonical(subject)
         found = [rel for rel, names in self.names.items() if subject in names]
         return found[-1] if found else None
 
     def subject_for(self, relation: str) -> str:
-        """Facts about "my sister" go to her name once it is known."""
-        named = self.names.get(relation)
-        return named[-1] if named else relation
+        """Facts about "my sister" go to her name once it is known; until then to the relation's key."""
+        key = canonical(relation)
+        named = self.names.get(key)
+        return named[-1] if named else key
 
     def name(self, relation: str) -> str | None:
-        named = self.names.get(relation)
+        named = self.names.get(canonical(relation))
         return named[-1] if named else None
 
     def knows(self, name: str) -> bool:
@@ -154,7 +154,7 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
     events = []  # ((sentence, position, naming first), relation, name, match, (attribute, value)), in speech order
     for i, sentence in enumerate(sentences):
         for rx in _NAMING:
-            events += [((i, m.start(), 0), m.group("rel").lower(), _capital(m.group("name")), None, None)
+            events += [((i, m.start(), 0), canonical(m.group("rel")), _capital(m.group("name")), None, None)
                        for m in rx.finditer(sentence)]
         for attr, rx in _SAID:
             for m in rx.finditer(sentence):
@@ -176,8 +176,8 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
         if attr == "job" and (people.relation(subject) or turn.get(subject)) in PETS:
             continue  # "my dog is a labrador" is no job
         if m.groupdict().get("n1"):
-            out.append(Said("user", m.group("rel").lower(), subject))
-            turn[subject] = m.group("rel").lower()
+            out.append(Said("user", canonical(m.group("rel")), subject))
+            turn[subject] = canonical(m.group("rel"))
         out.append(Said(subject, attr, value))
         people.focus = subject
     return out
@@ -186,7 +186,7 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
 def _subject(m: re.Match, people: People, turn: dict[str, str]) -> str | None:
     groups = m.groupdict()
     if groups.get("rel"):
-        rel = groups["rel"].lower()
+        rel = canonical(groups["rel"])
         if groups.get("n1"):
             return groups["n1"]
         named = [n for n, r in turn.items() if r == rel]
