@@ -50,7 +50,30 @@ _NOT_JOB_FIRST = {"good", "great", "bit", "little", "lot", "real", "total", "big
 JOB = r"(?P<v>[a-z]+(?:\s+[a-z]+)?)" + JOB_END  # "a nurse", checked by looks_like_job
 _ADV = r"(?:\s+(?:now|still|actually|just|recently|currently|finally|also|already|really))*"
 _IS = r"(?:\s+(?:is|are)|'s|'re)"
-_SUBJECT = (rf"(?:\b[Mm]y (?P<rel>{_RELS})(?:,?\s+(?P<n1>{NAME}))?|\b(?P<pro>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
+# Words the recogniser writes in lower case that are never a name after "my sister" or "called":
+# the sentence going on ("my cat is old", "my sister really loves Boston", "my brother usually
+# works late"), or a compound ("my dog food is", "my cat sitter is")
+_NOT_LOWER_NAMES = """
+    a an the and or but nor so yet if then than that this these those who whom whose which what when where why how
+    i me my mine you your he him his she her hers it its we us our they them their something someone nothing not
+    is was are were be been being am has have had do does did can could shall should would might must
+    says said gets got goes went lives lived works worked moved turned likes liked loves loved hates wants needs
+    just really actually finally recently currently also already still now again even only always never often
+    sometimes usually normally generally mostly mainly probably definitely certainly totally literally honestly
+    seriously apparently obviously clearly suddenly eventually originally lately rarely seldom barely hardly nearly
+    almost quite very too here there today tonight yesterday tomorrow anyway though because after before by in on at
+    to for with without from of about over under into onto since during like near around
+    food walker sitter bed toy toys park trainer groomer house door bowl leash collar hair fur tree litter box flap
+    treats vet insurance crate cage family life time name birthday age job work car phone place group law
+""".split()
+_NOT_LOWER = rf"(?!(?:{'|'.join(_NOT_LOWER_NAMES)})\b)"
+# after "called" or "name is" a word is a name even when the recogniser wrote it in lower case ("a dog called biscuit")
+_LOWER_NAME = _NOT_LOWER + r"[a-z][a-z'-]{1,20}\b"
+# right after "my cat" only when a fact about it follows ("my cat pepper is three", "my sister susan lives in
+# boston"), and never a word in -ing ("my dog training is going well")
+_LOWER_GIVEN = (_NOT_LOWER + r"(?![a-z]{3,}ing\b)[a-z][a-z-]{1,20}\b"
+                rf"(?={_ADV}\s+(?:is|was|lives|works|moved|turned|has)\b|'s\b)")
+_SUBJECT = (rf"(?:\b[Mm]y (?P<rel>{_RELS})(?:,?\s+(?P<n1>{NAME}|{_LOWER_GIVEN}))?|\b(?P<pro>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
             rf"|(?P<n2>{NAME})),?")
 _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("lives_in", r"(?:\s+(?:lives?|is living|are living)|'s living|'re living)\s+in\s+" + VALUE + CLAUSE_END),
@@ -64,13 +87,10 @@ _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("age", r"\s+(?:just\s+)?turned\s+" + AGE + CLAUSE_END),
 ]] + [("birthday", re.compile(rf"(?:\b[Mm]y (?P<rel>{_RELS})'s|\b(?P<pro>[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
                               rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + VALUE + CLAUSE_END))]
-# after "called" or "name is" a word is a name even when the recogniser wrote it in lower case ("a dog called biscuit")
-_LOWER_NAME = (r"(?!(?:a|an|the|my|his|her|their|our|your|it|that|this|and|but|so|because|after|by|in|on|at|to|for"
-               r"|with|from|something|someone|nothing|what|who|not|just|really|very)\b)[a-z][a-z'-]{1,20}\b")
 _NAMING = [re.compile(rx) for rx in (
     rf"\b[Mm]y (?P<rel>{_RELS})(?:'s name is|'s name's| is called| is named| name is)\s+(?P<name>{NAME}|{_LOWER_NAME})",
     rf"\b[Mm]y (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
-    rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME})",
+    rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME}|{_LOWER_GIVEN})",
     rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
     rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}) (?:called|named)\s+(?P<name>{NAME}|{_LOWER_NAME})",
     rf"(?P<name>{NAME}) is my (?P<rel>{_RELS})\b",
@@ -188,7 +208,7 @@ def _subject(m: re.Match, people: People, turn: dict[str, str]) -> str | None:
     if groups.get("rel"):
         rel = canonical(groups["rel"])
         if groups.get("n1"):
-            return groups["n1"]
+            return _capital(groups["n1"])  # "pepper", as the recogniser may write it
         named = [n for n, r in turn.items() if r == rel]
         return named[-1] if named else people.subject_for(rel)
     if groups.get("n2"):
