@@ -59,7 +59,7 @@ def facts(store, current: bool = True) -> set[tuple]:
      {("user", "sister", "Ana"), ("Ana", "hometown", "Madrid"), ("Ana", "job", "dentist")}),
     ("My cat Luna turned three years old.", {("user", "cat", "Luna"), ("Luna", "age", "three")}),
     ("My friend Émile lives in Zürich.", {("user", "friend", "Émile"), ("Émile", "lives_in", "Zürich")}),
-    ("My mom's birthday is on June 5th.", {("mom", "birthday", "June 5th")}),
+    ("My mom's birthday is on June 5th.", {("mother", "birthday", "June 5th")}),  # under the key (test_memory_relations)
     ("My sister lives in Boston with her husband.", {("sister", "lives_in", "Boston")}),
     # the user's own attributes
     ("My name is Peter, I'm 34 and I'm a teacher.", {("user", "name", "Peter"), ("user", "age", "34"),
@@ -72,6 +72,21 @@ def facts(store, current: bool = True) -> set[tuple]:
     ("I have a dog called biscuit.", {("user", "dog", "Biscuit")}),
     ("My brother's name is tom and he lives in chicago.", {("user", "brother", "Tom"), ("Tom", "lives_in", "Chicago")}),
     ("My name is alex.", {("user", "name", "Alex")}),
+    # ... or right after "my sister", "my cat" when a fact about them follows (issue 12: Whisper's "my cat pepper")
+    ("My cat pepper is three years old.", {("user", "cat", "Pepper"), ("Pepper", "age", "three")}),
+    ("my dog biscuit is two", {("user", "dog", "Biscuit"), ("Biscuit", "age", "two")}),
+    ("my sister susan lives in boston", {("user", "sister", "Susan"), ("Susan", "lives_in", "Boston")}),
+    ("My brother tom just moved to denver.", {("user", "brother", "Tom"), ("Tom", "lives_in", "Denver")}),
+    ("My friend emily works at the bakery.", {("user", "friend", "Emily"), ("Emily", "employer", "the bakery")}),
+    ("My mom linda's from ohio.", {("user", "mother", "Linda"), ("Linda", "hometown", "Ohio")}),
+    # ... and never an ordinary word in its place: the sentence going on, an adverb, a compound
+    ("My cat is old. My dog likes walks.", set()),
+    ("My sister really loves boston. My brother usually works late.", set()),
+    ("My dog food is expensive. My dog training is going well. My cat sitter is lovely.", set()),
+    ("My brother still lives in chicago.", {("brother", "lives_in", "Chicago")}),
+    ("My mom just moved to portland and my sister has moved to denver.",
+     {("mother", "lives_in", "Portland"), ("sister", "lives_in", "Denver")}),
+    ("I walked my dog today. My son will be ten.", set()),
     # nothing, or nothing wrong
     ("My name is not important. My dog is called that by everyone.", set()),
     ("I'm a lucky man. I'm a people person.", set()),  # "a …" is a job only when it looks like one

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import phrasing
-from .people import FEMALE, MALE, NAME, PETS, RELATIONS, People, fits
+from .people import NAME, People, fits
+from .relations import FEMALE, MALE, PETS, WORDS, aliases, canonical
 from .store import Fact
 
-_RELS = "|".join(sorted(RELATIONS, key=len, reverse=True))
+_RELS = "|".join(sorted(WORDS, key=len, reverse=True))  # "my mom", "my mother"
 _S = rf"(?:(?P<me>I|me)|my (?P<rel>{_RELS})(?: (?P<n1>{NAME}))?|(?P<name>{NAME})|(?P<pro>he|she|it|they))"  # about whom
 _P = rf"(?:my (?P<rel>{_RELS})'s|(?P<me>my)|(?P<name>{NAME})'s|(?P<pro>his|her|its|their))"  # whose
 _WORK = r"(?: for (?:a )?(?:living|work))?"
@@ -90,8 +91,9 @@ def answer(text: str, facts: Callable[[], list[Fact]] | list[Fact], people: Peop
 @dataclass(frozen=True)
 class _Who:
     key: str  # "user", a name, or a relation whose name is unknown
-    relation: str | None
-    said: str  # as she names them to the user: "your sister Susan", "Tom"
+    relation: str | None  # its key: "mother"
+    said: str  # as she names them to the user: "your sister Susan", "Tom", "your mom Linda"
+    word: str | None = None  # the relation as the user just said it: "mom"
 
 
 def _reply(topic: str, g: dict, facts: list[Fact], people: People) -> Answer | None:
@@ -105,11 +107,12 @@ def _reply(topic: str, g: dict, facts: list[Fact], people: People) -> Answer | N
     if topic == "who":
         return _who_is(who, facts)
     if topic == "name" and who.relation and who.key != "user":
-        names = _values(facts, "user", who.relation)
+        names = People.from_facts(facts).names.get(who.relation, [])
+        word = who.word or who.relation
         if not names:
-            return Answer(_not_told(f"your {who.relation}'s name"), who.relation)
-        said = phrasing.spoken(who.relation, names) if who.relation in PETS or len(names) > 1 else \
-            f"your {who.relation}'s name is {names[-1]}"
+            return Answer(_not_told(f"your {word}'s name"), who.relation)
+        said = phrasing.spoken(word, names) if who.relation in PETS or len(names) > 1 else \
+            f"your {word}'s name is {names[-1]}"
         return Answer(_sentence(said), names[-1])
     about = _about(who, facts)
     if who.key == "user":
@@ -140,9 +143,9 @@ def _who(g: dict, people: People) -> _Who | None:
     if g.get("me"):
         return _Who("user", None, "you")
     if g.get("rel"):
-        rel = g["rel"]
+        word, rel = g["rel"], canonical(g["rel"])
         key = g["n1"] if g.get("n1") and people.knows(g["n1"]) else people.subject_for(rel)
-        return _Who(key, rel, f"your {rel}" + (f" {key}" if key != rel else ""))
+        return _Who(key, rel, f"your {word}" + (f" {key}" if key != rel else ""), word)
     name = g.get("name")
     if name:
         return _Who(name, people.relation(name), name) if people.knows(name) else None
@@ -156,12 +159,13 @@ def _who(g: dict, people: People) -> _Who | None:
 def _who_is(who: _Who, facts: list[Fact]) -> Answer:
     """"Tom is your brother. He lives in Chicago and works at a bakery." """
     about = _about(who, facts)
+    word = who.word or who.relation
     if who.key == who.relation:  # "tell me about my wife", her name unknown
         if not about:
-            return Answer(_not_told(f"about your {who.relation}"), who.key)
-        first = f"You've told me about your {who.relation}."
+            return Answer(_not_told(f"about your {word}"), who.key)
+        first = f"You've told me about your {word}."
     else:
-        first = f"{who.key} is your {who.relation}." if who.relation else f"You've told me about {who.key}."
+        first = f"{who.key} is your {word}." if who.relation else f"You've told me about {who.key}."
     details = [phrasing.third(a, "", about[a][-1]) for a in ("lives_in", "job", "employer", "age", "hometown")
                if about.get(a)]
     if not details:
@@ -171,8 +175,9 @@ def _who_is(who: _Who, facts: list[Fact]) -> Answer:
 
 
 def _about(who: _Who, facts: list[Fact]) -> dict[str, list[str]]:
-    """The current facts about one subject (a person's own and any told under their relation)."""
-    keys = {who.key} | ({who.relation} if who.relation and who.key != "user" else set())
+    """The current facts about one subject (a person's own and any told under their relation,
+    by any of its words: "mom" in an older database)."""
+    keys = {who.key} | (set(aliases(who.relation)) if who.relation and who.key != "user" else set())
     out: dict[str, list[str]] = {}
     for f in facts:
         if f.subject in keys:

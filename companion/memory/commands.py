@@ -10,7 +10,8 @@ from datetime import datetime
 
 from . import phrasing
 from .forgetting import forget_facts
-from .rules import RELATIONS, People, extract_facts
+from .relations import WORDS, aliases
+from .rules import People, extract_facts
 from .store import MemoryStore
 
 _FILLER = re.compile(r"^(?:(?:hey|hi|okay|ok|so|and|please|samantha|well|um|uh|oh|now|(?:can|could|would|will) you"
@@ -83,7 +84,7 @@ def matching_facts(store: MemoryStore, what: str, now: datetime):
         said = {(f.subject, f.attribute) for f in stated}
         return [f for f in current if (f.subject, f.attribute) in said]
     low = what.lower()
-    named = [a for a in RELATIONS if re.search(rf"\b{a}s?\b", low)]
+    named = [w for a in WORDS if re.search(rf"\b{re.escape(a)}s?\b", low) for w in aliases(a)]  # "my mom": "mother" too
     if not named:
         named = [a for rx, attrs in _TOPICS if re.search(rx, low) for a in attrs]
         if re.search(r"\bname\b", low) and not named:

@@ -17,7 +17,8 @@ from . import commands, phrasing
 from .answers import answer, asked_before, is_asked_before
 from .commands import CONFIRM, Command, parse_command
 from .retrieval import Standing, recalled_context, standing_context
-from .rules import RELATIONS, People, read_turn
+from .relations import WORDS, said_as
+from .rules import People, read_turn
 from .store import MemoryStore
 from .writer import LLMWriter
 
@@ -67,7 +68,7 @@ class LongTermMemory:
             learned = self._learn(text, now, turn_id)
             if self.acknowledge and learned and "?" not in text:
                 people = self._people()
-                reply = phrasing.acknowledgement(learned, people.relation)
+                reply = phrasing.acknowledgement(learned, people.relation, lambda rel: said_as(rel, text))
         return Recall(self._recalled(text, now) if reply is None else "", reply, keep=not self.paused)
 
     def preview(self, text: str, now: datetime) -> str | None:
@@ -114,13 +115,13 @@ class LongTermMemory:
         """The people, pets and places the user has named (and their own name), most recently
         told first, at most ``most``: hints for the recogniser, so "Susan" or "Zoë" are heard."""
         try:
-            return self.store.known_names(RELATIONS, most)
+            return self.store.known_names(WORDS, most)
         except sqlite3.Error:
             log.warning("memory could not list the names it knows")
             return []
 
     def _people(self) -> People:
-        return People.from_facts(self.store.relation_facts(RELATIONS), self._focus)
+        return People.from_facts(self.store.relation_facts(WORDS), self._focus)  # older databases' words too
 
     def _answer(self, text: str, keep_focus: bool = False) -> str | None:
         """A personal question ("where does my sister live?") answered from the facts; the

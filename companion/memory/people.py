@@ -12,20 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-PARTNERS = ("wife", "husband", "partner", "girlfriend", "boyfriend", "fiancee", "fiance", "mom", "mother", "mum",
-            "dad", "father", "boss")
-KIN = ("sister", "brother", "son", "daughter", "friend", "best friend", "cousin", "aunt", "uncle", "grandma",
-       "grandmother", "grandpa", "grandfather", "niece", "nephew", "roommate", "colleague", "neighbor", "neighbour")
-PETS = ("dog", "cat", "puppy", "kitten", "parrot", "rabbit", "bunny", "hamster", "horse", "bird", "fish", "turtle",
-        "snake", "guinea pig")
-RELATIONS = PARTNERS + KIN + PETS
-FEMALE = {"wife", "girlfriend", "fiancee", "mom", "mother", "mum", "sister", "daughter", "aunt", "grandma",
-          "grandmother", "niece"}
-MALE = {"husband", "boyfriend", "fiance", "dad", "father", "brother", "son", "uncle", "grandpa", "grandfather",
-        "nephew"}
+from .relations import FEMALE, MALE, PARTNERS, PETS, WORDS, canonical
+
 SINGLE = {"name", "lives_in", "hometown", "job", "employer", "birthday", "age", *PARTNERS}  # one current value
 
-_RELS = "|".join(sorted(RELATIONS, key=len, reverse=True))
+_RELS = "|".join(sorted(WORDS, key=len, reverse=True))  # "my mom", "my mother"
 _NOT_NAMES = ("I|I'm|I've|I'd|I'll|The|A|An|My|His|Her|Its|Their|Our|Your|This|That|These|Those|It|He|She|They|We|"
               "You|And|But|So|No|Yes|Oh|Well|Actually|Also|Now|Then|Still|Just|Anyway|Okay|OK|Hey|Hi|Samantha|"
               "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May|June|July|"
@@ -59,7 +50,30 @@ _NOT_JOB_FIRST = {"good", "great", "bit", "little", "lot", "real", "total", "big
 JOB = r"(?P<v>[a-z]+(?:\s+[a-z]+)?)" + JOB_END  # "a nurse", checked by looks_like_job
 _ADV = r"(?:\s+(?:now|still|actually|just|recently|currently|finally|also|already|really))*"
 _IS = r"(?:\s+(?:is|are)|'s|'re)"
-_SUBJECT = (rf"(?:\b[Mm]y (?P<rel>{_RELS})(?:,?\s+(?P<n1>{NAME}))?|\b(?P<pro>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
+# Words the recogniser writes in lower case that are never a name after "my sister" or "called":
+# the sentence going on ("my cat is old", "my sister really loves Boston", "my brother usually
+# works late"), or a compound ("my dog food is", "my cat sitter is")
+_NOT_LOWER_NAMES = """
+    a an the and or but nor so yet if then than that this these those who whom whose which what when where why how
+    i me my mine you your he him his she her hers it its we us our they them their something someone nothing not
+    is was are were be been being am has have had do does did can could shall should would might must
+    says said gets got goes went lives lived works worked moved turned likes liked loves loved hates wants needs
+    just really actually finally recently currently also already still now again even only always never often
+    sometimes usually normally generally mostly mainly probably definitely certainly totally literally honestly
+    seriously apparently obviously clearly suddenly eventually originally lately rarely seldom barely hardly nearly
+    almost quite very too here there today tonight yesterday tomorrow anyway though because after before by in on at
+    to for with without from of about over under into onto since during like near around
+    food walker sitter bed toy toys park trainer groomer house door bowl leash collar hair fur tree litter box flap
+    treats vet insurance crate cage family life time name birthday age job work car phone place group law
+""".split()
+_NOT_LOWER = rf"(?!(?:{'|'.join(_NOT_LOWER_NAMES)})\b)"
+# after "called" or "name is" a word is a name even when the recogniser wrote it in lower case ("a dog called biscuit")
+_LOWER_NAME = _NOT_LOWER + r"[a-z][a-z'-]{1,20}\b"
+# right after "my cat" only when a fact about it follows ("my cat pepper is three", "my sister susan lives in
+# boston"), and never a word in -ing ("my dog training is going well")
+_LOWER_GIVEN = (_NOT_LOWER + r"(?![a-z]{3,}ing\b)[a-z][a-z-]{1,20}\b"
+                rf"(?={_ADV}\s+(?:is|was|lives|works|moved|turned|has)\b|'s\b)")
+_SUBJECT = (rf"(?:\b[Mm]y (?P<rel>{_RELS})(?:,?\s+(?P<n1>{NAME}|{_LOWER_GIVEN}))?|\b(?P<pro>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)"
             rf"|(?P<n2>{NAME})),?")
 _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("lives_in", r"(?:\s+(?:lives?|is living|are living)|'s living|'re living)\s+in\s+" + VALUE + CLAUSE_END),
@@ -73,13 +87,10 @@ _SAID = [(attr, re.compile(_SUBJECT + _ADV + rx)) for attr, rx in [
     ("age", r"\s+(?:just\s+)?turned\s+" + AGE + CLAUSE_END),
 ]] + [("birthday", re.compile(rf"(?:\b[Mm]y (?P<rel>{_RELS})'s|\b(?P<pro>[Hh]is|[Hh]er|[Tt]heir|[Ii]ts)"
                               rf"|(?P<n2>{NAME})'s)\s+birthday(?:'s|\s+is)\s+(?:on\s+)?" + VALUE + CLAUSE_END))]
-# after "called" or "name is" a word is a name even when the recogniser wrote it in lower case ("a dog called biscuit")
-_LOWER_NAME = (r"(?!(?:a|an|the|my|his|her|their|our|your|it|that|this|and|but|so|because|after|by|in|on|at|to|for"
-               r"|with|from|something|someone|nothing|what|who|not|just|really|very)\b)[a-z][a-z'-]{1,20}\b")
 _NAMING = [re.compile(rx) for rx in (
     rf"\b[Mm]y (?P<rel>{_RELS})(?:'s name is|'s name's| is called| is named| name is)\s+(?P<name>{NAME}|{_LOWER_NAME})",
     rf"\b[Mm]y (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
-    rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME})",
+    rf"\b[Mm]y (?P<rel>{_RELS})\s+(?P<name>{NAME}|{_LOWER_GIVEN})",
     rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}),\s+(?P<name>{NAME})",
     rf"\bI(?:'ve got| have got| have) an? (?P<rel>{_RELS}) (?:called|named)\s+(?P<name>{NAME}|{_LOWER_NAME})",
     rf"(?P<name>{NAME}) is my (?P<rel>{_RELS})\b",
@@ -98,34 +109,43 @@ class Said:
 
 @dataclass
 class People:
-    """Who the user has named so far (relation facts: relation -> names, latest last), and the
-    person the conversation was last about, whom a pronoun in the next turn may mean."""
+    """Who the user has named so far (relation facts: relation key -> names, latest last), and
+    the person the conversation was last about, whom a pronoun in the next turn may mean."""
 
     names: dict[str, list[str]] = field(default_factory=dict)
     focus: str | None = None
 
     @classmethod
     def from_facts(cls, facts, focus: str | None = None) -> "People":
+        """Read under each relation's key, whatever word a fact was stored with ("mom" in an
+        older database is "mother"); a relation with one current value keeps the latest name."""
         names: dict[str, list[str]] = {}
         for f in facts:
-            if f.subject == "user" and f.attribute in RELATIONS:
-                names.setdefault(f.attribute, []).append(f.value)
+            if f.subject == "user" and f.attribute in WORDS:
+                key = canonical(f.attribute)
+                told = names.setdefault(key, [])
+                if key in PARTNERS:
+                    told.clear()
+                elif f.value in told:
+                    told.remove(f.value)
+                told.append(f.value)
         return cls(names, focus)
 
     def relation(self, subject: str) -> str | None:
         """"sister" for Susan (the latest relation named), and for the subject "sister" itself."""
-        if subject in RELATIONS:
-            return subject
+        if subject in WORDS:
+            return canonical(subject)
         found = [rel for rel, names in self.names.items() if subject in names]
         return found[-1] if found else None
 
     def subject_for(self, relation: str) -> str:
-        """Facts about "my sister" go to her name once it is known."""
-        named = self.names.get(relation)
-        return named[-1] if named else relation
+        """Facts about "my sister" go to her name once it is known; until then to the relation's key."""
+        key = canonical(relation)
+        named = self.names.get(key)
+        return named[-1] if named else key
 
     def name(self, relation: str) -> str | None:
-        named = self.names.get(relation)
+        named = self.names.get(canonical(relation))
         return named[-1] if named else None
 
     def knows(self, name: str) -> bool:
@@ -154,7 +174,7 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
     events = []  # ((sentence, position, naming first), relation, name, match, (attribute, value)), in speech order
     for i, sentence in enumerate(sentences):
         for rx in _NAMING:
-            events += [((i, m.start(), 0), m.group("rel").lower(), _capital(m.group("name")), None, None)
+            events += [((i, m.start(), 0), canonical(m.group("rel")), _capital(m.group("name")), None, None)
                        for m in rx.finditer(sentence)]
         for attr, rx in _SAID:
             for m in rx.finditer(sentence):
@@ -176,8 +196,8 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
         if attr == "job" and (people.relation(subject) or turn.get(subject)) in PETS:
             continue  # "my dog is a labrador" is no job
         if m.groupdict().get("n1"):
-            out.append(Said("user", m.group("rel").lower(), subject))
-            turn[subject] = m.group("rel").lower()
+            out.append(Said("user", canonical(m.group("rel")), subject))
+            turn[subject] = canonical(m.group("rel"))
         out.append(Said(subject, attr, value))
         people.focus = subject
     return out
@@ -186,9 +206,9 @@ def read_people(sentences: list[str], people: People) -> list[Said]:
 def _subject(m: re.Match, people: People, turn: dict[str, str]) -> str | None:
     groups = m.groupdict()
     if groups.get("rel"):
-        rel = groups["rel"].lower()
+        rel = canonical(groups["rel"])
         if groups.get("n1"):
-            return groups["n1"]
+            return _capital(groups["n1"])  # "pepper", as the recogniser may write it
         named = [n for n, r in turn.items() if r == rel]
         return named[-1] if named else people.subject_for(rel)
     if groups.get("n2"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 
-from .rules import KIN, PETS, RELATIONS
+from .relations import KIN, PETS, RELATIONS, WORDS, canonical
 from .store import Fact
 
 # attribute -> (prompt label, spoken template with {v}; {vs} is a list of several values)
@@ -58,9 +58,12 @@ def join(items: list[str]) -> str:
 
 
 def grouped(facts: list[Fact]) -> "OrderedDict[str, list[str]]":
+    """Values by attribute, a relation under its key whatever word it was stored with."""
     groups: OrderedDict[str, list[str]] = OrderedDict((a, []) for a in ORDER)
     for f in facts:
-        groups.setdefault(f.attribute, []).append(f.value)
+        values = groups.setdefault(canonical(f.attribute) if f.attribute in WORDS else f.attribute, [])
+        if f.value not in values:
+            values.append(f.value)
     return OrderedDict((a, vs) for a, vs in groups.items() if vs)
 
 
@@ -77,9 +80,9 @@ def spoken(attribute: str, values: list[str]) -> str:
         return _FORMS[attribute][1].format(v=v, vs=join(values), a=article(v))
     if attribute.startswith("favorite_"):
         return f"your favorite {attribute[9:].replace('_', ' ')} is {values[-1]}"
-    if attribute in PETS:
+    if canonical(attribute) in PETS:
         return f"your {attribute} is called {values[0]}" if len(values) == 1 else f"your {attribute}s are called {join(values)}"
-    if attribute in KIN and len(values) > 1:
+    if canonical(attribute) in KIN and len(values) > 1:
         return f"your {attribute}s are {join(values)}"
     return f"your {attribute.replace('_', ' ')} is {join(values)}"
 
@@ -117,8 +120,8 @@ def about_others(facts: list[Fact]) -> "OrderedDict[str, list[Fact]]":
 
 
 def relations(facts: list[Fact]) -> dict[str, str]:
-    """name -> relation ("Susan" -> "sister"), from the facts given."""
-    return {f.value: f.attribute for f in facts if f.subject == "user" and f.attribute in RELATIONS}
+    """name -> relation key ("Susan" -> "sister", "Linda" -> "mother" also when told as "mom"), from the facts given."""
+    return {f.value: canonical(f.attribute) for f in facts if f.subject == "user" and f.attribute in WORDS}
 
 
 def profile_lines(facts: list[Fact]) -> list[str]:
@@ -127,7 +130,7 @@ def profile_lines(facts: list[Fact]) -> list[str]:
     lines = [f"{label(a)}: {'; '.join(vs)}" for a, vs in grouped([f for f in facts if f.subject == "user"]).items()]
     rel = relations(facts)
     for who, told in about_others(facts).items():
-        name = who if who in RELATIONS else f"{who} ({rel[who]})" if who in rel else who
+        name = who if who in WORDS else f"{who} ({rel[who]})" if who in rel else who
         lines.append(f"{name}: " + "; ".join(f"{label(f.attribute)} {f.value}" for f in told))
     return lines
 
@@ -138,7 +141,7 @@ def spoken_profile(facts: list[Fact], most: int = 8) -> str:
     for who, told in about_others(facts).items():
         said = [t for t in (third(f.attribute, "", f.value) for f in told) if t]
         if said:
-            parts.append(f"{'your ' + who if who in RELATIONS else who} {join(said)}")
+            parts.append(f"{'your ' + who if who in WORDS else who} {join(said)}")
     if not parts:
         return ("I don't remember anything about you yet. Tell me about yourself, or say "
                 "'remember that' and I'll keep it.")
@@ -149,10 +152,11 @@ def spoken_profile(facts: list[Fact], most: int = 8) -> str:
 _NOT_SAID_BACK = ("plan", "note")  # a plan or a note is the user's own wording: the model talks about it
 
 
-def acknowledgement(facts, relation_of) -> str | None:
+def acknowledgement(facts, relation_of, word=lambda relation: relation) -> str | None:
     """What she says to words that taught her facts, from those facts only (``FactCandidate``\\ s;
-    ``relation_of(name)`` is the relation memory knows for a name): "Nice to meet you, Alex.",
-    "I'll remember that your brother Tom lives in Chicago." ``None`` when there is nothing to say."""
+    ``relation_of(name)`` is the relation memory knows for a name; ``word(relation)`` the word the
+    user said for it, "mom" for "mother"): "Nice to meet you, Alex.", "I'll remember that your
+    brother Tom lives in Chicago." ``None`` when there is nothing to say."""
     name = next((f.value for f in facts if f.subject == "user" and f.attribute == "name"), None)
     named = {f.value: f.attribute for f in facts if f.subject == "user" and f.attribute in RELATIONS}
     parts: list[str] = []
@@ -168,12 +172,12 @@ def acknowledgement(facts, relation_of) -> str | None:
             own.setdefault(f.attribute, []).append(f.value)
             continue
         rel = named.get(f.subject) or relation_of(f.subject)
-        who = (f"your {rel}" if rel == f.subject else f"your {rel} {f.subject}" if f.subject in named and rel
-               else f.subject)
+        who = (f"your {word(rel)}" if rel == f.subject else
+               f"your {word(rel)} {f.subject}" if f.subject in named and rel else f.subject)
         said = third(f.attribute, who, f.value)
         if said:
             parts.append(said)
-    parts = [spoken(p, own[p]) if p in own else p for p in parts]
+    parts = [spoken(word(p) if p in RELATIONS else p, own[p]) if p in own else p for p in parts]
     if not parts and not name:
         return None
     out = [f"Nice to meet you, {name}."] if name else []

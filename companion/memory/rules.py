@@ -8,8 +8,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .people import AGE, AT_END, CLAUSE_END as _END, JOB, KIN, PARTNERS, PETS, RELATIONS, SINGLE, VALUE as _V, People
+from .people import AGE, AT_END, CLAUSE_END as _END, JOB, SINGLE, VALUE as _V, People
 from .people import age as _age, clean as _clean, looks_like_job, read_people
+from .relations import KIN, PARTNERS, PETS, RELATIONS
 
 __all__ = ["KIN", "PARTNERS", "PETS", "RELATIONS", "SINGLE", "FactCandidate", "People", "Reading", "extract_facts",
            "read_turn", "resolve_when", "sentences"]

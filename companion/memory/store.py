@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..database import migrate, open_database
 from .migrations import MIGRATIONS
+from .relations import aliases
 
 DB_NAME = "memory.sqlite3"
 EXPORT_FORMAT = "companion-memory"
@@ -170,18 +171,25 @@ class MemoryStore:
                  origin: str = "rule", subject: str = "user", closes: tuple[str, ...] = ()) -> Fact:
         """Record a fact. The same current value is not stored twice; for a ``single``-valued
         attribute a new value closes the old one (kept, with ``valid_to``), never deletes it.
-        ``closes`` names other attributes whose equal value becomes invalid (likes vs dislikes)."""
+        ``closes`` names other attributes whose equal value becomes invalid (likes vs dislikes).
+        A relation is the same one under any of its words ("mom" kept by an older database is
+        replaced by "mother")."""
+        subjects, attributes = aliases(subject), aliases(attribute)
+        who = f"subject IN ({_marks(subjects)})"
         with self.transaction():
-            same = self.db.execute("SELECT * FROM facts WHERE user_id = ? AND subject = ? AND attribute = ? "
-                                   "AND lower(value) = lower(?) AND valid_to IS NULL", (self.user_id, subject, attribute, value)).fetchone()
+            same = self.db.execute(f"SELECT * FROM facts WHERE user_id = ? AND {who} AND attribute IN ({_marks(attributes)}) "
+                                   "AND lower(value) = lower(?) AND valid_to IS NULL",
+                                   (self.user_id, *subjects, *attributes, value)).fetchone()
             if same:
                 return _fact(same)
             if single:
-                self.db.execute("UPDATE facts SET valid_to = ? WHERE user_id = ? AND subject = ? AND attribute = ? "
-                                "AND valid_to IS NULL", (stamp(now), self.user_id, subject, attribute))
+                self.db.execute(f"UPDATE facts SET valid_to = ? WHERE user_id = ? AND {who} "
+                                f"AND attribute IN ({_marks(attributes)}) AND valid_to IS NULL",
+                                (stamp(now), self.user_id, *subjects, *attributes))
             for other in closes:
-                self.db.execute("UPDATE facts SET valid_to = ? WHERE user_id = ? AND subject = ? AND attribute = ? "
-                                "AND lower(value) = lower(?) AND valid_to IS NULL", (stamp(now), self.user_id, subject, other, value))
+                self.db.execute(f"UPDATE facts SET valid_to = ? WHERE user_id = ? AND {who} AND attribute = ? "
+                                "AND lower(value) = lower(?) AND valid_to IS NULL",
+                                (stamp(now), self.user_id, *subjects, other, value))
             cur = self.db.execute("INSERT INTO facts (user_id, subject, attribute, value, source_turn_id, origin, valid_from) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (self.user_id, subject, attribute, value, source_turn_id, origin, stamp(now)))
             return _fact(self.db.execute("SELECT * FROM facts WHERE id = ?", (cur.lastrowid,)).fetchone())
@@ -193,7 +201,7 @@ class MemoryStore:
     def relation_facts(self, relations: tuple[str, ...]) -> list[Fact]:
         """The user's current relations ("sister: Susan"), by the index on attributes: whom "she"
         and "my sister" mean, at a cost that does not grow with the rest of the memory."""
-        marks = ",".join("?" * len(relations))
+        marks = _marks(relations)
         return [_fact(r) for r in self._rows(
             f"SELECT * FROM facts WHERE user_id = ? AND valid_to IS NULL AND attribute IN ({marks}) "
             "AND subject = 'user' ORDER BY id", (self.user_id, *relations))]
@@ -201,7 +209,7 @@ class MemoryStore:
     def profile_facts(self, core: tuple[str, ...], newest: int) -> list[Fact]:
         """Current facts for the profile at a cost that does not grow with the memory: every
         one whose attribute is in ``core``, then the ``newest`` others (newest first)."""
-        marks = ",".join("?" * len(core))
+        marks = _marks(core)
         rows = self._rows(f"SELECT * FROM facts WHERE user_id = ? AND valid_to IS NULL AND attribute IN ({marks}) "
                           "ORDER BY id", (self.user_id, *core))
         # NOT INDEXED: walk the table from its newest row and stop at the limit (the attribute index
@@ -221,19 +229,20 @@ class MemoryStore:
     def add_facts(self, facts, now: datetime, source_turn_id: int | None, origin: str) -> None:
         """Record the facts read from one turn (``rules.FactCandidate``s) in one transaction. A
         relation learned with its name ("my sister's name is Susan") takes over what was told
-        about "my sister" before the name was known (its history too)."""
+        about "my sister" before the name was known (its history too), under any word for it."""
         with self.transaction() as db:
             for f in facts:
                 self.add_fact(f.attribute, f.value, now, single=f.single, source_turn_id=source_turn_id,
                               origin=origin, subject=f.subject, closes=f.closes)
                 if f.subject == "user" and f.value != f.attribute:
-                    db.execute("UPDATE facts SET subject = ? WHERE user_id = ? AND subject = ?",
-                               (f.value, self.user_id, f.attribute))
+                    told = aliases(f.attribute)
+                    db.execute(f"UPDATE facts SET subject = ? WHERE user_id = ? AND subject IN ({_marks(told)})",
+                               (f.value, self.user_id, *told))
 
     def known_names(self, relations: tuple[str, ...], most: int) -> list[str]:
         """Names in current facts, most recently told first: the user's and their people's
         names (``relations``), and the places and employers they named (capitalised values)."""
-        marks = ",".join("?" * len(relations))
+        marks = _marks(relations)
         rows = self._rows(
             "SELECT value, MAX(id) AS latest FROM facts WHERE user_id = ? AND valid_to IS NULL AND "
             f"((subject = 'user' AND attribute IN ('name', {marks})) OR attribute IN ('lives_in', 'hometown', 'employer')) "
@@ -242,12 +251,12 @@ class MemoryStore:
         return names[:most]
 
     def facts_by_id(self, ids: list[int]) -> list[Fact]:
-        marks = ",".join("?" * len(ids))
+        marks = _marks(ids)
         return [_fact(r) for r in self._rows(f"SELECT * FROM facts WHERE id IN ({marks}) ORDER BY id", ids)]
 
     def delete_facts(self, ids: list[int]) -> int:
         """Delete facts (not the turns they were heard in); returns how many went."""
-        return self._write(f"DELETE FROM facts WHERE id IN ({','.join('?' * len(ids))})", ids).rowcount
+        return self._write(f"DELETE FROM facts WHERE id IN ({_marks(ids)})", ids).rowcount
 
     def turns_matching(self, match: str) -> list[sqlite3.Row]:
         """Every turn matching an FTS5 expression, with what was heard of it (id, text, spoken)."""
@@ -265,7 +274,7 @@ class MemoryStore:
     def delete_turns(self, ids: list[int]) -> int:
         """Delete turns and the facts taken from them; returns how many facts went."""
         with self.transaction() as db:
-            marks = ",".join("?" * len(ids))
+            marks = _marks(ids)
             gone = db.execute(f"DELETE FROM facts WHERE source_turn_id IN ({marks})", ids).rowcount
             db.execute(f"DELETE FROM turns WHERE id IN ({marks})", ids)
             return gone
@@ -394,6 +403,10 @@ def _check_row(table: str, row, columns: dict[str, tuple[str, bool]]) -> None:
         if not ok:
             raise MemoryError(f"the export's {table} row {row.get('id')!r}: {col} should be "
                               f"{'a whole number' if kind == 'INTEGER' else 'text'}, not {value!r}; the file is damaged")
+
+
+def _marks(values) -> str:
+    return ",".join("?" * len(values))
 
 
 def _fact(row: sqlite3.Row) -> Fact:
