@@ -61,6 +61,7 @@ def test_a_claim_to_be_human_is_never_spoken():
     for life in ("I'm a software engineer at a tech startup.", "My wife is a writer.", "I'm Emily Johnson."):
         assert problem(life, "Where do you live?") == "claims to be human", life
     assert problem("Here's a possible response: hello.", "hi") == "role prefix"
+    assert problem("The user wants to know why that is.", "Why is that?") == "role prefix"
     assert spoken(["I'm actually a human being.", "I'm an AI, here to talk."], "Are you a human being?") == "I'm an AI, here to talk."
     # later in a reply it ends the reply there (the first sentence is already playing)
     assert spoken(["Sure thing. I am a real person, honestly. Anyway."]) == "Sure thing."
@@ -83,7 +84,8 @@ def test_a_cancelled_reply_is_not_asked_for_again():
 
 
 @pytest.mark.parametrize("invented", ["I grew up in a small town.", "I live in Ashwood.", "My mum and I baked.",
-                                      "Since I was a kid I loved jazz.", "I love my family."])
+                                      "Since I was a kid I loved jazz.", "I love my family.",
+                                      "I just love playing the guitar."])
 def test_a_life_she_does_not_have_is_never_spoken(invented):
     assert problem(invented, "Do you like music?") == "claims to be human"
     said_back = invented.replace("I ", "you ").replace("My ", "Your ").replace(" my ", " your ")

@@ -26,7 +26,7 @@ FIRST_CHECK_WORDS = 12  # a first clause longer than this without punctuation is
 
 _OWN_PREFIX = re.compile(r"^\s*(?:samantha|assistant|ai)\s*:\s*", re.I)
 _ROLE_PREFIX = re.compile(r"^\s*[A-Z][\w'.-]*(?: [A-Z][\w'.-]*)?\s*:(?:\s|$)")
-_ROLE_INSIDE = re.compile(r"(?:^|\s)(?:User|USER|Human|HUMAN)\s*:|\bthe user (?:said|says|asked|told|mentioned)\b"
+_ROLE_INSIDE = re.compile(r"(?:^|\s)(?:User|USER|Human|HUMAN)\s*:|\bthe user (?:said|says|asked|told|mentioned|wants|is asking)\b"
                           r"|^\s*here(?:'s| is) (?:a |my |one )?(?:possible |sample |suggested )?(?:response|reply|answer)\b", re.I)
 _HUMAN_CLAIM = re.compile(
     r"\bI(?:'m| am)\s+(?:actually\s+|really\s+|just\s+|also\s+)?(?:a\s+)?(?:real\s+)?"
@@ -35,6 +35,8 @@ _HUMAN_CLAIM = re.compile(
     r"|\bI have (?:a|my own) (?:body|family|husband|wife|boyfriend|girlfriend|kids|children)\b"
     r"|\bmy (?:husband|wife|boyfriend|girlfriend|son|daughter|kids|children|mom|mum|mother|dad|father|parents|family"
     r"|sister|brother|grandma|grandmother|grandpa|grandfather|boss|office|job|house|apartment|childhood|hometown)\b"
+    r"|\bI (?:\w+ )?(?:love|enjoy|like) (?:playing|to play) (?:the )?(?:guitar|piano|drums|violin|cello|bass|flute"
+    r"|saxophone|trumpet|tennis|soccer|football|basketball|golf)\b"  # hands she does not have
     r"|\bI work (?:as|at|for)\b|\bI (?:live|lived|reside) (?:in|on|at|with|near)\b|\bI (?:grew up|was born)\b"
     r"|\bwhen I was (?:a (?:kid|child|girl|boy|teenager)|little|young|growing up)\b|\bsince I was (?:a )?\w+\b"
     r"|\bI(?:'m| am) an? (?:\w+ )?(?:engineer|teacher|writer|doctor|nurse|developer|designer|student|manager|lawyer|chef|artist)\b"
