@@ -108,3 +108,17 @@ def test_an_english_only_model_takes_no_hints(speech, tiny_en):
     finally:
         tiny_en.set_hints([])
     assert words(heard) == words("Can you hear me now?")
+
+
+def test_a_decode_cut_short_is_heard_again_in_the_full_window(speech, model_cache):
+    """With names to listen for, the fitted window wrote only "Can" for this turn (the dialogue
+    benchmark's spoken run); a decode with far fewer words than the audio is redone whole."""
+    from companion.stt.whisper import _cut_short
+
+    stt = load_transcriber(STTConfig(), model_cache)
+    stt.recognizer.set_hints(["Samantha", "Robert", "Tom", "Susan"])
+    for sentence in ("Can you drive me to work tomorrow?", "And how much water do they need?"):
+        audio = read_audio(speech(sentence))
+        assert words(stt.recognizer.transcribe(audio).text) == words(sentence)
+    assert _cut_short("Can", 2.2) and _cut_short("", 1.9)
+    assert not _cut_short("", 0.6) and not _cut_short("Yes.", 1.2) and not _cut_short("Um, I think so.", 2.5)

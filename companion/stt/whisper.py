@@ -6,8 +6,8 @@ first pause are ``speculative.py``'s.
 Whisper always encodes a 30 s window, which is most of the cost for a 3 s turn. With
 ``[stt] short_window`` the encoder gets a window fitted to the turn (at least 10 s, twice
 the speech), about four times faster on this hardware with the same words on short turns.
-A short window can make Whisper repeat itself; a decode that looks like a loop is redone
-with the full window.
+A short window can make Whisper repeat itself or stop early; a decode that looks like a loop,
+or holds far fewer words than the audio, is redone with the full window.
 
 Names the user's memory knows ("Susan", "Biscuit", "Zoë") are given to the decoder as hint
 words before the transcript (faster-whisper's ``hotwords``: the previous-text prompt), so a
@@ -35,6 +35,15 @@ FULL_WINDOW = 3000
 MIN_WINDOW = 1000
 MAX_HINTS = 30  # names; Whisper's prompt holds at most 223 tokens
 _LOOP = re.compile(r"(\b.{6,}?)(?:\s*\1){2,}", re.S)
+
+
+def _cut_short(text: str, seconds: float) -> bool:
+    """The decode stopped early: far fewer words than the audio holds ("Can" for "Can you drive
+    me to work tomorrow?", or nothing at all, in 2 s). With name hints in its prompt the fitted
+    window did this on about 1 spoken turn in 40; the full window heard those turns whole.
+    People say two to three words a second; under 0.8 a second, over a second or more, is a
+    decode cut off, not a slow speaker."""
+    return seconds >= 1.0 and len(re.findall(r"[\w']+", text)) < 0.8 * seconds
 
 
 def _started_over(text: str) -> bool:
@@ -80,6 +89,9 @@ class WhisperRecognizer:
             text = self._short_window(audio)
             if text is not None and (_LOOP.search(text) or _started_over(text)):
                 log.debug("short-window decode looped (%r); using the full window", Words(text))
+                text = None
+            elif text is not None and _cut_short(text, len(audio) / 16000):
+                log.debug("short-window decode cut short (%r); using the full window", Words(text))
                 text = None
         if text is not None:
             return Transcript(text, self.cfg.language, time.perf_counter() - t)
