@@ -266,3 +266,17 @@ def test_companion_goes_back_to_the_named_headset_when_it_returns(tmp_path, comp
                                                                   words("And now, with the headset back?")]
     assert [t["reply_text"] for t in got] == ["First answer, on the headset.", "Second answer, on the laptop.",
                                               "Third answer, on the headset again."]
+
+
+def test_a_held_reply_is_not_taken_for_a_speaker_that_stopped(portaudio):
+    """Pauses (the user may be talking, her own echo on open speakers) can add up to more than
+    the 5 s the speaker is allowed beyond a reply's length: held time must not count, or the
+    rest of the reply is dropped ("stopped playing") while she is only paused."""
+    sink = sinks.SpeakerSink(JABRA, spec="jabra")
+    sink.write(np.zeros(1600, np.float32), 16000)  # the fake stream never plays it
+    sink.pause()
+    threading.Timer(0.5, sink.resume).start()
+    started = time.monotonic()
+    sink.finish(timeout=0.2)
+    assert time.monotonic() - started >= 0.55  # 0.5 s held, then 0.2 s playing nothing (to a 0.1 s step)
+    sink.close()

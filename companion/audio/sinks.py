@@ -224,12 +224,24 @@ class SpeakerSink(ReopeningStream, NullSink):
             self._cue = data  # a new cue replaces one still playing
 
     def finish(self, timeout: float | None = None) -> None:
+        """Wait until the queued audio has played. A speaker that takes none of it for
+        ``timeout`` (default: its length plus 5 s) has stopped, and the rest is dropped; time
+        held by :meth:`pause` does not count (a reply the user keeps pausing, or her own echo
+        on open speakers, is not a dead speaker)."""
         with self._lock:
             pending = sum(len(b) for b in self._blocks) / self.rate
-        if not self._idle.wait(pending + 5.0 if timeout is None else timeout):
-            log.warning("speaker %r stopped playing; dropping the rest of this reply", self.device.name)
-            self.stop()
-            self._ensure_open()
+        left = pending + 5.0 if timeout is None else timeout
+        last = time.monotonic()
+        while not self._idle.wait(max(0.0, min(0.1, left))):
+            now = time.monotonic()
+            if not self._paused:
+                left -= now - last
+            last = now
+            if left <= 0:
+                log.warning("speaker %r stopped playing; dropping the rest of this reply", self.device.name)
+                self.stop()
+                self._ensure_open()
+                break
         # let the device's own buffer empty so the last syllable is not cut by the next turn
         time.sleep(min(0.25, float(getattr(self._stream, "latency", 0) or 0) + 0.05))
 
