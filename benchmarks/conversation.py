@@ -181,14 +181,15 @@ def headset_scenarios(run: Run, wavs: dict, args, results: dict) -> None:
         _, end = run.play(wavs["story"])
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:  # let her tell the story for a while
-            her = run.her_speech(end)
-            if her and her[-1][1] - her[0][0] > 2.0:
+            her = run.her_speech(end)  # 2 s of her voice, not of time since a first "Mm,"
+            if sum(b - a for a, b in her) > 2.0:
                 break
             time.sleep(0.05)
         rough = run.play_async(wavs["interrupt"], wavs["interrupt_onset"])
         time.sleep(4.0)
         onset = run.speech_onset_after(rough) or rough
-        before = [seg for seg in run.her_speech(end) if seg[0] < onset]
+        # a piece she began just as the user did counts too (the user spoke into a gap between two)
+        before = [seg for seg in run.her_speech(end) if seg[0] < onset + 0.3]
         stop = max(onset, before[-1][1]) if before and before[-1][1] > onset - 0.25 else onset
         results["barge_stop"].append(stop - onset)
         run.wait_quiet(onset + 1.0)
