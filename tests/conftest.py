@@ -44,6 +44,18 @@ def companion_home(tmp_path, monkeypatch, model_cache) -> Path:
     return home
 
 
+@pytest.fixture
+def memory(companion_home):
+    """The long-term memory on a real SQLite file in the test's data directory."""
+    from companion.memory import DB_NAME, MemoryStore
+    from companion.memory.longterm import LongTermMemory
+    from companion.ops.config import MemoryConfig
+
+    m = LongTermMemory(MemoryStore(companion_home / DB_NAME), MemoryConfig())
+    yield m
+    m.store.close()
+
+
 @pytest.fixture(scope="session")
 def transcriber(model_cache):
     from companion.stt import load_transcriber

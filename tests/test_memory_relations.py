@@ -20,12 +20,6 @@ from companion.records import Turn
 NOW = datetime(2026, 12, 3, 18, 0)
 
 
-@pytest.fixture
-def memory(companion_home):
-    m = LongTermMemory(MemoryStore(companion_home / DB_NAME), MemoryConfig())
-    yield m
-    m.store.close()
-
 
 def reopened(companion_home, acknowledge: bool = False) -> LongTermMemory:
     return LongTermMemory(MemoryStore(companion_home / DB_NAME), MemoryConfig(), acknowledge=acknowledge)
