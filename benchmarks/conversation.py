@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": lat.machine(), "v2v": [], "cutoffs": [], "barge_stop": [], "leak_speech_s": 0.0}
     homes = [work / "home-headset", work / "home-speakers"]
     wavs = synthesise(work, homes[0])
+    lat.prepare_cache(homes[0], [])
     with VirtualHeadset() as hs:
         os.environ["COMPANION_HOME"] = str(homes[0])
         run = Run(hs, work, homes[0], [])
@@ -235,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             run.close()
         homes[1].mkdir()
         (homes[1] / "models").symlink_to(homes[0] / "models")
+        (homes[1] / "voice-cache").symlink_to(homes[0] / "voice-cache")
         os.environ["COMPANION_HOME"] = str(homes[1])
         module = hs.pactl("load-module", "module-loopback", "source=spk.monitor", "sink=mic", "latency_msec=80").strip()
         for line in hs.pactl("list", "short", "sink-inputs").splitlines():

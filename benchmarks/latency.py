@@ -142,6 +142,18 @@ def segments(audio: np.ndarray, threshold: float, rate: int, bridge_s: float = 0
     return list(zip(starts.tolist(), ends.tolist()))
 
 
+def prepare_cache(home: Path, settings: list[str]) -> None:
+    """Make the opener cache in ``home`` before the first start, as scripts/setup.sh does (a
+    start that finds none builds it in the background, and acknowledges nothing meanwhile)."""
+    from companion.ops.config import load_config, parse_assignments
+    from companion.runtime.app import prepare_opener_cache
+
+    t = time.monotonic()
+    cache = prepare_opener_cache(load_config(None, parse_assignments(settings)), home)
+    if cache is not None:
+        log(f"opener cache: {len(cache.phrases)} phrases for {cache.name} in {time.monotonic() - t:.0f}s")
+
+
 def is_cue(segment: np.ndarray, rate: int) -> bool:
     """An earcon (the app's 'thinking'/'listening' cues: short pure sine notes of 392 Hz and
     up), not speech: shorter than 0.4 s, peak above 300 Hz, and over 95 % of its energy within
@@ -277,14 +289,8 @@ def run(args) -> dict:
     args.old_transcripts = frozenset(f.name for f in (home / "transcripts").glob("*.jsonl"))
     log(f"preparing models and {len(SENTENCES)} user turns in {home}")
     user_turns = prepare(home, work, SENTENCES)
-    if not args.cache_at_start:  # as scripts/setup.sh does: the opener cache is made before the first start
-        from companion.ops.config import load_config, parse_assignments
-        from companion.runtime.app import prepare_opener_cache
-
-        t = time.monotonic()
-        cache = prepare_opener_cache(load_config(None, parse_assignments(args.set or [])), home)
-        if cache is not None:
-            log(f"opener cache: {len(cache.phrases)} phrases for {cache.name} in {time.monotonic() - t:.0f}s")
+    if not args.cache_at_start:
+        prepare_cache(home, args.set or [])
     seeded = seed_memory(home, args.memory_from) if args.memory_from else None
     if args.facts:
         seeded = import_facts(home, work, args.facts)
