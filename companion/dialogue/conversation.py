@@ -274,7 +274,7 @@ class Conversation:
         messages = self.prompt.messages(text, recall, now)
         thought = self.ahead.take(text, messages) if self.ahead is not None else None
         if thought is not None:  # made ahead, from the same words: its first clause is ready
-            first, ready = thought.first_piece(reply, wait=0.0)
+            first, ready = thought.first_piece()
             if first is None:  # not even written yet: acknowledge now, from the user's words
                 self._acknowledge_at_once(player, text)
             elif not ready:  # ...or nearly: acknowledge while it is made

@@ -48,7 +48,6 @@ class Thought:
         self.first_piece_s: float | None = None  # request -> first speakable piece
         self.synth_s: float | None = None  # the first piece's synthesis time
         self.first_text: str | None = None  # the first piece, known before its audio is made
-        self._first_known = threading.Event()  # first_text is set, or there will be none
         self.first_ready = threading.Event()  # the first piece's audio is made
         self._pieces: queue.Queue = queue.Queue()
         self._build, self._brain, self._voice = build, brain, voice
@@ -64,7 +63,6 @@ class Thought:
             self.messages = None
         self.built.set()
         if self.messages is None or self.cancel.cancelled:
-            self._first_known.set()
             self._pieces.put(_END)
             return
         self.sent_at = time.monotonic()
@@ -75,7 +73,6 @@ class Thought:
         except BrainError as exc:
             self._pieces.put(exc)
         finally:
-            self._first_known.set()
             self._pieces.put(_END)
 
     def _first_token(self) -> None:
@@ -86,7 +83,6 @@ class Thought:
         if self.first_piece_s is None:
             self.first_piece_s = time.monotonic() - self.sent_at
             self.first_text = piece
-            self._first_known.set()
             if not self.cancel.cancelled:
                 t = time.perf_counter()
                 audio = speak_to_array(self._voice, piece)
@@ -94,14 +90,9 @@ class Thought:
                 self.first_ready.set()
         self._pieces.put((piece, audio))
 
-    def first_piece(self, reply: Cancel, wait: float | None = None) -> tuple[str | None, bool]:
-        """Wait until the first piece's text is known (or the thought ended, or ``reply`` was
-        cancelled, or ``wait`` seconds passed); return it (``None``: not known) and whether
-        its audio is made already."""
-        deadline = None if wait is None else time.monotonic() + wait
-        while not self._first_known.wait(0.02 if wait is None else min(0.02, max(0.0, wait))):
-            if reply.cancelled or self.cancel.cancelled or (deadline is not None and time.monotonic() >= deadline):
-                break
+    def first_piece(self) -> tuple[str | None, bool]:
+        """What is known of the first piece as the turn ends, without waiting for it: its text
+        (``None``: not written yet, or there will be none) and whether its audio is made."""
         return self.first_text, self.first_ready.is_set()
 
     def pieces(self, reply: Cancel) -> Iterator[tuple[str, np.ndarray | None]]:
