@@ -95,3 +95,21 @@ def test_no_tentative_when_speculation_is_off(speech):
     ep = Endpointer(EndpointSettings(speculate_ms=0))
     events = [u for f in array_frames(np.concatenate([talk, silence(1)])) for u in ep.push(f)]
     assert [u.final for u in events] == [True]
+
+
+def test_voiced_since_counts_only_speech_captured_after_a_moment(speech):
+    """Barge-in asks how much of a sound came after she paused (her echo dies away then): the
+    speech of a turn being heard is counted by when it was captured, not when it is read."""
+    a = read_audio(speech("Good morning.", lead_s=0))
+    b = read_audio(speech("What is the weather like?", lead_s=0))
+    stream = np.concatenate([silence(0.5), a, silence(0.4), b])
+    ep = Endpointer(EndpointSettings(end_silence_ms=1500))
+    for frame in array_frames(stream, t0=100.0):
+        ep.push(frame)
+    assert ep.in_speech
+    second_starts = 100.0 + 0.5 + (len(a) / SAMPLE_RATE) + 0.4
+    after = ep.voiced_since(second_starts)
+    assert ep.voiced_since(100.0) == pytest.approx(ep.voiced_s)
+    assert 0.6 * len(b) / SAMPLE_RATE <= after <= len(b) / SAMPLE_RATE + 0.1  # the second phrase only
+    assert ep.voiced_s - after >= 0.5 * len(a) / SAMPLE_RATE
+    assert ep.voiced_since(100.0 + len(stream) / SAMPLE_RATE) == 0.0

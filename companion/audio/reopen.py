@@ -50,6 +50,13 @@ class ReopeningStream:
     def is_open(self) -> bool:
         return self._stream is not None and self._stream.active
 
+    @property
+    def latency_s(self) -> float:
+        """Seconds of audio the device's buffer holds between the stream and the air (0 when
+        closed): how long a paused speaker still sounds, how old a captured block already is."""
+        stream = self._stream
+        return float(getattr(stream, "latency", 0) or 0) if stream is not None else 0.0
+
     def close_stream(self) -> None:
         with self._stream_lock:
             close_quietly(self._stream)

@@ -243,7 +243,7 @@ class SpeakerSink(ReopeningStream, NullSink):
                 self._ensure_open()
                 break
         # let the device's own buffer empty so the last syllable is not cut by the next turn
-        time.sleep(min(0.25, float(getattr(self._stream, "latency", 0) or 0) + 0.05))
+        time.sleep(min(0.25, self.latency_s + 0.05))
 
     def pause(self) -> None:
         with self._lock:

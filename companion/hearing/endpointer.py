@@ -106,6 +106,7 @@ class Endpointer:
         self._last_voiced = 0.0
         self._last_voiced_len = 0
         self._voiced_s = 0.0
+        self._voiced_at: list[float] = []  # source time of each speech chunk of the turn being heard
         self._speculated_len = 0
         self._end_silence_s = self.s.end_silence_ms / 1000
         self._pending = np.zeros(0, np.float32)
@@ -114,6 +115,13 @@ class Endpointer:
     def voiced_s(self) -> float:
         """Seconds of speech in the turn being heard (0 when none)."""
         return self._voiced_s if self._chunks is not None else 0.0
+
+    def voiced_since(self, t: float) -> float:
+        """Seconds of speech in the turn being heard captured at or after source time ``t``
+        (barge-in: what was heard after she paused, when her own echo has died away)."""
+        if self._chunks is None:
+            return 0.0
+        return sum(1 for at in self._voiced_at if at >= t) * CHUNK / SAMPLE_RATE
 
     @property
     def silence_s(self) -> float:
@@ -171,6 +179,7 @@ class Endpointer:
                 self._last_voiced = end_t
                 self._last_voiced_len = len(self._chunks)
                 self._voiced_s = CHUNK / SAMPLE_RATE
+                self._voiced_at = [t]
                 self._preroll.clear()
             else:
                 self._preroll.append(chunk)
@@ -180,6 +189,7 @@ class Endpointer:
             self._last_voiced = end_t
             self._last_voiced_len = len(self._chunks)
             self._voiced_s += CHUNK / SAMPLE_RATE
+            self._voiced_at.append(t)
         if end_t - self._speech_start >= self.s.max_turn_s:
             return self._close(end_t, cut=True)
         silent_s = end_t - self._last_voiced
