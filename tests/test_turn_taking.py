@@ -10,7 +10,8 @@ from companion.audio.files import read_audio
 from companion.ops.cli import main
 from companion.ops.config import VADConfig
 from companion.hearing.endpointer import EndpointSettings, Endpointer
-from companion.hearing.turn_taking import TurnTaker, end_silence_for, is_backchannel, is_own_echo
+from companion.hearing.turn_taking import (TurnTaker, asks_to_stop, end_silence_for, is_backchannel, is_own_echo,
+                                          someone_else_talks)
 from companion.records import Frame, Transcript
 
 from companion.testing.checks import pause_between, words
@@ -150,3 +151,45 @@ def test_a_stop_word_of_hers_said_alone_is_still_the_user():
 
 def test_nothing_said_yet_means_no_echo():
     assert not is_own_echo("the sea is wide", "")
+
+
+# what Whisper made of her echo with no echo gate (tests/test_barge_in.py, open speakers), and a
+# user talking over it: the first must not stop her at once, the second must
+OCEAN = ("The ocean covers most of our planet and holds more life than we can imagine. "
+         "Near the surface, sunlight feeds plants that make the air we breathe, and whales sing across miles.")
+FOREST = "Forests are full of quiet life, from mosses on the ground to birds high in the branches."
+
+
+@pytest.mark.parametrize("heard, said", [
+    ("Thomas, some might feed plants.", OCEAN),
+    ("and we'll sing across", OCEAN),
+    ("The old horse", OCEAN),
+    ("Browns.com", FOREST),
+    ("For us are full", FOREST),
+    ("Riot Life from Mossism", FOREST),
+    ("Why?", FOREST),
+    ("Samantha, so make the airweep.", OCEAN),  # "sunlight feeds plants that make the air we..."
+    ("No the surface sunlight feeds plants", OCEAN),
+])
+def test_a_garbled_piece_of_her_echo_is_neither_a_stop_nor_another_voice(heard, said):
+    assert not asks_to_stop(heard, said) and not someone_else_talks(heard, said)
+
+
+@pytest.mark.parametrize("heard", [
+    "It's high in the brand stop.",  # "...high in the branches", then the user's "Wait, stop"
+    "Wait.",
+    "Hang on a second.",  # ("hang" is not her "and")
+    "Hold on, the mountains.",  # ("hold" is not her "old")
+    "Okay, enough about trees.",
+])
+def test_a_word_asking_her_to_stop_is_heard_inside_her_echo_too(heard):
+    assert asks_to_stop(heard, FOREST)
+
+
+def test_her_own_stop_words_do_not_stop_her():
+    assert not asks_to_stop("wait and see at the bus stop", "Wait and see what happens next at the bus stop.")
+
+
+def test_four_words_in_a_row_that_are_none_of_hers_are_another_voice():
+    assert someone_else_talks("Oh, tell me about the mountain.", FOREST)
+    assert not someone_else_talks("from mosses on the ground to birds", FOREST)

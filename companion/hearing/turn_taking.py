@@ -50,6 +50,50 @@ _NUMBERS = dict(zip("0 1 2 3 4 5 6 7 8 9 10 11 12".split(),
                     "zero one two three four five six seven eight nine ten eleven twelve".split()))
 
 
+# Words that ask her to stop at once, however short, inside her echo too. Fewer than STOPPING:
+# Whisper makes "no", "hey", "sorry" or "Samantha" of a garbled piece of her own voice
+# ("Samantha, so make the..." for "...sunlight feeds plants that make the...").
+HALTING = frozenset("stop wait pause quiet shush enough".split())
+
+
+def asks_to_stop(heard: str, said: str) -> bool:
+    """``heard`` (sound picked up while she spoke) holds a word asking her to stop ("wait",
+    "stop", "hold on", "hang on") that she is not saying herself: it stops her however short
+    it is, and inside her own echo too ("...high in the brand stop")."""
+    mine, words = set(_echo_words(said)), _echo_words(heard)
+    asked = [w for w, after in zip(words, [*words[1:], ""]) if w in HALTING or (w in ("hold", "hang") and after == "on")]
+    return any(not any(_misheard_as(w, m) for m in mine) for w in asked)
+
+
+def _misheard_as(stop_word: str, hers: str) -> bool:
+    """How close a heard stop word must be to a word of hers to be hers: the same word, or
+    one letter changed in a longer one ("wait" for "want"). Looser likeness would take
+    "hang" for "and" and "hold" for "old", and she would never stop for them."""
+    if stop_word == hers:
+        return True
+    return len(hers) == len(stop_word) >= 4 and sum(a != b for a, b in zip(stop_word, hers)) == 1
+
+
+def someone_else_talks(heard: str, said: str, run: int = 4) -> bool:
+    """``run`` heard words in a row that are none of hers: another voice, not a garbled piece
+    of her echo (Whisper makes at most two or three odd words of that: "Thomas, some might
+    feed plants" for "surface, sunlight feeds plants")."""
+    mine, streak = _echo_words(said), []
+    for w in _echo_words(heard):
+        streak = [] if any(_sounds_alike(w, m) for m in mine) else [*streak, w]
+        if len({w for w in streak if len(w) > 1}) >= run:  # ("The O-O-O-O-O" is one sound, not four words)
+            return True
+    return False
+
+
+def ends_in_her_words(heard: str, said: str) -> bool:
+    """The newest word heard is one of hers. Checked over the last second and a half of
+    sound while her echo is about, the user's first words are the end of it: two of them
+    after her own would still pass :func:`is_own_echo`."""
+    words = _echo_words(heard)
+    return bool(words) and any(_sounds_alike(words[-1], m) for m in _echo_words(said))
+
+
 def _echo_words(text: str) -> list[str]:
     words = re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
     return [_NUMBERS.get(w, w.replace("'", "")) for w in words]
@@ -207,6 +251,10 @@ class TurnTaker:
     def hearing(self) -> Hearing:
         ep = self.endpointer
         return Hearing(ep.in_speech, ep.voiced_s, ep.silence_s)
+
+    def voiced_since(self, t: float) -> float:
+        """Seconds of speech in the turn being spoken captured at or after source time ``t``."""
+        return self.endpointer.voiced_since(t)
 
     def current_audio(self) -> np.ndarray:
         """The speech heard so far in the turn being spoken."""
