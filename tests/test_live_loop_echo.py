@@ -91,15 +91,20 @@ def test_a_reply_the_speaker_gave_up_on_records_only_what_was_heard(scripted_llm
 
 # -- her own words heard back: the decision the loop makes on the words that paused her -------
 class Hears:
-    """A turn taker that hears ``voiced_s`` of speech going on, and can be reset."""
+    """A turn taker that hears ``voiced_s`` of speech going on, ``after_pause_s`` of it captured
+    once she had gone quiet, and can be reset."""
 
-    def __init__(self, voiced_s: float = 0.4):
+    def __init__(self, voiced_s: float = 0.4, after_pause_s: float = 0.0):
         from companion.hearing.turn_taking import Hearing
         self.now = Hearing(True, voiced_s, 0.0)
+        self.after_pause_s = after_pause_s
         self.resets = 0
 
     def hearing(self):
         return self.now
+
+    def voiced_since(self, t):
+        return self.after_pause_s
 
     def current_audio(self):
         import numpy as np
@@ -128,7 +133,7 @@ def loop_hearing(text: str, mode: str = "on", echo=None):
     speaker, ears = Speaker(), Hears()
     loop = LiveLoop(cfg, words_heard(text), mic=None, sink=speaker, turn_taker=ears, echo=echo)
     done = threading.Event()
-    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply())
+    reply = _Reply(threading.Thread(target=done.wait, daemon=True), Reply(speaker))
     reply.handle.said(HER)
     reply.thread.start()
     loop._reply = reply
@@ -146,12 +151,69 @@ def test_her_own_words_heard_while_she_speaks_do_not_interrupt_her():
         done.set()
 
 
-def test_other_words_heard_while_she_speaks_stop_her():
-    loop, reply, speaker, ears, done = loop_hearing("Wait, what about the mountains?")
+def test_words_asking_her_to_stop_stop_her_at_once():
+    for said in ("Wait, what about the mountains?", "Stop.", "Hang on.", "Hold on, I meant the lake."):
+        loop, reply, speaker, ears, done = loop_hearing(said)
+        try:
+            loop._watch_barge_in(reply)
+            assert reply.interrupted is True and reply.handle.cancelled and loop.barge_ins == 1, said
+            assert loop.echo_words == 0
+        finally:
+            done.set()
+
+
+def test_other_words_stop_her_once_they_go_on_while_she_is_quiet():
+    """A user talking over her goes on when she pauses: 0.3 s of it heard after her paused
+    voice has died away stops her."""
+    loop, reply, speaker, ears, done = loop_hearing("What about the mountains?")
+    try:
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is False and reply.handle.held  # paused, listening
+        ears.after_pause_s = 0.32
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is True and reply.handle.cancelled and loop.barge_ins == 1
+    finally:
+        done.set()
+
+
+class Headset:
+    """An echo gate that finds none of her voice in the microphone."""
+
+    echo_present = False
+    suppression_db = None
+
+    def process(self, frame):
+        return frame
+
+
+def test_with_a_headset_other_words_stop_her_at_once():
+    """Where her voice does not reach the microphone there is nothing to wait for: a short
+    "Why?" stops her as soon as it is read."""
+    loop, reply, speaker, ears, done = loop_hearing("Why?", echo=Headset())
     try:
         loop._watch_barge_in(reply)
         assert reply.interrupted is True and reply.handle.cancelled and loop.barge_ins == 1
-        assert loop.echo_words == 0
+    finally:
+        done.set()
+
+
+def test_a_sound_that_dies_away_with_her_voice_does_not_stop_her():
+    """No echo gate, open speakers: Whisper made other words of 0.3 s of her own echo ("The
+    old house" for "The oce-"). That sound stopped when she paused: she goes on, and the words
+    are checked again once the sound is longer."""
+    from companion.hearing.turn_taking import Hearing
+    loop, reply, speaker, ears, done = loop_hearing("The old house")
+    try:
+        loop._watch_barge_in(reply)
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is False and reply.handle.held
+        ears.now = Hearing(True, 0.4, 0.35)  # quiet since she paused
+        loop._watch_barge_in(reply)
+        assert reply.interrupted is False and not reply.handle.held and loop.resumed == 1
+        assert reply.check is None
+        ears.now = Hearing(True, 0.5, 0.0)  # her echo again: too little new sound to read again
+        loop._watch_barge_in(reply)
+        assert reply.check is None and reply.handle.held
     finally:
         done.set()
 
@@ -191,8 +253,10 @@ class Answers:
         self.answered.append(self.heard.text)
 
 
-def answered_after_her_reply(text: str, began_after_end_s: float) -> list[str]:
-    """A turn heard ``began_after_end_s`` after her last reply ended (negative: before)."""
+def answered_after_her_reply(text: str, began_after_end_s: float, lasted_s: float = 0.5,
+                             echo_heard: bool = False) -> list[str]:
+    """A turn of ``lasted_s`` heard ``began_after_end_s`` after her last reply ended (negative:
+    before); ``echo_heard``: her own words came back during the reply (open speakers)."""
     import time
 
     import numpy as np
@@ -204,8 +268,10 @@ def answered_after_her_reply(text: str, began_after_end_s: float) -> list[str]:
     loop = LiveLoop(cfg, conv, mic=None, sink=Speaker(), turn_taker=Hears())
     ended = time.monotonic()
     loop._said_before = (HER, ended)
+    if echo_heard:
+        loop._echo_heard_at = ended - 1.0
     start = ended + began_after_end_s
-    loop._on_turn(Utterance(np.zeros(8000, np.float32), start, start + 0.5, start + 1.0))
+    loop._on_turn(Utterance(np.zeros(int(lasted_s * 16000), np.float32), start, start + lasted_s, start + lasted_s + 0.5))
     loop._reply.thread.join(5)
     return conv.answered
 
@@ -218,5 +284,38 @@ def test_a_turn_that_overlaps_her_last_words_is_answered_when_it_is_the_users():
     assert answered_after_her_reply("What about the mountains?", -0.4) == ["What about the mountains?"]
 
 
+def test_on_open_speakers_a_short_sound_that_ends_with_her_voice_is_her_echo_whatever_its_words():
+    """No echo gate: Whisper wrote "on light." for the echo of her "...their own light." Her
+    words had been coming back during the reply, and the sound ended as her voice did."""
+    assert answered_after_her_reply("on light.", -0.4, echo_heard=True) == []
+    assert answered_after_her_reply("on light.", -0.4, echo_heard=False) == ["on light."]  # a headset: the user's
+    # a user who starts as she ends and talks on past her voice is answered
+    assert answered_after_her_reply("What about the lake?", -0.2, lasted_s=1.4, echo_heard=True) == ["What about the lake?"]
+
+
 def test_her_words_said_back_well_after_her_reply_are_the_users():
     assert answered_after_her_reply("the great ships of today", 5.0) == ["the great ships of today"]
+
+
+def test_the_turn_that_stopped_her_is_answered_even_when_whisper_hears_her_words_in_it():
+    """No echo gate: the user's words overlap her echo, and Whisper may write only hers
+    ("Onto Bweards high in the branches" for her "...to birds high in the branches" and the
+    user's "Wait, stop..."). The sound already stopped her as the user's: it is not dropped."""
+    import time
+
+    import numpy as np
+
+    from companion.records import Utterance
+    cfg = dataclasses.replace(Config(), conversation=dataclasses.replace(Config().conversation, barge_in="on",
+                                                                          earcons=False))
+    conv = Answers("from the first small boats to the great ships")
+    loop = LiveLoop(cfg, conv, mic=None, sink=Speaker(), turn_taker=Hears())
+    stopped = _Reply(threading.Thread(target=lambda: None, daemon=True), Reply(Speaker()), interrupted=True)
+    stopped.handle.said(HER)
+    stopped.thread.start()
+    stopped.thread.join()
+    loop._reply = stopped
+    start = time.monotonic() - 1.0
+    loop._on_turn(Utterance(np.zeros(8000, np.float32), start, start + 0.5, start + 1.0))
+    loop._reply.thread.join(5)
+    assert conv.answered == ["from the first small boats to the great ships"]

@@ -174,7 +174,7 @@ class VADConfig:
 @dataclass(frozen=True)
 class ConversationConfig:
     barge_in: str = _opt("auto", "talking over her stops her: 'on', 'off', 'headset' (only when the output looks like a headset), 'auto' (on unless her own voice cannot be suppressed)", choices=("auto", "on", "off", "headset"))
-    barge_in_min_ms: int = _opt(300, "speech needed to interrupt her; shorter sounds (a cough, 'mm-hm') only pause her for a moment", lo=64, hi=3000)
+    barge_in_min_ms: int = _opt(300, "speech needed to interrupt her (on open speakers, heard while she is paused: her own echo stops with her); shorter sounds (a cough, 'mm-hm') only pause her for a moment", lo=64, hi=3000)
     barge_in_resume_ms: int = _opt(300, "after a sound too short to interrupt, she goes on once it has been quiet this long", lo=64, hi=3000)
     echo_gate: bool = _opt(True, "remove her own voice from the microphone (open speakers) before listening")
     earcons: bool = _opt(True, "short sounds for 'listening', 'thinking' and 'going to sleep' (there is no screen)")
