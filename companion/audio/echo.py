@@ -24,6 +24,10 @@ from ..records import SAMPLE_RATE, Frame
 from .resample import Resampler
 
 
+STEADY_SAMPLES = 16  # 1 ms: how far the echo's delay may move between chunks and still be the same path
+STEADY_BEYOND_WINDOW_S = 0.2  # her voice counts as present once matched at one delay this much longer than a window
+
+
 class EchoCanceller:
     def __init__(self, output_rate: int, max_delay_s: float = 0.8, window_s: float = 0.4,
                  min_correlation: float = 0.3, gate_ratio: float = 0.5):
@@ -41,6 +45,7 @@ class EchoCanceller:
         self._ref_t0: float | None = None  # time of reference sample 0
         self._mic = np.zeros(self.window, np.float32)
         self.delay: int | None = None  # samples, once locked
+        self._steady_s = 0.0  # how long the echo has come at one delay, chunk after chunk
         self.correlation = 0.0
         self._echo_energy = 0.0
         self._residual_energy = 0.0
@@ -72,7 +77,12 @@ class EchoCanceller:
 
     @property
     def echo_present(self) -> bool:
-        return self.correlation >= self.min_correlation and self._echo_energy > 1e-7
+        """Her voice is in the microphone now: matched at one delay for longer than one
+        window. Another voice (the user talking over her on a headset) can match hers at some
+        delay for as long as the window holds the same pair of sounds (up to 0.35 s seen); a
+        real echo path keeps its delay as long as she speaks."""
+        return (self.correlation >= self.min_correlation and self._echo_energy > 1e-7
+                and self._steady_s >= self.window / SAMPLE_RATE + STEADY_BEYOND_WINDOW_S)
 
     def process(self, frame: Frame) -> Frame:
         """Return the frame with our own voice removed (or gated to silence)."""
@@ -93,9 +103,13 @@ class EchoCanceller:
         k, corr = self._best_offset(self._mic, ref)
         self.correlation = corr
         if corr < self.min_correlation:
+            self._steady_s = 0.0
             self._decay()
             return frame
-        self.delay = (end_at - self.window) - (ref_start + k)
+        delay = (end_at - self.window) - (ref_start + k)
+        same_path = self.delay is not None and abs(delay - self.delay) <= STEADY_SAMPLES
+        self._steady_s = self._steady_s + n / SAMPLE_RATE if same_path else 0.0
+        self.delay = delay
         win_ref = ref[k: k + self.window]  # the reference as the mic window heard it
         gain = float(np.dot(self._mic, win_ref) / max(np.dot(win_ref, win_ref), 1e-9))
         echo = gain * win_ref[-n:]
