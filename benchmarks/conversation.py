@@ -199,6 +199,9 @@ def headset_scenarios(run: Run, wavs: dict, args, results: dict) -> None:
 def leak_scenario(run: Run, wavs: dict, args, results: dict) -> None:
     for i in range(args.leak):
         _, end = run.play(wavs["story"])
+        deadline = time.monotonic() + 90  # her reply is over when its turn is logged: with no echo gate her echo
+        while len(lat.transcript_lines(run.home)) <= i and time.monotonic() < deadline:  # can pause her for 1.5 s
+            time.sleep(0.2)
         run.wait_quiet(end, timeout=60)
         time.sleep(2.0)
         her = run.her_speech(end)
@@ -217,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--barge", type=int, default=10)
     ap.add_argument("--leak", type=int, default=6)
     ap.add_argument("--leak-volume", default="60%", help="loopback volume (PulseAudio, cubic: 60%% is about -13 dB)")
+    ap.add_argument("--leak-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a setting for the open-speakers run only, e.g. conversation.echo_gate=false "
+                         "conversation.barge_in=on (no echo gate: her raw echo reaches the endpointer)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     tmp = isolated_workspace("conversation-bench-")
@@ -234,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             headset_scenarios(run, wavs, args, results)
         finally:
             run.close()
+            if args.out:  # her own account of the headset run: why each interruption took what it took
+                args.out.with_suffix(".headset.log").write_text(run.stderr())
         homes[1].mkdir()
         (homes[1] / "models").symlink_to(homes[0] / "models")
         (homes[1] / "voice-cache").symlink_to(homes[0] / "voice-cache")
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in hs.pactl("list", "short", "sink-inputs").splitlines():
             if line.split("\t")[1:2] == [module]:
                 hs.pactl("set-sink-input-volume", line.split("\t")[0], args.leak_volume)
-        run = Run(hs, work, homes[1], [])
+        run = Run(hs, work, homes[1], args.leak_set)
         try:
             leak_scenario(run, wavs, args, results)
         finally:
@@ -260,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "her_speech_on_open_speakers_s": results["leak_speech_s"],
         "turns_answered_that_nobody_said": results["leak_extra_turns"],
         "barge_in_disabled_by_auto_mode": results["leak_barge_in_disabled"],
+        "open_speakers_settings": args.leak_set,
     }
     print(json.dumps(report, indent=2))
     v, b = report["voice_to_voice_s"], report["barge_in_stop_s"]
