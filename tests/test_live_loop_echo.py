@@ -288,6 +288,7 @@ def test_on_open_speakers_a_short_sound_that_ends_with_her_voice_is_her_echo_wha
     """No echo gate: Whisper wrote "on light." for the echo of her "...their own light." Her
     words had been coming back during the reply, and the sound ended as her voice did."""
     assert answered_after_her_reply("on light.", -0.4, echo_heard=True) == []
+    assert answered_after_her_reply("He", -1.1, lasted_s=1.2, echo_heard=True) == []  # (a tail heard as 1.0 s)
     assert answered_after_her_reply("on light.", -0.4, echo_heard=False) == ["on light."]  # a headset: the user's
     # a user who starts as she ends and talks on past her voice is answered
     assert answered_after_her_reply("What about the lake?", -0.2, lasted_s=1.4, echo_heard=True) == ["What about the lake?"]

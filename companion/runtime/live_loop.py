@@ -208,7 +208,7 @@ class LiveLoop:
             log.info("ignored %r: her own words, heard back after her reply", Words(heard.text))
             return True
         leaky = time.monotonic() - self._echo_heard_at < LEAKY_FOR_S
-        if leaky and utt.duration <= ECHO_TAIL_S and utt.speech_end <= ended + self._echo_reach():
+        if leaky and utt.duration <= ECHO_CONTEXT_S and utt.speech_end <= ended + self._echo_reach():
             log.info("ignored %r: it ended with her voice (her echo, open speakers)", Words(heard.text))
             return True
         return False
