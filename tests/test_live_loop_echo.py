@@ -197,6 +197,18 @@ def test_with_a_headset_other_words_stop_her_at_once():
         done.set()
 
 
+def test_with_a_headset_her_words_said_by_the_user_are_the_users():
+    """The gate finds none of her voice in the microphone: words she is saying too are the
+    user's ("tell me about" while her reply asks "could you tell me a bit more?")."""
+    loop, reply, speaker, ears, done = loop_hearing("the sea is wide and deep", mode="auto", echo=Headset())
+    try:
+        loop._watch_barge_in(reply)
+        loop._check_echo()
+        assert reply.interrupted is True and loop.echo_words == 0 and loop.barge_in is True
+    finally:
+        done.set()
+
+
 def test_a_sound_that_dies_away_with_her_voice_does_not_stop_her():
     """No echo gate, open speakers: Whisper made other words of 0.3 s of her own echo ("The
     old house" for "The oce-"). That sound stopped when she paused: she goes on, and the words

@@ -117,6 +117,8 @@ class LiveLoop:
                 self._reply_finished()
             if self.echo is not None:
                 frame = self.echo.process(frame)
+                if self.echo.echo_present:
+                    self._echo_seen_at = time.monotonic()
             self._remember(frame.audio)
             if self.ptt is not None:
                 self._push_to_talk(frame)
@@ -262,7 +264,7 @@ class LiveLoop:
         if reply.check is None:
             if (ep.voiced_s - reply.checked_s) * 1000 < min_ms:
                 return
-            reply.check, reply.checked_s = self.conv.check_words(self._sound_to_check(leaky)), ep.voiced_s
+            reply.check, reply.checked_s = self.conv.check_words(self._sound_to_check(leaky, doubt)), ep.voiced_s
         went_on_ms = self._heard_while_held(reply) * 1000 if doubt else ep.voiced_s * 1000
         if not reply.check.done():
             if went_on_ms >= min_ms + 1000:
@@ -279,7 +281,7 @@ class LiveLoop:
             self._resume(reply)
         elif asks_to_stop(text, her) or someone_else_talks(text, her):
             self._interrupt(reply, repr(text))
-        elif is_own_echo(text, her) and (not leaky or ends_in_her_words(text, her)):
+        elif doubt and is_own_echo(text, her) and (not leaky or ends_in_her_words(text, her)):
             self._heard_herself(reply, text)
         elif not doubt:
             self._interrupt(reply, repr(text))
@@ -291,11 +293,11 @@ class LiveLoop:
     def _may_hear_herself(self, leaky: bool) -> bool:
         """Could the sound be her own voice? Yes with no echo gate, when her words came back
         lately, or when the gate found her voice in the microphone lately (open speakers);
-        no with a headset, where the gate finds none."""
-        if leaky or self.echo is None:
+        no with a headset, where the gate finds none: there the user's words are the user's
+        even when she says them too ("Tell me about..." while her reply asks "Could you tell
+        me a bit more?" made a headset run take them for her echo and turn barge-in off)."""
+        if leaky or self.echo is None or self.echo.echo_present:
             return True
-        if self.echo.echo_present:
-            self._echo_seen_at = time.monotonic()
         return time.monotonic() - self._echo_seen_at < LEAKY_FOR_S
 
     def _remember(self, audio: np.ndarray) -> None:
@@ -304,14 +306,19 @@ class LiveLoop:
         while self._recent_len - len(self._recent[0]) >= ECHO_CONTEXT_S * SAMPLE_RATE:
             self._recent_len -= len(self._recent.popleft())
 
-    def _sound_to_check(self, leaky: bool) -> np.ndarray:
-        """The sound whose words decide: the one being heard; while her echo is about, with
-        the sound just before it, up to ECHO_CONTEXT_S (Whisper makes other words of half a
-        second of her echo, "Browns.com", "Why?", and reads her own words in a longer piece)."""
+    def _sound_to_check(self, leaky: bool, doubt: bool) -> np.ndarray:
+        """The sound whose words decide: the one being heard. Where her voice may be in it,
+        its latest ECHO_CONTEXT_S (a sound her echo keeps going grows to the 30 s limit, and
+        the words of the newest part decide); while her echo is about, with the sound just
+        before it, up to ECHO_CONTEXT_S (Whisper makes other words of half a second of her
+        echo, "Browns.com", "Why?", and reads her own words in a longer piece)."""
         audio = self.turns.current_audio()
-        if not leaky or len(audio) >= ECHO_CONTEXT_S * SAMPLE_RATE or not self._recent:
+        window = int(ECHO_CONTEXT_S * SAMPLE_RATE)
+        if not doubt:
             return audio
-        return np.concatenate(self._recent)[-int(ECHO_CONTEXT_S * SAMPLE_RATE):]
+        if len(audio) >= window or not leaky or not self._recent:
+            return audio[-window:]
+        return np.concatenate(self._recent)[-window:]
 
     def _hold(self, reply: _Reply) -> None:
         """Pause her (the user may be talking), noting when her voice began to die away (a
