@@ -107,7 +107,7 @@ def test_with_no_echo_gate_her_own_words_leaking_back_do_not_stop_her(tmp_path, 
     That the user's words still stop her in such a room is checked with a scripted recogniser
     (tests/test_live_loop.py, tests/test_live_loop_echo.py): end to end, on this machine under
     the full suite, Whisper reading the user over her raw echo lost or delayed the interruption
-    in 2 of 12 runs (issue 15's closing note)."""
+    in 3 of 13 runs (issue 15's closing note)."""
     open_speakers(pulse_ok)
     scripted_llm.enqueue(LONG_REPLY)
     s = Session(pulse_ok, tmp_path, companion_home, scripted_llm, "conversation.barge_in=on",
