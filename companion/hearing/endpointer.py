@@ -105,7 +105,6 @@ class Endpointer:
         self._speech_start = 0.0
         self._last_voiced = 0.0
         self._last_voiced_len = 0
-        self._voiced_s = 0.0
         self._voiced_at: list[float] = []  # source time of each speech chunk of the turn being heard
         self._speculated_len = 0
         self._end_silence_s = self.s.end_silence_ms / 1000
@@ -114,7 +113,7 @@ class Endpointer:
     @property
     def voiced_s(self) -> float:
         """Seconds of speech in the turn being heard (0 when none)."""
-        return self._voiced_s if self._chunks is not None else 0.0
+        return len(self._voiced_at) * CHUNK / SAMPLE_RATE if self._chunks is not None else 0.0
 
     def voiced_since(self, t: float) -> float:
         """Seconds of speech in the turn being heard captured at or after source time ``t``
@@ -178,7 +177,6 @@ class Endpointer:
                 self._speech_start = t
                 self._last_voiced = end_t
                 self._last_voiced_len = len(self._chunks)
-                self._voiced_s = CHUNK / SAMPLE_RATE
                 self._voiced_at = [t]
                 self._preroll.clear()
             else:
@@ -188,7 +186,6 @@ class Endpointer:
         if p >= self.s.threshold - 0.15:
             self._last_voiced = end_t
             self._last_voiced_len = len(self._chunks)
-            self._voiced_s += CHUNK / SAMPLE_RATE
             self._voiced_at.append(t)
         if end_t - self._speech_start >= self.s.max_turn_s:
             return self._close(end_t, cut=True)
@@ -196,7 +193,7 @@ class Endpointer:
         if silent_s >= self._end_silence_s and not self.keep_open:
             return self._close(end_t, cut=False)
         if (self.s.speculate_ms and silent_s >= self.s.speculate_ms / 1000 and len(self._chunks) >= self._keep()
-                and self._speculated_len != self._last_voiced_len and self._voiced_s * 1000 >= self.s.min_speech_ms):
+                and self._speculated_len != self._last_voiced_len and self.voiced_s * 1000 >= self.s.min_speech_ms):
             self._speculated_len = self._last_voiced_len
             return Utterance(np.concatenate(self._chunks[:self._keep()]), self._speech_start, self._last_voiced, end_t,
                              final=False)
@@ -208,7 +205,7 @@ class Endpointer:
     def _close(self, decided_at: float, cut: bool) -> Utterance | None:
         chunks = self._chunks or []
         keep = min(len(chunks), self._keep())
-        voiced, start, end = self._voiced_s, self._speech_start, self._last_voiced
+        voiced, start, end = self.voiced_s, self._speech_start, self._last_voiced
         self._chunks = None
         self._speculated_len = 0
         self._end_silence_s = self.s.end_silence_ms / 1000

@@ -69,9 +69,11 @@ def _misheard_as(stop_word: str, hers: str) -> bool:
     """How close a heard stop word must be to a word of hers to be hers: the same word, or
     one letter changed in a longer one ("wait" for "want"). Looser likeness would take
     "hang" for "and" and "hold" for "old", and she would never stop for them."""
-    if stop_word == hers:
-        return True
-    return len(hers) == len(stop_word) >= 4 and sum(a != b for a, b in zip(stop_word, hers)) == 1
+    return stop_word == hers or (len(hers) >= 4 and _one_letter_changed(stop_word, hers))
+
+
+def _one_letter_changed(a: str, b: str) -> bool:
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
 
 
 def someone_else_talks(heard: str, said: str, run: int = 4) -> bool:
@@ -108,7 +110,7 @@ def _sounds_alike(heard: str, said: str) -> bool:
         return False
     if len(heard) >= 4 and (said.startswith(heard) or said.endswith(heard)):
         return True
-    if len(heard) == len(said) and sum(a != b for a, b in zip(heard, said)) == 1:
+    if _one_letter_changed(heard, said):
         return True
     return SequenceMatcher(None, heard, said).ratio() >= 0.75
 
